@@ -1,0 +1,65 @@
+"""What every command-line entry point shares: one-line errors, atomic output files, progress."""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from typing import Callable, Iterator
+
+from .errors import InputError
+
+EXIT_USAGE = 2
+
+
+def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
+    """Call ``main`` and turn the errors a user can cause into ``error: <one line>`` and exit code 2."""
+    from ._pyserini import JavaUnavailable
+
+    try:
+        code = main(argv)
+    except (InputError, JavaUnavailable) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except FileNotFoundError as e:
+        print(f"error: no such file: {e.filename or e}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block finishes.
+
+    A crash or an error leaves the old file (if any) untouched and no half-written file behind.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
+    """Open a file for writing that appears at ``path`` only once it is complete."""
+    with atomic_path(path) as tmp, open(tmp, mode, encoding=None if "b" in mode else "utf-8") as f:
+        yield f
+
+
+def progress(iterable=None, **kwargs):
+    """tqdm on stderr, quiet when ``PYSERINI_DR_QUIET`` is set (tests) ."""
+    from tqdm import tqdm
+
+    kwargs.setdefault("disable", bool(os.environ.get("PYSERINI_DR_QUIET")))
+    kwargs.setdefault("mininterval", 1.0)
+    return tqdm(iterable, **kwargs)

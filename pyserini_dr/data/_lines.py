@@ -1,0 +1,43 @@
+"""Line iteration with file:line positions for error messages."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from typing import Iterator
+
+from ..errors import InputError, where
+
+
+def open_text(path: str | os.PathLike):
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InputError(f"no such file: {path}")
+    if path.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def numbered_lines(path) -> Iterator[tuple[int, str]]:
+    """(line number, line without its newline) for each non-blank line."""
+    with open_text(path) as f:
+        for no, line in enumerate(f, 1):
+            line = line.rstrip("\n").rstrip("\r")
+            if line.strip():
+                yield no, line
+
+
+def json_lines(path) -> Iterator[tuple[int, dict]]:
+    for no, line in numbered_lines(path):
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{where(path, no)}: malformed JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise InputError(f"{where(path, no)}: expected a JSON object, found {type(obj).__name__}")
+        yield no, obj
+
+
+def is_jsonl(path) -> bool:
+    p = os.fspath(path)
+    return p.endswith((".jsonl", ".jsonl.gz", ".json"))

@@ -1,0 +1,65 @@
+"""Checksum-verified downloads into the cache (``PYSERINI_DR_CACHE``, default ``~/.cache/pyserini_dr``)."""
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+
+from ..errors import InputError
+
+
+def cache_dir(*parts: str) -> str:
+    root = os.environ.get("PYSERINI_DR_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "pyserini_dr")
+    path = os.path.join(root, *parts)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def file_digest(path, algorithm: str = "md5") -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download(urls: list[str], md5: str, destination: str, *, size: int | None = None, timeout: float = 30) -> str:
+    """Fetch the first URL that answers into ``destination``, verifying size and md5; returns the path.
+
+    A file already there with the right md5 is reused. The download goes to a temporary name and is renamed only
+    once verified, so a corrupted or truncated transfer never sits in the cache.
+    """
+    from ..cli import progress
+
+    if os.path.exists(destination) and file_digest(destination) == md5:
+        return destination
+    os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
+    tmp = destination + ".part"
+    failures = []
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+                total = int(response.headers.get("Content-Length") or 0) or size
+                with progress(total=total, unit="B", unit_scale=True, desc=os.path.basename(destination)) as bar:
+                    for block in iter(lambda: response.read(1 << 20), b""):
+                        out.write(block)
+                        bar.update(len(block))
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            failures.append(f"{url}: {getattr(e, 'reason', e)}")
+            continue
+        finally:
+            pass
+        got_size = os.path.getsize(tmp)
+        if size is not None and got_size != size:
+            os.remove(tmp)
+            raise InputError(f"download of {url} is {got_size:,} bytes, expected {size:,}: refused (truncated?)")
+        got = file_digest(tmp)
+        if got != md5:
+            os.remove(tmp)
+            raise InputError(f"checksum mismatch for {url}: md5 {got}, expected {md5}: refused")
+        os.replace(tmp, destination)
+        return destination
+    if os.path.exists(tmp):
+        os.remove(tmp)
+    raise InputError("could not download " + "; ".join(failures))

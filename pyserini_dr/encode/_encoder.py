@@ -1,0 +1,193 @@
+"""DenseEncoder: a query tower and a passage tower (often one model) that turn text into vectors."""
+from __future__ import annotations
+
+import functools
+import os
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ._settings import EncoderSettings
+from .families import resolve_settings
+
+TOWERS = ("query_encoder", "passage_encoder")  # sub-folders of a checkpoint with separate towers (PAIR, DPR-style)
+
+
+def load_model(path: str, settings: EncoderSettings, dtype: torch.dtype):
+    from transformers import AutoModel
+
+    if settings.head == "linear-layernorm":
+        from ._models import RobertaDot
+        return RobertaDot.from_pretrained(path, dtype=dtype)
+    return AutoModel.from_pretrained(path, dtype=dtype)
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+def pool(settings: EncoderSettings, model, batch: dict) -> torch.Tensor:
+    """The family's vector for a tokenized batch: head or pooling, then optional L2 normalization, in float32."""
+    if settings.head == "linear-layernorm":
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    else:
+        hidden = model(**batch).last_hidden_state
+        if settings.pooling == "cls":
+            out = hidden[:, 0]
+        else:
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            out = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    out = out.float()
+    return torch.nn.functional.normalize(out, dim=-1) if settings.l2_norm else out
+
+
+def _takes_token_types(model) -> bool:
+    """RoBERTa has one segment, DistilBERT none: their token_type_ids are dropped."""
+    import inspect
+
+    return getattr(model.config, "type_vocab_size", 0) >= 2 and \
+        "token_type_ids" in inspect.signature(model.forward).parameters
+
+
+class DenseEncoder:
+    """Encodes queries and passages with a family's conventions.
+
+    Also a pyserini query encoder: ``encode(query)`` and ``encode_batch(queries)`` return numpy vectors, so an
+    instance can be handed to ``pyserini.search.faiss.FaissSearcher`` and ``HybridSearcher``.
+    """
+
+    def __init__(self, model: str, settings: EncoderSettings | None = None, *, encoder_class: str | None = None,
+                 device: str = "cpu", dtype: str | torch.dtype = "float32", passage_model: str | None = None,
+                 **overrides):
+        model = os.fspath(model)
+        self.name = model
+        self.settings = settings or resolve_settings(model, encoder_class, **overrides)
+        self.device = torch.device(device)
+        self.dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+        query_path, passage_path = model, passage_model or model
+        if os.path.isdir(os.path.join(model, TOWERS[0])):
+            query_path, passage_path = (os.path.join(model, t) for t in TOWERS)
+        self.tokenizer = load_tokenizer(query_path)
+        self.query_model = self._load(query_path)
+        self.passage_model = self.query_model if passage_path == query_path else self._load(passage_path)
+        self.passage_tokenizer = self.tokenizer if passage_path == query_path else load_tokenizer(passage_path)
+
+    def _load(self, path):
+        return load_model(path, self.settings, self.dtype).to(self.device).eval()
+
+    @functools.cached_property
+    def dimension(self) -> int:
+        return int(self.encode_queries(["dimension probe"]).shape[1])
+
+    # -- text preparation ------------------------------------------------------------------------------------
+    def _case(self, text: str) -> str:
+        return text.lower() if self.settings.lowercase else text
+
+    def tokenize_queries(self, queries: Sequence[str]) -> dict:
+        s = self.settings
+        texts = [self._case(f"{s.query_prefix}{q}") for q in queries]
+        return self.tokenizer(texts, max_length=s.query_max_length, truncation=True, padding=True,
+                              return_tensors="pt")
+
+    def _passage_inputs(self, passages: Sequence[tuple[str, str]]) -> list:
+        """Texts (or (title, text) pairs for pair-input families) as the family feeds them to the tokenizer."""
+        s = self.settings
+        if s.title == "pair":
+            return [(self._case(f"{s.passage_prefix}{t or s.empty_title}"), self._case(x)) for t, x in passages]
+        if s.title == "concat":
+            texts = [f"{t} {x}".strip() if t else x for t, x in passages]
+        else:
+            texts = [x for _, x in passages]
+        return [self._case(f"{s.passage_prefix}{x}") for x in texts]
+
+    def passage_ids(self, passages: Sequence[tuple[str, str]]) -> dict:
+        """Unpadded token ids (and segment ids) per passage, as numpy arrays; batch them with ``pad``.
+
+        Tokenizes with the fast tokenizer's Rust backend directly (parallel, no per-token Python objects), set to
+        the same truncation as ``tokenizer(..., max_length=L, truncation="longest_first")``.
+        """
+        inputs = self._passage_inputs(passages)
+        backend = self._rust_tokenizer()
+        if backend is None:  # a slow (Python) tokenizer
+            enc = self.passage_tokenizer(inputs if self.settings.title != "pair" else [a for a, _ in inputs],
+                                         *([[b for _, b in inputs]] if self.settings.title == "pair" else []),
+                                         max_length=self.settings.passage_max_length, truncation="longest_first")
+            ids, types = enc["input_ids"], enc.get("token_type_ids")
+        else:
+            encodings = backend.encode_batch_fast(inputs)
+            ids = [e.ids for e in encodings]
+            types = [e.type_ids for e in encodings] if self.settings.title == "pair" else None
+        return {"input_ids": [np.asarray(x, dtype=np.int64) for x in ids],
+                "token_type_ids": [np.asarray(x, dtype=np.int64) for x in types] if types is not None else None}
+
+    def _rust_tokenizer(self):
+        if not hasattr(self, "_rust"):
+            backend = getattr(self.passage_tokenizer, "_tokenizer", None)
+            if backend is not None:
+                from tokenizers import Tokenizer
+
+                backend = Tokenizer.from_str(backend.to_str())
+                backend.enable_truncation(self.settings.passage_max_length, strategy="longest_first")
+                backend.no_padding()
+            self._rust = backend
+        return self._rust
+
+    def pad(self, features: dict, rows: Sequence[int] | None = None) -> dict:
+        """Right-pad the chosen rows of ``passage_ids`` output into tensors (input_ids, attention_mask, types)."""
+        rows = range(len(features["input_ids"])) if rows is None else rows
+        seqs = [features["input_ids"][i] for i in rows]
+        width = max(len(x) for x in seqs)
+        pad_id = self.passage_tokenizer.pad_token_id or 0
+        ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
+        mask = np.zeros((len(seqs), width), dtype=np.int64)
+        types = np.zeros((len(seqs), width), dtype=np.int64) if features.get("token_type_ids") else None
+        for j, (i, x) in enumerate(zip(rows, seqs)):
+            ids[j, :len(x)] = x
+            mask[j, :len(x)] = 1
+            if types is not None:
+                types[j, :len(x)] = features["token_type_ids"][i]
+        batch = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+        if types is not None:
+            batch["token_type_ids"] = torch.from_numpy(types)
+        return batch
+
+    def tokenize_passages(self, passages: Sequence[tuple[str, str]]) -> dict:
+        """One padded batch of passages (title, text), as the family tokenizes them."""
+        return self.pad(self.passage_ids(passages))
+
+    # -- encoding --------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def _encode(self, model, batch: dict) -> torch.Tensor:
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        if "token_type_ids" in batch and not _takes_token_types(model):
+            batch.pop("token_type_ids")
+        return pool(self.settings, model, batch)
+
+    def encode_queries(self, queries: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        out = [self._encode(self.query_model, self.tokenize_queries(queries[i:i + batch_size])).cpu()
+               for i in range(0, len(queries), batch_size)]
+        return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
+
+    def encode_passages_tensor(self, passages: Sequence[tuple[str, str]]) -> torch.Tensor:
+        """One batch of passages, as a float32 tensor on the encoder's device."""
+        return self._encode(self.passage_model, self.tokenize_passages(passages))
+
+    def encode_passages(self, passages: Sequence[tuple[str, str]], batch_size: int = 64) -> np.ndarray:
+        out = [self.encode_passages_tensor(passages[i:i + batch_size]).cpu()
+               for i in range(0, len(passages), batch_size)]
+        return torch.cat(out).numpy()
+
+    # -- pyserini's QueryEncoder interface -------------------------------------------------------------------
+    def encode(self, query: str, **_) -> np.ndarray:
+        return self.encode_queries([query])[0]
+
+    def encode_batch(self, queries: Sequence[str]) -> np.ndarray:
+        return self.encode_queries(list(queries))
+
+    def describe(self) -> dict:
+        """What an index's meta.json records about the encoder that made it."""
+        return {"model": self.name, "encoder_class": self.settings.family, **self.settings.to_dict(),
+                "dtype": str(self.dtype).replace("torch.", "")}

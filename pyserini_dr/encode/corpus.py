@@ -1,0 +1,154 @@
+"""Corpus -> vectors -> a Pyserini dense index directory, resumable and shardable.
+
+The corpus is cut into fixed chunks of documents (in corpus order). Each chunk is tokenized once, sorted by token
+length and encoded in batches under a token budget (little padding), and its vectors are written into a float32
+memmap (``embeddings.f32``). After each chunk a progress file records how many are done, so a killed run resumes
+at the next chunk; since chunk boundaries and batches do not depend on when the run started, the result is
+identical to an uninterrupted run. At the end: ``docid``, the faiss ``index`` (when faiss is installed) and
+``meta.json``, whose presence marks the directory complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
+
+import numpy as np
+import torch
+
+from ..cli import atomic_write, progress
+from ..data.corpus import CorpusStats, iter_corpus
+from ..errors import InputError
+from ..index.dense import DenseIndex, META_FILE, EMBEDDINGS_FILE, write_dense_index
+from ._encoder import DenseEncoder
+
+PROGRESS_FILE = ".progress.json"
+
+
+def count_documents(corpus_path: str) -> int:
+    return sum(1 for _ in iter_corpus(corpus_path))
+
+
+def shard_range(total: int, shard_id: int, shard_num: int) -> tuple[int, int]:
+    if not 0 <= shard_id < shard_num:
+        raise InputError(f"--shard-id must be in [0, {shard_num}), got {shard_id}")
+    return total * shard_id // shard_num, total * (shard_id + 1) // shard_num
+
+
+class CorpusEncoder:
+    def __init__(self, encoder: DenseEncoder, *, chunk_size: int = 16384, batch_tokens: int = 131072,
+                 max_batch: int = 4096, tokenize_slice: int = 2048):
+        self.encoder = encoder
+        self.tokenize_slice = tokenize_slice
+        self.chunk_size = chunk_size
+        self.batch_tokens = batch_tokens
+        self.max_batch = max_batch
+
+    def _batches(self, lengths: list[int]):
+        """Rows in descending token length, grouped so each padded batch stays within the token budget."""
+        order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+        batch, width = [], 0
+        for i in order:
+            width = max(width, lengths[i])
+            if batch and (width * (len(batch) + 1) > self.batch_tokens or len(batch) >= self.max_batch):
+                yield batch
+                batch, width = [], lengths[i]
+            batch.append(i)
+        if batch:
+            yield batch
+
+    def _encode_features(self, features: dict, out: torch.Tensor, offset: int, on_batch=None) -> None:
+        lengths = [len(ids) for ids in features["input_ids"]]
+        for rows in self._batches(lengths):
+            vecs = self.encoder._encode(self.encoder.passage_model, self.encoder.pad(features, rows))
+            out[torch.tensor(rows, device=out.device) + offset] = vecs
+            if on_batch is not None:
+                on_batch(len(rows))
+
+    def encode_pairs(self, passages: list[tuple[str, str]], on_batch=None) -> np.ndarray:
+        """Vectors of (title, text) passages, in order.
+
+        Tokenized in slices on a background thread (the Rust tokenizer releases the GIL) while the device encodes
+        the previous slice, each slice in length-sorted batches.
+        """
+        dim = self.encoder.dimension
+        out = torch.empty((len(passages), dim), dtype=torch.float32, device=self.encoder.device)
+        step = self.tokenize_slice
+        with ThreadPoolExecutor(1) as pool:
+            futures = [pool.submit(self.encoder.passage_ids, passages[i:i + step])
+                       for i in range(0, len(passages), step)]
+            for n, future in enumerate(futures):
+                self._encode_features(future.result(), out, n * step, on_batch)
+        return out.cpu().numpy()
+
+    def encode(self, corpus_path: str, output_dir: str, *, shard_id: int = 0, shard_num: int = 1,
+               corpus_name: str | None = None) -> dict:
+        """Encode (this shard of) the corpus into ``output_dir``; returns the meta written."""
+        if os.path.isfile(os.path.join(output_dir, META_FILE)):
+            raise InputError(f"{output_dir} already holds a finished index; remove it or pick another --output")
+        total = count_documents(corpus_path)
+        start, end = shard_range(total, shard_id, shard_num)
+        count = end - start
+        if count == 0:
+            raise InputError(f"shard {shard_id}/{shard_num} of {corpus_path} has no documents")
+        dim = self.encoder.dimension
+        os.makedirs(output_dir, exist_ok=True)
+        plan = {"corpus": os.path.abspath(corpus_path), "shard": [shard_id, shard_num], "start": start,
+                "count": count, "dimension": dim, "chunk_size": self.chunk_size, "batch_tokens": self.batch_tokens,
+                "encoder": self.encoder.describe()}
+        done_chunks = self._resume_point(output_dir, plan)
+        emb_path = os.path.join(output_dir, EMBEDDINGS_FILE)
+        vectors = np.memmap(emb_path, dtype=np.float32, mode="r+" if done_chunks else "w+", shape=(count, dim))
+
+        stats = CorpusStats()
+        docs = islice(iter_corpus(corpus_path, stats), start, end)
+        docids: list[str] = []
+        started, first = time.time(), done_chunks * self.chunk_size
+        bar = progress(total=count, initial=min(first, count), unit="doc", desc="encode")
+
+        def chunks():
+            while True:
+                chunk = list(islice(docs, self.chunk_size))
+                if not chunk:
+                    return
+                docids.extend(d.docid for d in chunk)
+                yield chunk
+
+        for n, chunk in enumerate(chunks()):
+            if n < done_chunks:
+                continue
+            row = n * self.chunk_size
+            vectors[row:row + len(chunk)] = self.encode_pairs([(d.title, d.text) for d in chunk], bar.update)
+            vectors.flush()
+            with atomic_write(os.path.join(output_dir, PROGRESS_FILE)) as f:
+                json.dump({**plan, "chunks_done": n + 1}, f)
+        bar.close()
+        vectors.flush()
+        del vectors
+        if len(docids) != count:
+            raise InputError(f"{corpus_path} changed while encoding: expected {count} documents, read {len(docids)}")
+        encode_seconds = time.time() - started
+        meta = {**plan, "corpus": corpus_name or plan["corpus"], "documents": count,
+                "empty_documents": stats.empty, "encode_seconds": round(encode_seconds, 2)}
+        meta.pop("chunk_size"); meta.pop("batch_tokens")
+        meta = write_dense_index(output_dir, docids, meta)
+        os.remove(os.path.join(output_dir, PROGRESS_FILE))
+        return meta
+
+    @staticmethod
+    def _resume_point(output_dir: str, plan: dict) -> int:
+        path = os.path.join(output_dir, PROGRESS_FILE)
+        if not os.path.isfile(path):
+            if os.path.exists(os.path.join(output_dir, EMBEDDINGS_FILE)):
+                raise InputError(f"{output_dir} holds vectors without a progress file; remove it or pick another")
+            return 0
+        with open(path) as f:
+            saved = json.load(f)
+        done = saved.pop("chunks_done", 0)
+        if saved != plan:
+            changed = sorted(k for k in plan if saved.get(k) != plan[k])
+            raise InputError(f"{output_dir} holds an unfinished run with other settings ({', '.join(changed)}); "
+                             "remove it or rerun with the same settings")
+        return done

@@ -1,0 +1,115 @@
+"""Exact and approximate inner-product search backends: faiss (CPU, or GPU with faiss-gpu) and torch on a GPU.
+
+Each backend answers ``search(queries (B x d float32), k) -> (scores B x k float32, rows B x k int64)``; rows are
+positions in the index's docid list, -1 where fewer than k documents exist.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class FaissBackend:
+    """A faiss index as written in the directory (flat, HNSW, IVF-PQ); on the GPU where faiss-gpu is installed."""
+
+    def __init__(self, index, threads: int | None = None, gpu: bool = False, ef_search: int | None = None,
+                 nprobe: int | None = None):
+        import faiss
+
+        if threads:
+            faiss.omp_set_num_threads(threads)
+        if ef_search and hasattr(index, "hnsw"):
+            index.hnsw.efSearch = ef_search
+        if nprobe:
+            faiss.ParameterSpace().set_index_parameter(index, "nprobe", nprobe)
+        if gpu:
+            index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
+        self.index = index
+
+    @staticmethod
+    def has_gpu() -> bool:
+        try:
+            import faiss
+            return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+        except ImportError:
+            return False
+
+    def search(self, queries: np.ndarray, k: int):
+        scores, rows = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return scores, rows
+
+
+class TorchBackend:
+    """Exact search on a GPU with torch: the vectors live on the device in fp16 (or bf16).
+
+    For each query batch and slice of documents: scores by one matmul, then the top-k *groups* of ``group`` adjacent
+    documents by their maximum (every top-k document lies in a top-k group), then the top candidates inside those
+    groups. The best ``k + margin`` candidates are finally re-scored in float32 from the stored vectors, so the
+    ranking is that of float32 exact search except where fp16 rounding pushed a document past the margin.
+    """
+
+    def __init__(self, vectors, device: str = "cuda", dtype: str = "float16", group: int = 32,
+                 doc_chunk: int = 1 << 21, query_batch: int = 1024, margin: int = 64):
+        """``vectors``: a (memmapped) numpy array, uploaded in slices, or a tensor already on the device."""
+        import torch
+
+        self.torch = torch
+        self.group, self.query_batch, self.margin = group, query_batch, margin
+        self.doc_chunk = max(group, doc_chunk // group * group)
+        n, d = vectors.shape
+        padded = math.ceil(n / group) * group  # whole groups; padding rows are masked out of every top-k
+        if isinstance(vectors, torch.Tensor):
+            self.device, self.dtype = vectors.device, vectors.dtype
+            self.vectors = vectors if padded == n else torch.cat([vectors, vectors.new_zeros((padded - n, d))])
+        else:
+            self.device, self.dtype = torch.device(device), getattr(torch, dtype)
+            self.vectors = torch.zeros((padded, d), dtype=self.dtype, device=self.device)
+            step = 1 << 20
+            for start in range(0, n, step):  # a memmap is never read into host RAM whole
+                part = torch.from_numpy(np.ascontiguousarray(vectors[start:start + step], dtype=np.float32))
+                self.vectors[start:start + len(part)] = part.to(self.device).to(self.dtype)
+        self.valid = n
+
+    def _chunk_topk(self, q, start: int, k: int):
+        torch = self.torch
+        end = min(start + self.doc_chunk, self.vectors.shape[0])
+        scores = q @ self.vectors[start:end].T                      # B x C
+        if end > self.valid:                                         # padding rows never win
+            scores[:, self.valid - start:] = torch.finfo(scores.dtype).min
+        b, c = scores.shape
+        groups = scores.view(b, c // self.group, self.group)
+        kg = min(k, c // self.group)
+        _, top_groups = groups.amax(-1).topk(kg, dim=1, sorted=False)  # B x kg
+        cand = (top_groups.unsqueeze(-1) * self.group + torch.arange(self.group, device=q.device)).view(b, -1)
+        cand_scores = scores.gather(1, cand)
+        kk = min(k, cand.shape[1])
+        best, pos = cand_scores.topk(kk, dim=1, sorted=False)
+        return best, cand.gather(1, pos) + start
+
+    def search(self, queries: np.ndarray, k: int):
+        torch = self.torch
+        k_eff = min(k, self.valid)
+        want = min(k_eff + self.margin, self.valid)
+        all_scores, all_rows = [], []
+        for qs in range(0, len(queries), self.query_batch):
+            q32 = torch.from_numpy(np.ascontiguousarray(queries[qs:qs + self.query_batch], dtype=np.float32))
+            q32 = q32.to(self.device)
+            q = q32.to(self.dtype)
+            parts = [self._chunk_topk(q, s, want) for s in range(0, self.vectors.shape[0], self.doc_chunk)]
+            scores = torch.cat([p[0] for p in parts], 1)
+            rows = torch.cat([p[1] for p in parts], 1)
+            _, pos = scores.topk(want, dim=1)
+            rows = rows.gather(1, pos)
+            # exact float32 re-scoring of the candidates
+            exact = torch.einsum("bd,bkd->bk", q32, self.vectors[rows].float())
+            exact, order = exact.topk(k_eff, dim=1)
+            all_scores.append(exact.cpu())
+            all_rows.append(rows.gather(1, order).cpu())
+        scores = torch.cat(all_scores).numpy()
+        rows = torch.cat(all_rows).numpy().astype(np.int64)
+        if k_eff < k:  # fewer documents than k: pad like faiss
+            pad = k - k_eff
+            scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+            rows = np.pad(rows, ((0, 0), (0, pad)), constant_values=-1)
+        return scores, rows

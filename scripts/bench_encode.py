@@ -43,6 +43,12 @@ def timed(fn, repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def row(label: str, what: str, docs_per_s: float, flops: float) -> tuple:
+    tf = docs_per_s * flops / 1e12
+    print(f"| {label:<17} | {what:<53} | {docs_per_s:7,.0f} | {tf:7.1f} | {100 * tf / PEAK_TFLOPS:6.1f}% |", flush=True)
+    return label, what, docs_per_s, flops
+
+
 def main() -> None:
     import torch
     from transformers import BertConfig
@@ -57,7 +63,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="beir-v1.0.0-scifact")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-tokens", type=int, nargs="+", default=[131072])
-    parser.add_argument("--slice", type=int, default=2048, help="documents tokenized per background step")
+    parser.add_argument("--compile", action="store_true", help="add a torch.compile row (slow to start)")
     args = parser.parse_args()
 
     docs = read_corpus(resolve_corpus(args.dataset))
@@ -90,25 +96,34 @@ def main() -> None:
             if dtype == "float16":
                 st = st.half()
             secs = timed(lambda: st.encode(texts, batch_size=32, convert_to_numpy=True), args.repeats)
-            rows.append((label, f"sentence-transformers encode, {dtype}, batch 32", n / secs, fpd))
-            del st
+            rows.append(row(label, f"sentence-transformers encode, {dtype}, batch 32", n / secs, fpd))
+            st = None
             torch.cuda.empty_cache()
         for dtype in ("bfloat16", "float16"):
             enc = DenseEncoder(path, device="cuda", dtype=dtype, pooling=pooling, l2_norm=True if pooling else None)
-            for budget in args.batch_tokens:
-                ce = CorpusEncoder(enc, batch_tokens=budget, max_batch=4096, tokenize_slice=args.slice)
+            variants = [(f"{b} tokens/batch", dict(batch_tokens=b)) for b in args.batch_tokens]
+            variants.append(("sort/tokenize slices of 1024", dict(batch_tokens=args.batch_tokens[-1], sort_slice=1024)))
+            if dtype == "bfloat16" and args.compile:
+                variants.append(("torch.compile", dict(batch_tokens=args.batch_tokens[-1], compile=True)))
+            for what, kwargs in variants:
+                ce = CorpusEncoder(enc, max_batch=4096, **kwargs)
                 secs = timed(lambda: ce.encode_pairs(pairs), args.repeats)
-                rows.append((label, f"pyserini-dr CorpusEncoder, {dtype}, {budget} tokens/batch", n / secs, fpd))
+                rows.append(row(label, f"pyserini-dr {dtype}, {what}", n / secs, fpd))
+                if what == "torch.compile" or what.startswith(str(args.batch_tokens[-1])):
+                    features = enc.passage_ids(pairs)  # the device alone: tokenized beforehand
+                    out = torch.empty((n, enc.dimension), device="cuda")
+                    secs = timed(lambda: ce._encode_features(features, out, 0), args.repeats)
+                    rows.append(row(label, f"  (device only, pre-tokenized, {what})", n / secs, fpd))
+                enc.passage_model.forward = type(enc.passage_model).forward.__get__(enc.passage_model)
             del enc
             torch.cuda.empty_cache()
 
     print(f"\nencoding {n:,} {args.dataset} texts (max length 256) on {torch.cuda.get_device_name()}, "
           f"median of {args.repeats}; share of the {PEAK_TFLOPS:.0f} TFLOP/s bf16 ceiling")
-    print(f"| model             | encoder                                               |  docs/s | TFLOP/s | ceiling |")
-    print(f"|-------------------|-------------------------------------------------------|---------|---------|---------|")
-    for label, what, dps, fpd in rows:
-        tf = dps * fpd / 1e12
-        print(f"| {label:<17} | {what:<53} | {dps:7,.0f} | {tf:7.1f} | {100 * tf / PEAK_TFLOPS:6.1f}% |")
+    print(f"| {'model':<17} | {'encoder':<53} |  docs/s | TFLOP/s | ceiling |")
+    print(f"|{'-' * 19}|{'-' * 55}|---------|---------|---------|")
+    for r in rows:
+        row(*r)
 
 
 if __name__ == "__main__":

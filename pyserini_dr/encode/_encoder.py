@@ -16,6 +16,10 @@ TOWERS = ("query_encoder", "passage_encoder")  # sub-folders of a checkpoint wit
 
 def load_model(path: str, settings: EncoderSettings, dtype: torch.dtype):
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    if os.environ.get("PYSERINI_DR_QUIET"):
+        hf_logging.disable_progress_bar()  # "Loading weights" would precede a one-line error
 
     if settings.head == "linear-layernorm":
         from ._models import RobertaDot

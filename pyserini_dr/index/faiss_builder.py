@@ -37,7 +37,11 @@ def build_index(source_dir: str, output_dir: str, factory: str, *, train_size: i
     if not index.is_trained:
         rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(len(vectors), size=min(train_size, len(vectors)), replace=False))
-        index.train(np.ascontiguousarray(vectors[rows], dtype=np.float32))
+        try:
+            index.train(np.ascontiguousarray(vectors[rows], dtype=np.float32))
+        except RuntimeError as e:
+            reason = str(e).strip().splitlines()[-1]
+            raise InputError(f"faiss cannot train {factory!r} on {len(rows):,} vectors: {reason}") from None
     step = 1 << 16
     for start in progress(range(0, len(vectors), step), desc=f"add {factory}", unit="block"):
         index.add(np.ascontiguousarray(vectors[start:start + step], dtype=np.float32))
@@ -54,6 +58,8 @@ def build_index(source_dir: str, output_dir: str, factory: str, *, train_size: i
 
 def merge_shards(shard_dirs: list[str], output_dir: str) -> dict:
     """Concatenate finished shard directories (in the given order) into one flat index directory."""
+    if os.path.isfile(os.path.join(output_dir, META_FILE)):
+        raise InputError(f"{output_dir} already holds an index; remove it or pick another")
     shards = [DenseIndex(d) for d in shard_dirs]
     dims = {s.dimension for s in shards}
     if len(dims) != 1:
@@ -61,16 +67,14 @@ def merge_shards(shard_dirs: list[str], output_dir: str) -> dict:
     encoders = {json.dumps(s.meta.get("encoder"), sort_keys=True) for s in shards}
     if len(encoders) != 1:
         raise InputError("shards were encoded with different encoders or settings")
+    docids = [d for shard in shards for d in shard.docids]
+    if len(set(docids)) != len(docids):
+        raise InputError("the shards share document ids: were they cut from the same corpus twice?")
     os.makedirs(output_dir, exist_ok=True)
-    emb = os.path.join(output_dir, EMBEDDINGS_FILE)
-    docids: list[str] = []
-    with atomic_write(emb, "wb") as out:
+    with atomic_write(os.path.join(output_dir, EMBEDDINGS_FILE), "wb") as out:
         for shard in shards:
             with open(os.path.join(shard.directory, EMBEDDINGS_FILE), "rb") as f:
                 shutil.copyfileobj(f, out, 1 << 24)
-            docids += shard.docids
-    if len(set(docids)) != len(docids):
-        raise InputError("the shards share document ids: were they cut from the same corpus twice?")
     meta = {**shards[0].meta, "shard": None, "start": 0, "count": len(docids),
             "encode_seconds": round(sum(s.meta.get("encode_seconds", 0) for s in shards), 2),
             "merged_from": [os.path.abspath(d) for d in shard_dirs]}

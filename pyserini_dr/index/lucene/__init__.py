@@ -15,6 +15,8 @@ class LuceneIndexBuilder:
 
     Flat: one ``contents`` field = title + " " + text (Pyserini's BEIR flat regressions).
     Multifield: ``contents`` = text plus a ``title`` field (Pyserini's BEIR multifield regressions).
+    Anserini skips a document whose ``contents`` is empty (as in Pyserini's own indexes), so such documents are
+    not searchable with BM25; ``not_indexed`` says how many (they stay in dense indexes).
     """
 
     def __init__(self, multifield: bool = False, threads: int = 1):
@@ -32,6 +34,7 @@ class LuceneIndexBuilder:
             write_json_collection(iter_corpus(corpus_path, stats), collection, multifield=self.multifield)
             if stats.documents == 0:
                 raise InputError(f"{corpus_path}: no documents")
+            stats.not_indexed = stats.empty_text if self.multifield else stats.empty
             staging = os.path.join(tmp, "index")
             _pyserini.build_lucene_index(collection, staging, threads=self.threads,
                                          fields=["title"] if self.multifield else (), store_raw=True)

@@ -25,7 +25,9 @@ def main(argv=None) -> int:
     started = time.time()
     corpus = resolve_corpus(args.dataset or args.corpus)
     stats = LuceneIndexBuilder(multifield=args.fields, threads=args.threads).build(corpus, args.index)
-    print(f"indexed {stats} into {args.index} in {time.time() - started:.1f}s", file=sys.stderr)
+    skipped = (f"; {stats.not_indexed:,} with empty contents not indexed (Anserini skips them, as in Pyserini's "
+               "indexes)") if stats.not_indexed else ""
+    print(f"indexed {stats} into {args.index} in {time.time() - started:.1f}s{skipped}", file=sys.stderr)
     return 0
 
 

@@ -25,7 +25,9 @@ class DenseSearcher:
             if index.meta.get("index_type", "Flat") != "Flat":
                 raise InputError(f"the torch backend searches flat indexes exactly; {index.directory} is "
                                  f"{index.meta['index_type']}: use --backend faiss")
-            self.backend = TorchBackend(index.vectors(), device=device if device != "cpu" else "cuda", dtype=dtype)
+            # on a CPU (no faiss there, say) the torch backend computes in float32
+            self.backend = TorchBackend(index.vectors(), device=device,
+                                        dtype=dtype if device.startswith("cuda") else "float32")
         else:
             from .backends import FaissBackend
             self.backend = FaissBackend(index.faiss_index(), threads, gpu=self.backend_name == "faiss-gpu",

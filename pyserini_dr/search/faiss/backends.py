@@ -45,8 +45,10 @@ class TorchBackend:
 
     For each query batch and slice of documents: scores by one matmul, then the top-k *groups* of ``group`` adjacent
     documents by their maximum (every top-k document lies in a top-k group), then the top candidates inside those
-    groups. The best ``k + margin`` candidates are finally re-scored in float32 from the stored vectors, so the
-    ranking is that of float32 exact search except where fp16 rounding pushed a document past the margin.
+    groups. The best ``k + margin`` candidates are finally re-scored with float32 arithmetic from the stored
+    (half-precision) vectors, so the ranking is float32 exact search over the stored vectors, except where fp16
+    rounding of the selection scores pushed a document past the margin. On a CUDA device with Triton, the scores
+    and group maxima come from one fused kernel (``_triton_kernels``) and never reach device memory.
     """
 
     def __init__(self, vectors, device: str = "cuda", dtype: str = "float16", group: int = 32,

@@ -1,0 +1,160 @@
+"""Tune the hybrid's alpha (and normalization) on a tuning split, then report on the test split.
+
+    python -m pyserini_dr.search.hybrid.tune dense --index ... sparse --index ... \\
+        tune --tune-topics beir-v1.0.0-scifact-train --test-topics beir-v1.0.0-scifact-test \\
+             [--metric ndcg_cut.10] [--plot alpha.png] --output run.test.txt [--remove-query]
+
+The dense and sparse lists are retrieved once per split; each alpha only re-fuses them. The tuning and test
+topics must not share a query: tuning on the test split is refused.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...cli import atomic_path, run_main
+from ...data.qrels import Qrels, read_qrels
+from ...data.registry import resolve_qrels, resolve_topics
+from ...data.runs import Run, write_run
+from ...errors import InputError
+from ...eval.metrics import evaluate
+from . import HybridSearch, fuse_components
+
+GRIDS = {False: [round(a, 3) for a in np.arange(0.0, 0.305, 0.01)],   # raw scores: BM25 ~10x cosine
+         True: [round(a, 3) for a in np.arange(0.0, 2.01, 0.05)]}     # both lists centred and scaled
+
+
+@dataclass
+class Point:
+    alpha: float
+    normalization: bool
+    score: float
+
+
+class _Aligned:
+    """One query's dense and sparse scores over the union of their documents (docid order), missing -> the list's
+    minimum, as HybridSearcher fills them; fusing at any alpha is then one vector operation."""
+
+    def __init__(self, dense: list, sparse: list):
+        d, s = dict(dense), dict(sparse)
+        self.docids = sorted(set(d) | set(s))
+        d_lo, d_hi = (min(d.values()), max(d.values())) if d else (0.0, 1.0)
+        s_lo, s_hi = (min(s.values()), max(s.values())) if s else (0.0, 1.0)
+        self.dense = np.array([d.get(x, d_lo) for x in self.docids])
+        self.sparse = np.array([s.get(x, s_lo) for x in self.docids])
+        self.dense_norm = (self.dense - (d_lo + d_hi) / 2) / (d_hi - d_lo) if d_hi > d_lo else self.dense * np.nan
+        self.sparse_norm = (self.sparse - (s_lo + s_hi) / 2) / (s_hi - s_lo) if s_hi > s_lo else self.sparse * np.nan
+
+    def top(self, alpha: float, normalization: bool, hits: int) -> list[tuple[str, float]]:
+        scores = alpha * self.sparse_norm + self.dense_norm if normalization else alpha * self.sparse + self.dense
+        order = np.argsort(-scores, kind="stable")[:hits]  # stable: ties stay in docid order, as sort_hits
+        return [(self.docids[i], float(scores[i])) for i in order]
+
+
+def sweep(dense: Run, sparse: Run, qrels: Qrels, metric: str = "ndcg_cut.10", hits: int = 1000,
+          grids: dict[bool, list[float]] = GRIDS) -> list[Point]:
+    """The metric at each (alpha, normalization); a cutoff metric (ndcg_cut.10) only needs that many hits."""
+    cutoff = int(metric.split(".")[1]) if "." in metric and metric.split(".")[0] != "recip_rank" else hits
+    aligned = {qid: _Aligned(dense[qid], sparse.get(qid, [])) for qid in dense}
+    points = []
+    for normalization, alphas in grids.items():
+        for alpha in alphas:
+            run = {qid: a.top(alpha, normalization, min(cutoff, hits)) for qid, a in aligned.items()}
+            points.append(Point(alpha, normalization, evaluate(qrels, run, [metric])[metric]))
+    return points
+
+
+def best(points: list[Point]) -> Point:
+    """Highest score; ties go to the smaller alpha, then to no normalization (the simpler setting)."""
+    return max(points, key=lambda p: (round(p.score, 10), -p.normalization, -p.alpha))
+
+
+def plot(points: list[Point], path: str, metric: str, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, normalization in zip(axes, (False, True)):
+        pts = [p for p in points if p.normalization == normalization]
+        ax.plot([p.alpha for p in pts], [p.score for p in pts], marker=".")
+        top = best(pts)
+        ax.axvline(top.alpha, color="grey", linestyle=":")
+        ax.set_title(f"{'normalized' if normalization else 'raw'} scores (best alpha {top.alpha:g}: {top.score:.4f})")
+        ax.set_xlabel("alpha (weight of BM25)")
+        ax.set_ylabel(metric)
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def check_disjoint(tune_topics: dict, test_topics: dict) -> None:
+    shared = set(tune_topics) & set(test_topics)
+    if shared:
+        raise InputError(f"the tuning and test topics share {len(shared)} queries: never tune on the test split")
+
+
+def tune_and_test(searcher: HybridSearch, tune_topics: dict, tune_qrels: Qrels, test_topics: dict, *,
+                  metric: str = "ndcg_cut.10", hits: int = 1000, remove_query: bool = False):
+    """(points, chosen point, test run) for a HybridSearch."""
+    check_disjoint(tune_topics, test_topics)
+    dense, sparse = searcher.component_runs(tune_topics, hits, remove_query=remove_query)
+    points = sweep(dense, sparse, tune_qrels, metric, hits)
+    chosen = best(points)
+    dense, sparse = searcher.component_runs(test_topics, hits, remove_query=remove_query)
+    run = fuse_components(dense, sparse, alpha=chosen.alpha, normalization=chosen.normalization, hits=hits)
+    return points, chosen, run
+
+
+def main(argv=None) -> int:
+    from ..lucene.__main__ import parse_fields
+    from .__main__ import section_parsers, split_sections
+    from ..faiss.__main__ import dense_searcher
+    from ..lucene import BM25Searcher
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "tune" not in argv:
+        raise InputError("missing section: tune (--tune-topics ... --test-topics ... --output ...)")
+    cut = argv.index("tune")
+    tune_parser = argparse.ArgumentParser(prog="... tune")
+    tune_parser.add_argument("--tune-topics", required=True)
+    tune_parser.add_argument("--tune-qrels", help="default: the tuning topics' dataset qrels")
+    tune_parser.add_argument("--test-topics", required=True)
+    tune_parser.add_argument("--test-qrels", help="default: the test topics' dataset qrels")
+    tune_parser.add_argument("--metric", default="ndcg_cut.10")
+    tune_parser.add_argument("--plot", help="PNG of the metric against alpha")
+    tune_parser.add_argument("--output", required=True, help="test run with the chosen alpha")
+    tune_parser.add_argument("--hits", type=int, default=1000)
+    tune_parser.add_argument("--remove-query", action="store_true")
+    t = tune_parser.parse_args(argv[cut + 1:])
+    parsers = section_parsers()
+    sections = split_sections(argv[:cut] + ["run", "--topics", t.test_topics, "--output", t.output])
+    dense_args = parsers["dense"].parse_args(sections["dense"])
+    sparse_args = parsers["sparse"].parse_args(sections["sparse"])
+
+    tune_topics, test_topics = resolve_topics(t.tune_topics), resolve_topics(t.test_topics)
+    check_disjoint(tune_topics, test_topics)
+    searcher = HybridSearch(dense_searcher(dense_args), BM25Searcher(sparse_args.index, sparse_args.k1,
+                                                                     sparse_args.b, parse_fields(sparse_args.fields)))
+    points, chosen, run = tune_and_test(searcher, tune_topics, read_qrels(resolve_qrels(t.tune_qrels or t.tune_topics)),
+                                        test_topics, metric=t.metric, hits=t.hits, remove_query=t.remove_query)
+    write_run(run, t.output, tag="pyserini-dr-hybrid-tuned")
+    test_qrels = read_qrels(resolve_qrels(t.test_qrels or t.test_topics))
+    test = evaluate(test_qrels, run, [t.metric, "recall.100"])
+    if t.plot:
+        plot(points, t.plot, t.metric, f"{t.metric} on {t.tune_topics} against alpha")
+    print(f"best on {t.tune_topics}: alpha {chosen.alpha:g}, normalization {chosen.normalization}, "
+          f"{t.metric} {chosen.score:.4f}")
+    print(f"{t.test_topics}: {t.metric} {test[t.metric]:.4f}, recall.100 {test['recall.100']:.4f} -> {t.output}"
+          + (f"; plot {os.path.abspath(t.plot)}" if t.plot else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from ...errors import InputError
+
 
 class FaissBackend:
     """A faiss index as written in the directory (flat, HNSW, IVF-PQ); on the GPU where faiss-gpu is installed."""
@@ -19,10 +21,16 @@ class FaissBackend:
 
         if threads:
             faiss.omp_set_num_threads(threads)
-        if ef_search and hasattr(index, "hnsw"):
-            index.hnsw.efSearch = ef_search
+        if ef_search:
+            hnsw = getattr(faiss.downcast_index(index), "hnsw", None)
+            if hnsw is None:
+                raise InputError("--ef-search applies to HNSW indexes; this index is not one")
+            hnsw.efSearch = ef_search
         if nprobe:
-            faiss.ParameterSpace().set_index_parameter(index, "nprobe", nprobe)
+            try:
+                faiss.extract_index_ivf(index).nprobe = nprobe
+            except RuntimeError:
+                raise InputError("--nprobe applies to IVF indexes; this index is not one") from None
         if gpu:
             index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
         self.index = index
@@ -70,7 +78,7 @@ class TorchBackend:
             self.vectors = torch.zeros((padded, d), dtype=self.dtype, device=self.device)
             step = 1 << 20
             for start in range(0, n, step):  # a memmap is never read into host RAM whole
-                part = torch.from_numpy(np.ascontiguousarray(vectors[start:start + step], dtype=np.float32))
+                part = torch.from_numpy(np.array(vectors[start:start + step], dtype=np.float32))  # a copy: memmaps are read-only
                 self.vectors[start:start + len(part)] = part.to(self.device).to(self.dtype)
         self.valid = n
 

@@ -29,6 +29,25 @@ def cuda_timed(fn, repeats=1):
     return sorted(times)[len(times) // 2], out
 
 
+def sliced_topk(q, vectors, k: int, step: int, dtype=None):
+    """Top-k of q @ vectors.T, one slice of documents at a time (in ``dtype`` if given), merged as it goes."""
+    import torch
+
+    best_s = best_i = None
+    for s in range(0, vectors.shape[0], step):
+        v = vectors[s:s + step]
+        sc = q @ (v if dtype is None else v.to(dtype)).T
+        ts, ti = sc.topk(min(k, sc.shape[1]), dim=1)
+        ti = ti + s
+        if best_s is None:
+            best_s, best_i = ts, ti
+        else:
+            cs, ci = torch.cat([best_s, ts], 1), torch.cat([best_i, ti], 1)
+            best_s, pos = cs.topk(k, dim=1)
+            best_i = ci.gather(1, pos)
+    return best_s, best_i
+
+
 def check_small() -> None:
     """Correctness first: TorchBackend (fused and torch-only) against float64 brute force on small random data."""
     import numpy as np
@@ -106,21 +125,8 @@ def main() -> None:
 
     def plain(q):  # the peers' baseline: fp16 matmul over slices, topk, merge
         q = torch.from_numpy(q).cuda().half()
-        out_s, out_i = [], []
-        for qs in range(0, len(q), 1024):
-            best_s, best_i = None, None
-            for s in range(0, args.docs, 1 << 21):
-                sc = q[qs:qs + 1024] @ vectors[s:s + (1 << 21)].T
-                ts, ti = sc.topk(min(k, sc.shape[1]), dim=1)
-                ti = ti + s
-                if best_s is None:
-                    best_s, best_i = ts, ti
-                else:
-                    cs, ci = torch.cat([best_s, ts], 1), torch.cat([best_i, ti], 1)
-                    best_s, pos = cs.topk(k, dim=1)
-                    best_i = ci.gather(1, pos)
-            out_s.append(best_s.float().cpu()); out_i.append(best_i.cpu())
-        return torch.cat(out_s).numpy(), torch.cat(out_i).numpy()
+        parts = [sliced_topk(q[qs:qs + 1024], vectors, k, 1 << 21) for qs in range(0, len(q), 1024)]
+        return torch.cat([p[0].float().cpu() for p in parts]).numpy(), torch.cat([p[1].cpu() for p in parts]).numpy()
 
     plain(queries_np[:8])
     secs, (_, plain_i) = cuda_timed(lambda: plain(queries_np))
@@ -129,21 +135,8 @@ def main() -> None:
 
     # float32 exact reference for the overlap, on a subset of queries
     nq = args.overlap_queries
-    ref = []
-    for qs in range(0, nq, 64):
-        q = queries[qs:min(qs + 64, nq)].float()
-        best_s, best_i = None, None
-        for s in range(0, args.docs, 1 << 20):
-            sc = q @ vectors[s:s + (1 << 20)].float().T
-            ts, ti = sc.topk(k, dim=1)
-            ti = ti + s
-            if best_s is None:
-                best_s, best_i = ts, ti
-            else:
-                cs, ci = torch.cat([best_s, ts], 1), torch.cat([best_i, ti], 1)
-                best_s, pos = cs.topk(k, dim=1)
-                best_i = ci.gather(1, pos)
-        ref.append(best_i.cpu())
+    ref = [sliced_topk(queries[qs:min(qs + 64, nq)].float(), vectors, k, 1 << 20, torch.float32)[1].cpu()
+           for qs in range(0, nq, 64)]
     ref = torch.cat(ref).numpy()
 
     try:

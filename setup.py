@@ -5,6 +5,7 @@ setup(
     version="0.1.0",
     description="Dense retrieval for Pyserini users: encode, index, search, fuse, train, publish and evaluate.",
     packages=find_packages(include=["pyserini_dr", "pyserini_dr.*"]),
+    package_data={"pyserini_dr": ["jvm-logging.properties"]},
     python_requires=">=3.11",
     install_requires=[
         # Lucene, BM25 and Anserini's trec_eval; pyserini 1.6.0 is the last release for Python 3.11 and needs Java 21

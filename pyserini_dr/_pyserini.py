@@ -57,6 +57,9 @@ def _drop_unsupported_jvm_options() -> None:
 
     if getattr(jnius_config, "_pyserini_dr_patched", False):
         return
+    # Lucene logs an INFO line at start-up; warnings and errors still show
+    jnius_config.add_options("-Djava.util.logging.config.file=" +
+                             os.path.join(os.path.dirname(__file__), "jvm-logging.properties"))
     original = jnius_config.add_options
 
     def add_options(*options):
@@ -109,7 +112,9 @@ def build_lucene_index(collection_dir: str, index_dir: str, *, threads: int = 1,
 
     A subprocess keeps Anserini's ``System.exit`` and its memory out of the caller's process.
     """
-    args = [os.path.join(java_home(), "bin", "java"), "-cp", anserini_jar(), "io.anserini.index.IndexCollection",
+    args = [os.path.join(java_home(), "bin", "java"), "-cp", anserini_jar(),
+            "-Djava.util.logging.config.file=" + os.path.join(os.path.dirname(__file__), "jvm-logging.properties"),
+            "io.anserini.index.IndexCollection",
             "-collection", "JsonCollection", "-generator", "DefaultLuceneDocumentGenerator",
             "-input", collection_dir, "-index", index_dir, "-threads", str(threads),
             "-storePositions", "-storeDocvectors"]

@@ -79,6 +79,7 @@ def hybrid(dense: list[tuple[str, float]], sparse: list[tuple[str, float]], alph
 
     score = alpha * sparse + dense (or sparse + alpha * dense with ``weight_on_dense``); a document missing from one
     list takes that list's minimum score; ``normalization`` maps each list to (s - (min + max) / 2) / (max - min).
+    A list whose scores are all equal (one hit, say) normalizes to 0, where pyserini divides by zero.
     """
     d, s = dict(dense), dict(sparse)
     d_lo, d_hi = (min(d.values()), max(d.values())) if d else (0.0, 1.0)
@@ -87,8 +88,8 @@ def hybrid(dense: list[tuple[str, float]], sparse: list[tuple[str, float]], alph
     for doc in set(d) | set(s):
         ds, ss = d.get(doc, d_lo), s.get(doc, s_lo)
         if normalization:
-            ss = (ss - (s_lo + s_hi) / 2) / (s_hi - s_lo)
-            ds = (ds - (d_lo + d_hi) / 2) / (d_hi - d_lo)
+            ss = (ss - (s_lo + s_hi) / 2) / (s_hi - s_lo) if s_hi > s_lo else 0.0
+            ds = (ds - (d_lo + d_hi) / 2) / (d_hi - d_lo) if d_hi > d_lo else 0.0
         fused.append((doc, ss + alpha * ds if weight_on_dense else alpha * ss + ds))
     return sort_hits(fused)[:hits]
 

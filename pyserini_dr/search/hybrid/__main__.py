@@ -31,6 +31,7 @@ def section_parsers() -> dict[str, argparse.ArgumentParser]:
     sparse.add_argument("--fields", nargs="+", help="multifield boosts, e.g. contents=1.0 title=1.0")
     fusion = argparse.ArgumentParser(prog="... fusion")
     fusion.add_argument("--alpha", type=float, default=0.1, help="weight of the sparse score (pyserini semantics)")
+    fusion.add_argument("--hits", type=int, default=1000, help="hits taken from the dense and the sparse list (k0)")
     fusion.add_argument("--normalization", action="store_true")
     fusion.add_argument("--weight-on-dense", action="store_true", help="alpha weighs the dense score instead")
     fusion.add_argument("--method", choices=FUSION_METHODS, default="interpolation")
@@ -82,7 +83,7 @@ def main(argv=None) -> int:
                           parse_fields(args["sparse"].fields))
     searcher = HybridSearch(dense_searcher(args["dense"]), sparse)
     f, r = args["fusion"], args["run"]
-    run = searcher.batch_search(topics, k0=r.hits, hits=r.hits, alpha=f.alpha, normalization=f.normalization,
+    run = searcher.batch_search(topics, k0=f.hits, hits=r.hits, alpha=f.alpha, normalization=f.normalization,
                                 weight_on_dense=f.weight_on_dense, method=f.method, rrf_k=f.rrf_k,
                                 batch_size=r.batch_size, threads=r.threads, remove_query=r.remove_query)
     lines = write_run(run, r.output, output_format=r.output_format, tag=r.run_tag or "pyserini-dr-hybrid")

@@ -46,8 +46,8 @@ class _Aligned:
         s_lo, s_hi = (min(s.values()), max(s.values())) if s else (0.0, 1.0)
         self.dense = np.array([d.get(x, d_lo) for x in self.docids])
         self.sparse = np.array([s.get(x, s_lo) for x in self.docids])
-        self.dense_norm = (self.dense - (d_lo + d_hi) / 2) / (d_hi - d_lo) if d_hi > d_lo else self.dense * np.nan
-        self.sparse_norm = (self.sparse - (s_lo + s_hi) / 2) / (s_hi - s_lo) if s_hi > s_lo else self.sparse * np.nan
+        self.dense_norm = (self.dense - (d_lo + d_hi) / 2) / (d_hi - d_lo) if d_hi > d_lo else self.dense * 0.0
+        self.sparse_norm = (self.sparse - (s_lo + s_hi) / 2) / (s_hi - s_lo) if s_hi > s_lo else self.sparse * 0.0
 
     def top(self, alpha: float, normalization: bool, hits: int) -> list[tuple[str, float]]:
         scores = alpha * self.sparse_norm + self.dense_norm if normalization else alpha * self.sparse + self.dense
@@ -70,7 +70,7 @@ def sweep(dense: Run, sparse: Run, qrels: Qrels, metric: str = "ndcg_cut.10", hi
 
 def best(points: list[Point]) -> Point:
     """Highest score; ties go to the smaller alpha, then to no normalization (the simpler setting)."""
-    return max(points, key=lambda p: (round(p.score, 10), -p.normalization, -p.alpha))
+    return max(points, key=lambda p: (round(p.score, 10), -p.alpha, -p.normalization))
 
 
 def plot(points: list[Point], path: str, metric: str, title: str) -> None:

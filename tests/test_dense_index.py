@@ -240,6 +240,28 @@ def test_killed_encode_resumes_to_the_same_index(small, flat):
     assert again.error_line() == f"error: {out} already holds a finished index; remove it or pick another --output"
 
 
+def test_encode_interrupted_in_its_first_chunk_resumes(small, flat, encoder, monkeypatch):
+    """A run that dies before any chunk is recorded (vectors file created, progress 0) reruns to the same index."""
+    from pyserini_dr.encode.corpus import CorpusEncoder
+
+    out = small.workdir / "first-chunk"
+    calls = []
+
+    def dies(self, passages, on_batch=None):
+        calls.append(len(passages))
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(CorpusEncoder, "encode_pairs", dies)
+        with pytest.raises(KeyboardInterrupt):
+            CorpusEncoder(encoder, chunk_size=CHUNK).encode(str(small.corpus), str(out))
+    assert calls == [CHUNK] and (out / "embeddings.f32").exists()
+    assert json.loads((out / ".progress.json").read_text())["chunks_done"] == 0
+    cli(small.workdir, "pyserini_dr.encode", *encode_args(small, out)).ok()
+    assert read_meta(out)["checksum"] == read_meta(flat)["checksum"]
+    assert (out / "index").read_bytes() == (flat / "index").read_bytes()
+
+
 def test_refusal_is_the_only_stderr_output_when_quiet(small, flat):
     done = cli(small.workdir, "pyserini_dr.encode", *encode_args(small, flat))
     assert done.returncode == 2

@@ -56,12 +56,13 @@ def main(argv=None) -> int:
     add_encoder_args(parser)
     parser.add_argument("--shard-id", type=int, default=None)
     parser.add_argument("--shard-num", type=int, default=None)
-    parser.add_argument("--chunk-size", type=int, default=16384, help="documents per resumable chunk")
-    parser.add_argument("--batch-tokens", type=int, default=65536, help="token budget of one padded batch")
+    parser.add_argument("--chunk-size", type=int, default=None, help="documents per resumable chunk (16384)")
+    parser.add_argument("--batch-tokens", type=int, default=None, help="token budget of one padded batch (131072)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (for large corpora on a GPU)")
     args = parser.parse_args(argv)
 
     from ..index.dense import META_FILE
-    from .corpus import CorpusEncoder
+    from .corpus import BATCH_TOKENS, CHUNK_SIZE, CorpusEncoder
     from .distributed import distributed_shard, merge_after_ranks
 
     corpus = resolve_corpus(args.dataset or args.corpus)
@@ -74,8 +75,10 @@ def main(argv=None) -> int:
     if os.path.isfile(os.path.join(output, META_FILE)):
         raise InputError(f"{output} already holds a finished index; remove it or pick another --output")
     encoder = build_encoder(args)
-    meta = CorpusEncoder(encoder, chunk_size=args.chunk_size, batch_tokens=args.batch_tokens).encode(
-        corpus, output, shard_id=shard_id, shard_num=shard_num, corpus_name=args.dataset or corpus)
+    corpus_encoder = CorpusEncoder(encoder, chunk_size=args.chunk_size or CHUNK_SIZE,
+                                   batch_tokens=args.batch_tokens or BATCH_TOKENS, compile=args.compile)
+    meta = corpus_encoder.encode(corpus, output, shard_id=shard_id, shard_num=shard_num,
+                                 corpus_name=args.dataset or corpus)
     docs_per_s = meta["documents"] / max(meta["encode_seconds"], 1e-9)
     print(f"encoded {meta['documents']:,} documents ({meta['dimension']} dims) in {meta['encode_seconds']:.1f}s "
           f"({docs_per_s:,.0f} docs/s) -> {output}", file=sys.stderr)

@@ -25,6 +25,8 @@ from ..index.dense import EMBEDDINGS_FILE, META_FILE, write_dense_index
 from ._encoder import DenseEncoder
 
 PROGRESS_FILE = ".progress.json"
+CHUNK_SIZE = 16384       # documents per resumable chunk
+BATCH_TOKENS = 131072    # token budget of one padded batch (a BERT-base batch in bf16 fits easily on a GPU)
 
 
 def count_documents(corpus_path: str) -> int:
@@ -38,7 +40,7 @@ def shard_range(total: int, shard_id: int, shard_num: int) -> tuple[int, int]:
 
 
 class CorpusEncoder:
-    def __init__(self, encoder: DenseEncoder, *, chunk_size: int = 16384, batch_tokens: int = 131072,
+    def __init__(self, encoder: DenseEncoder, *, chunk_size: int = CHUNK_SIZE, batch_tokens: int = BATCH_TOKENS,
                  max_batch: int = 4096, sort_slice: int = 1024, compile: bool = False):
         """``sort_slice`` documents are tokenized together (on a background thread, while the device encodes the
         previous slice), sorted by length and batched; ``compile`` runs the model through torch.compile (worth
@@ -47,7 +49,6 @@ class CorpusEncoder:
         self.sort_slice = sort_slice
         self.compiled = compile
         if compile:
-            import torch
             encoder.passage_model.forward = torch.compile(encoder.passage_model.forward, dynamic=True)
         self.chunk_size = chunk_size
         self.batch_tokens = batch_tokens
@@ -105,14 +106,16 @@ class CorpusEncoder:
                 "count": count, "dimension": dim, "chunk_size": self.chunk_size, "batch_tokens": self.batch_tokens,
                 "sort_slice": self.sort_slice, "compiled": self.compiled, "encoder": self.encoder.describe()}
         done_chunks = self._resume_point(output_dir, plan)
+        if done_chunks == 0:  # the plan is on disk before any vector: a run killed in chunk 0 resumes too
+            self._save_progress(output_dir, plan, 0)
         emb_path = os.path.join(output_dir, EMBEDDINGS_FILE)
         vectors = np.memmap(emb_path, dtype=np.float32, mode="r+" if done_chunks else "w+", shape=(count, dim))
 
         stats = CorpusStats()
         docs = islice(iter_corpus(corpus_path, stats), start, end)
         docids: list[str] = []
-        started, first = time.time(), done_chunks * self.chunk_size
-        bar = progress(total=count, initial=min(first, count), unit="doc", desc="encode")
+        started = time.time()
+        bar = progress(total=count, initial=min(done_chunks * self.chunk_size, count), unit="doc", desc="encode")
 
         def chunks():
             while True:
@@ -128,8 +131,7 @@ class CorpusEncoder:
             row = n * self.chunk_size
             vectors[row:row + len(chunk)] = self.encode_pairs([(d.title, d.text) for d in chunk], bar.update)
             vectors.flush()
-            with atomic_write(os.path.join(output_dir, PROGRESS_FILE)) as f:
-                json.dump({**plan, "chunks_done": n + 1}, f)
+            self._save_progress(output_dir, plan, n + 1)
         bar.close()
         vectors.flush()
         del vectors
@@ -143,6 +145,11 @@ class CorpusEncoder:
         meta = write_dense_index(output_dir, docids, meta)
         os.remove(os.path.join(output_dir, PROGRESS_FILE))
         return meta
+
+    @staticmethod
+    def _save_progress(output_dir: str, plan: dict, chunks_done: int) -> None:
+        with atomic_write(os.path.join(output_dir, PROGRESS_FILE)) as f:
+            json.dump({**plan, "chunks_done": chunks_done}, f)
 
     @staticmethod
     def _resume_point(output_dir: str, plan: dict) -> int:

@@ -102,10 +102,6 @@ def faiss_searcher(index_dir: str, query_encoder):
     return pyserini().FaissSearcher(index_dir, query_encoder)
 
 
-def hybrid_searcher(dense_searcher, sparse_searcher):
-    return pyserini().HybridSearcher(dense_searcher, sparse_searcher)
-
-
 def build_lucene_index(collection_dir: str, index_dir: str, *, threads: int = 1, fields=(),
                        store_raw: bool = False) -> None:
     """Index a JsonCollection directory with Anserini's IndexCollection (Pyserini's indexer, in a subprocess).

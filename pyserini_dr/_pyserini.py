@@ -18,6 +18,8 @@ import os
 import subprocess
 from importlib import resources
 
+from .errors import InputError
+
 _DROPPED_JVM_OPTIONS = ("--add-modules=jdk.incubator.vector",)
 
 
@@ -82,16 +84,13 @@ def pyserini():
         from pyserini.search.lucene import LuceneSearcher
         from pyserini.search.faiss import FaissSearcher
         from pyserini.search.hybrid import HybridSearcher
-        from pyserini.search import get_topics_with_reader
-        from pyserini.pyclass import autoclass
     finally:
         if placeholder:
             os.environ.pop("OPENAI_API_KEY", None)
     import types
 
     return types.SimpleNamespace(LuceneSearcher=LuceneSearcher, FaissSearcher=FaissSearcher,
-                                 HybridSearcher=HybridSearcher, get_topics_with_reader=get_topics_with_reader,
-                                 autoclass=autoclass)
+                                 HybridSearcher=HybridSearcher)
 
 
 def lucene_searcher(index_dir: str):
@@ -121,7 +120,7 @@ def build_lucene_index(collection_dir: str, index_dir: str, *, threads: int = 1,
     done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
-        raise RuntimeError(f"Anserini IndexCollection failed (exit {done.returncode}): {tail[0]}")
+        raise InputError(f"Anserini IndexCollection failed (exit {done.returncode}): {tail[0]}")
 
 
 def anserini_trec_eval(args: list[str]) -> str:
@@ -129,5 +128,5 @@ def anserini_trec_eval(args: list[str]) -> str:
     cmd = [os.path.join(java_home(), "bin", "java"), "-cp", anserini_jar(), "trec_eval", *args]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"trec_eval failed (exit {done.returncode}): {done.stderr.strip()}")
+        raise InputError(f"trec_eval failed (exit {done.returncode}): {done.stderr.strip()}")
     return done.stdout

@@ -24,6 +24,9 @@ def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | N
     except FileNotFoundError as e:
         print(f"error: no such file: {e.filename or e}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
+    except OSError as e:  # a directory where a file goes, no permission, a full disk
+        print(f"error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
@@ -37,6 +40,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     A crash or an error leaves the old file (if any) untouched and no half-written file behind.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise InputError(f"{path} is a directory, not a file to write")
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)

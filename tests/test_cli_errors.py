@@ -159,6 +159,20 @@ def test_trec_eval_output(cli, tmp_path, qrels_file):
 
 # ---- importing the package is cheap ----------------------------------------------------------------------------
 
+def test_trec_eval_run_not_utf8(cli, tmp_path, qrels_file):
+    run = tmp_path / "latin1.txt"
+    run.write_bytes("1 Q0 d1 1 2.0 t\n1 Q0 caf\xe9 2 1.0 t\n".encode("latin-1"))
+    assert cli(TREC_EVAL, "-m", "map", qrels_file, run).error_line() == f"error: {run}:2: not UTF-8 text"
+
+
+def test_fusion_output_is_a_directory(cli, tmp_path):
+    run = write(tmp_path / "a.txt", "1 Q0 d1 1 2.0 t\n")
+    (tmp_path / "out").mkdir()
+    done = cli("pyserini_dr.fusion", "--runs", run, run, "--output", tmp_path / "out")
+    assert done.error_line() == f"error: {tmp_path / 'out'} is a directory, not a file to write"
+    assert os.listdir(tmp_path / "out") == []
+
+
 def test_imports_do_not_load_pyserini_java_or_torch():
     code = (
         "import sys\n"

@@ -446,7 +446,7 @@ def _point_scifact_at(monkeypatch, urls, md5: str, size: int | None):
     source = registry.Source("scifact.zip", tuple(urls), md5, size, registry._unzip_beir("scifact"))
     monkeypatch.setattr(registry, "_SCIFACT_ZIP", source)
     monkeypatch.setitem(registry.COLLECTIONS, "scifact",
-                        registry.Collection("scifact", {p: source for p in SCIFACT_FILES}))
+                        registry.Collection({p: source for p in SCIFACT_FILES}))
     return source
 
 

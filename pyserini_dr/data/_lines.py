@@ -9,20 +9,18 @@ from typing import Iterator
 from ..errors import InputError, where
 
 
-def open_text(path: str | os.PathLike):
+def numbered_lines(path) -> Iterator[tuple[int, str]]:
+    """(line number, line without its newline) for each non-blank line."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise InputError(f"no such file: {path}")
-    if path.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
-
-
-def numbered_lines(path) -> Iterator[tuple[int, str]]:
-    """(line number, line without its newline) for each non-blank line."""
-    with open_text(path) as f:
-        for no, line in enumerate(f, 1):
-            line = line.rstrip("\n").rstrip("\r")
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:  # decoded line by line, so a bad byte is reported on its own line
+        for no, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8").rstrip("\n").rstrip("\r")
+            except UnicodeDecodeError:
+                raise InputError(f"{where(path, no)}: not UTF-8 text") from None
             if line.strip():
                 yield no, line
 

@@ -34,8 +34,13 @@ def download(urls: list[str], md5: str, destination: str, *, size: int | None = 
 
     if os.path.exists(destination) and file_digest(destination) == md5:
         return destination
-    os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
-    tmp = destination + ".part"
+    import http.client
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(destination))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(destination) + ".", suffix=".part", dir=directory)
+    os.close(fd)  # one temporary name per process: concurrent ranks never write the same file
     failures = []
     for url in urls:
         try:
@@ -45,11 +50,9 @@ def download(urls: list[str], md5: str, destination: str, *, size: int | None = 
                     for block in iter(lambda: response.read(1 << 20), b""):
                         out.write(block)
                         bar.update(len(block))
-        except (urllib.error.URLError, OSError, ValueError) as e:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
             failures.append(f"{url}: {getattr(e, 'reason', e)}")
             continue
-        finally:
-            pass
         got_size = os.path.getsize(tmp)
         if size is not None and got_size != size:
             os.remove(tmp)

@@ -43,7 +43,6 @@ class Topics:
 
 @dataclass(frozen=True)
 class Collection:
-    folder: str
     sources: dict[str, Source] = field(default_factory=dict)  # mirror-relative path -> the source that builds it
 
 
@@ -107,17 +106,14 @@ def _tsv_topics_to_jsonl(src_lines, out_path: str, keep: set[str] | None = None)
                 f.write(json.dumps({"_id": qid, "text": text}) + "\n")
 
 
-def _trec_qrels_to_tsv(src_lines, out_path: str) -> set[str]:
+def _trec_qrels_to_tsv(src_lines, out_path: str) -> None:
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
-    qids = set()
     with open(out_path, "w") as f:
         f.write("query-id\tcorpus-id\tscore\n")
         for line in src_lines:
             cols = line.split()
             if len(cols) == 4:
                 f.write(f"{cols[0]}\t{cols[2]}\t{cols[3]}\n")
-                qids.add(cols[0])
-    return qids
 
 
 def _build_msmarco_dev_small(archive: str, folder: str) -> None:
@@ -145,7 +141,8 @@ def _build_dl_topics(split: str, judged_only: bool):
         keep = None
         if judged_only:  # Pyserini's dl19-passage topics are the 43 judged ones
             qrels = resolve_file("msmarco-passage-eval", f"qrels/{split}.tsv")
-            keep = {line.split("\t")[0] for line in open(qrels)}
+            from .qrels import read_qrels
+            keep = set(read_qrels(qrels))
         with gzip.open(path, "rt") as f:
             _tsv_topics_to_jsonl(f, os.path.join(folder, f"queries.{split}.jsonl"), keep)
     return build
@@ -160,10 +157,10 @@ _DEV_SMALL = Source("collectionandqueries.tar.gz", (_MSMARCO + "collectionandque
                     "31644046b18952c1386cd4564ba2ae69", 1_057_717_952, _build_msmarco_dev_small)
 
 COLLECTIONS = {
-    "scifact": Collection("scifact", {p: _SCIFACT_ZIP for p in
+    "scifact": Collection({p: _SCIFACT_ZIP for p in
                                       ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv", "qrels/train.tsv")}),
-    "cranfield": Collection("cranfield", {p: _CRAN for p in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv")}),
-    "msmarco-passage-eval": Collection("msmarco-passage-eval", {
+    "cranfield": Collection({p: _CRAN for p in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv")}),
+    "msmarco-passage-eval": Collection({
         "queries.dev.jsonl": _DEV_SMALL, "qrels/dev.tsv": _DEV_SMALL,
         "qrels/dl19.tsv": Source("2019qrels-pass.txt", ("https://trec.nist.gov/data/deep/2019qrels-pass.txt",),
                                  "2f4be390198da108f6845c822e5ada14", 187_092, _build_dl_qrels("dl19")),

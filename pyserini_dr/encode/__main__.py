@@ -72,7 +72,13 @@ def main(argv=None) -> int:
         shard_id, shard_num, output = rank, world, os.path.join(args.output, "shards", f"{rank:03d}")
         if args.device is None:
             args.device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
-    if os.path.isfile(os.path.join(output, META_FILE)):
+    if world > 1 and args.shard_id is None:
+        if os.path.isfile(os.path.join(args.output, META_FILE)):
+            raise InputError(f"{args.output} already holds a finished index; remove it or pick another --output")
+        if os.path.isfile(os.path.join(output, META_FILE)):  # a rerun: this rank's shard is done, merge again
+            merge_after_ranks(args.output, world, rank)
+            return 0
+    elif os.path.isfile(os.path.join(output, META_FILE)):
         raise InputError(f"{output} already holds a finished index; remove it or pick another --output")
     encoder = build_encoder(args)
     corpus_encoder = CorpusEncoder(encoder, chunk_size=args.chunk_size or CHUNK_SIZE,

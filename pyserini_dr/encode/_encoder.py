@@ -48,6 +48,7 @@ def pool(settings: EncoderSettings, model, batch: dict) -> torch.Tensor:
     return torch.nn.functional.normalize(out, dim=-1) if settings.l2_norm else out
 
 
+@functools.lru_cache(maxsize=None)
 def _takes_token_types(model) -> bool:
     """RoBERTa has one segment, DistilBERT none: their token_type_ids are dropped."""
     import inspect
@@ -64,14 +65,13 @@ class DenseEncoder:
     """
 
     def __init__(self, model: str, settings: EncoderSettings | None = None, *, encoder_class: str | None = None,
-                 device: str = "cpu", dtype: str | torch.dtype = "float32", passage_model: str | None = None,
-                 **overrides):
+                 device: str = "cpu", dtype: str | torch.dtype = "float32", **overrides):
         model = os.fspath(model)
         self.name = model
         self.settings = settings or resolve_settings(model, encoder_class, **overrides)
         self.device = torch.device(device)
         self.dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-        query_path, passage_path = model, passage_model or model
+        query_path = passage_path = model
         if os.path.isdir(os.path.join(model, TOWERS[0])):
             query_path, passage_path = (os.path.join(model, t) for t in TOWERS)
         self.tokenizer = load_tokenizer(query_path)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..cli import atomic_write, progress
-from ..data.corpus import CorpusStats, iter_corpus
+from ..data.corpus import iter_corpus
 from ..errors import InputError
 from ..index.dense import EMBEDDINGS_FILE, META_FILE, write_dense_index
 from ._encoder import DenseEncoder
@@ -30,6 +30,7 @@ BATCH_TOKENS = 131072    # token budget of one padded batch (a BERT-base batch i
 
 
 def count_documents(corpus_path: str) -> int:
+    """Documents in the corpus, each line validated (ids, JSON) before any encoding starts."""
     return sum(1 for _ in iter_corpus(corpus_path))
 
 
@@ -111,18 +112,20 @@ class CorpusEncoder:
         emb_path = os.path.join(output_dir, EMBEDDINGS_FILE)
         vectors = np.memmap(emb_path, dtype=np.float32, mode="r+" if done_chunks else "w+", shape=(count, dim))
 
-        stats = CorpusStats()
-        docs = islice(iter_corpus(corpus_path, stats), start, end)
+        docs = islice(iter_corpus(corpus_path), start, end)
         docids: list[str] = []
+        empty = 0
         started = time.time()
         bar = progress(total=count, initial=min(done_chunks * self.chunk_size, count), unit="doc", desc="encode")
 
         def chunks():
+            nonlocal empty
             while True:
                 chunk = list(islice(docs, self.chunk_size))
                 if not chunk:
                     return
                 docids.extend(d.docid for d in chunk)
+                empty += sum(1 for d in chunk if not (d.title.strip() or d.text.strip()))
                 yield chunk
 
         for n, chunk in enumerate(chunks()):
@@ -139,7 +142,7 @@ class CorpusEncoder:
             raise InputError(f"{corpus_path} changed while encoding: expected {count} documents, read {len(docids)}")
         encode_seconds = time.time() - started
         meta = {**plan, "corpus": corpus_name or plan["corpus"], "documents": count,
-                "empty_documents": stats.empty, "encode_seconds": round(encode_seconds, 2)}
+                "empty_documents": empty, "encode_seconds": round(encode_seconds, 2)}
         for key in ("chunk_size", "batch_tokens", "sort_slice", "compiled"):  # how, not what: not in meta.json
             meta.pop(key)
         meta = write_dense_index(output_dir, docids, meta)

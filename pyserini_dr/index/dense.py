@@ -9,13 +9,13 @@ Importable without faiss (the GPU machine has none): faiss is imported only to w
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
 import numpy as np
 
 from ..cli import atomic_path, atomic_write
+from ..data.download import file_digest
 from ..errors import InputError
 
 META_FILE = "meta.json"
@@ -30,14 +30,6 @@ def have_faiss() -> bool:
         return True
     except ImportError:
         return False
-
-
-def vectors_checksum(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_faiss_index(index, path: str) -> None:
@@ -65,7 +57,7 @@ def write_dense_index(directory: str, docids: list[str], meta: dict) -> dict:
         raise InputError(f"{directory}: {count} vectors but {len(docids)} docids")
     with atomic_write(os.path.join(directory, DOCID_FILE)) as f:
         f.writelines(d + "\n" for d in docids)
-    meta = {**meta, "documents": count, "dimension": dim, "checksum": "sha256:" + vectors_checksum(emb)}
+    meta = {**meta, "documents": count, "dimension": dim, "checksum": "sha256:" + file_digest(emb, "sha256")}
     meta.setdefault("index_type", "Flat")
     meta.setdefault("metric", "inner_product")
     if have_faiss():

@@ -18,7 +18,10 @@ def build_index(source_dir: str, output_dir: str, factory: str, *, train_size: i
                 ef_construction: int | None = None, seed: int = 0) -> dict:
     """Write ``output_dir`` with the faiss index ``factory`` (e.g. ``HNSW32``, ``IVF1024,PQ64``, ``OPQ64,IVF1024,PQ64``)
     over the vectors of ``source_dir``, inner product; docid and meta are carried over."""
-    import faiss
+    try:
+        import faiss
+    except ImportError:
+        raise InputError("faiss is not installed: pip install faiss-cpu") from None
 
     src = DenseIndex(source_dir)
     if os.path.abspath(source_dir) == os.path.abspath(output_dir):
@@ -48,7 +51,8 @@ def build_index(source_dir: str, output_dir: str, factory: str, *, train_size: i
     os.makedirs(output_dir, exist_ok=True)
     write_faiss_index(index, os.path.join(output_dir, FAISS_FILE))
     shutil.copyfile(os.path.join(source_dir, DOCID_FILE), os.path.join(output_dir, DOCID_FILE))
-    meta = {**src.meta, "index_type": factory, "source_index": os.path.abspath(source_dir),
+    meta = {**src.meta, "documents": len(vectors), "dimension": dim, "index_type": factory,
+            "source_index": os.path.abspath(source_dir),
             "build_seconds": round(time.time() - started, 2),
             "index_bytes": os.path.getsize(os.path.join(output_dir, FAISS_FILE))}
     with atomic_write(os.path.join(output_dir, META_FILE)) as f:
@@ -77,6 +81,7 @@ def merge_shards(shard_dirs: list[str], output_dir: str) -> dict:
                 shutil.copyfileobj(f, out, 1 << 24)
     meta = {**shards[0].meta, "shard": None, "start": 0, "count": len(docids),
             "encode_seconds": round(sum(s.meta.get("encode_seconds", 0) for s in shards), 2),
+            "empty_documents": sum(s.meta.get("empty_documents", 0) for s in shards),
             "merged_from": [os.path.abspath(d) for d in shard_dirs]}
     meta.pop("checksum", None)
     return write_dense_index(output_dir, docids, meta)

@@ -45,15 +45,14 @@ class DenseSearcher:
         return "faiss"
 
     def search_vectors(self, vectors: np.ndarray, qids: list[str], hits: int, remove_query: bool = False) -> Run:
-        k = hits + (1 if remove_query else 0)  # one spare: the query itself may be removed
-        scores, rows = self.backend.search(vectors, k)
+        scores, rows = self.backend.search(vectors, hits)  # like pyserini: --remove-query may leave hits - 1
         docids = self.index.docids
         run: Run = {}
         for qid, srow, rrow in zip(qids, scores, rows):
             hits_q = [(docids[r], float(s)) for s, r in zip(srow, rrow) if r >= 0]
             if remove_query:
                 hits_q = [h for h in hits_q if h[0] != qid]
-            run[qid] = hits_q[:hits]
+            run[qid] = hits_q
         return run
 
     def batch_search(self, topics: dict[str, str], hits: int = 1000, batch_size: int = 256,

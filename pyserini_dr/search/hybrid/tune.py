@@ -21,7 +21,7 @@ from ...data.qrels import Qrels, read_qrels
 from ...data.registry import resolve_qrels, resolve_topics
 from ...data.runs import Run, write_run
 from ...errors import InputError
-from ...eval.metrics import evaluate
+from ...eval.metrics import evaluate, parse_measures
 from . import HybridSearch, fuse_components
 
 GRIDS = {False: [round(a, 3) for a in np.arange(0.0, 0.305, 0.01)],   # raw scores: BM25 ~10x cosine
@@ -133,6 +133,12 @@ def main(argv=None) -> int:
     tune_parser.add_argument("--hits", type=int, default=1000)
     tune_parser.add_argument("--remove-query", action="store_true")
     t = tune_parser.parse_args(argv[cut + 1:])
+    if len(parse_measures([t.metric])) != 1:
+        raise InputError(f"--metric takes one measure, got {t.metric!r}")
+    for topics, qrels, flag in ((t.tune_topics, t.tune_qrels, "--tune-qrels"), (t.test_topics, t.test_qrels,
+                                                                                  "--test-qrels")):
+        if os.path.isfile(topics) and not qrels:
+            raise InputError(f"{topics} is a topics file: give its judgements with {flag}")
     parsers = section_parsers()
     sections = split_sections(argv[:cut] + ["run", "--topics", t.test_topics, "--output", t.output])
     dense_args = parsers["dense"].parse_args(sections["dense"])

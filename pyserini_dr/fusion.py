@@ -73,6 +73,17 @@ def comb(runs: list[Run], mnz: bool = False, normalization: bool = False, depth:
     return _sum(runs, [1.0] * len(runs), hits, mnz)
 
 
+def score_range(scores: dict[str, float]) -> tuple[float, float]:
+    """(min, max) of one list as HybridSearcher takes them; (0, 1) for an empty list."""
+    return (min(scores.values()), max(scores.values())) if scores else (0.0, 1.0)
+
+
+def centre_scale(score, lo: float, hi: float):
+    """HybridSearcher's normalization (s - (min + max) / 2) / (max - min), for a float or a numpy array;
+    0 for a list whose scores are all equal, where pyserini divides by zero."""
+    return (score - (lo + hi) / 2) / (hi - lo) if hi > lo else score * 0.0
+
+
 def hybrid(dense: list[tuple[str, float]], sparse: list[tuple[str, float]], alpha: float = 0.1,
            normalization: bool = False, weight_on_dense: bool = False, hits: int = 10) -> list[tuple[str, float]]:
     """One query's dense + sparse fusion exactly as ``pyserini.search.hybrid.HybridSearcher``.
@@ -82,14 +93,12 @@ def hybrid(dense: list[tuple[str, float]], sparse: list[tuple[str, float]], alph
     A list whose scores are all equal (one hit, say) normalizes to 0, where pyserini divides by zero.
     """
     d, s = dict(dense), dict(sparse)
-    d_lo, d_hi = (min(d.values()), max(d.values())) if d else (0.0, 1.0)
-    s_lo, s_hi = (min(s.values()), max(s.values())) if s else (0.0, 1.0)
+    (d_lo, d_hi), (s_lo, s_hi) = score_range(d), score_range(s)
     fused = []
     for doc in set(d) | set(s):
-        ds, ss = d.get(doc, d_lo), s.get(doc, s_lo)
+        ds, ss = float(d.get(doc, d_lo)), float(s.get(doc, s_lo))
         if normalization:
-            ss = (ss - (s_lo + s_hi) / 2) / (s_hi - s_lo) if s_hi > s_lo else 0.0
-            ds = (ds - (d_lo + d_hi) / 2) / (d_hi - d_lo) if d_hi > d_lo else 0.0
+            ss, ds = centre_scale(ss, s_lo, s_hi), centre_scale(ds, d_lo, d_hi)
         fused.append((doc, ss + alpha * ds if weight_on_dense else alpha * ss + ds))
     return sort_hits(fused)[:hits]
 

@@ -73,7 +73,8 @@ def evaluate(qrels: Qrels, run: Run, measures: list[str], *, complete: bool = Tr
         raise InputError("the qrels and the run have no query in common")
     queries = list(qrels) if complete else common
     graded = TrecEval(*_frames(qrels, run)) if any(m.startswith("ndcg") for m in measures) else None
-    binary = TrecEval(*_frames(_binary(qrels, relevance_level), run))
+    binary = TrecEval(*_frames(_binary(qrels, relevance_level), run)) \
+        if any(not m.startswith("ndcg") for m in measures) else None
     depth = max(len(h) for h in run.values()) or 1
 
     results = {}

@@ -6,6 +6,7 @@ R@100 beside the published figures. Everything built is kept under --work, so a 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
 from dataclasses import dataclass
@@ -61,13 +62,17 @@ def dense_index(work: str) -> str:
     return index
 
 
+@functools.lru_cache(maxsize=None)
 def _dense_searcher(work: str):
+    """MiniLM over the work dir's index, with the encoder settings its meta.json records; one per work dir."""
     from ..encode._encoder import DenseEncoder
+    from ..encode._settings import EncoderSettings
     from ..index.dense import DenseIndex
     from ..search.faiss import DenseSearcher
 
     index = DenseIndex(dense_index(work))
-    return DenseSearcher(index, DenseEncoder(index.meta["encoder"]["model"]))
+    saved = index.meta["encoder"]
+    return DenseSearcher(index, DenseEncoder(saved["model"], EncoderSettings.from_dict(saved)))
 
 
 def _lucene_index(work: str, multifield: bool = False) -> str:

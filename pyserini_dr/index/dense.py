@@ -9,13 +9,13 @@ Importable without faiss (the GPU machine has none): faiss is imported only to w
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
 import numpy as np
 
 from ..cli import atomic_path, atomic_write
-from ..data.download import file_digest
 from ..errors import InputError
 
 META_FILE = "meta.json"
@@ -39,15 +39,6 @@ def write_faiss_index(index, path: str) -> None:
         faiss.write_index(index, tmp)
 
 
-def flat_index(vectors: np.ndarray):
-    import faiss
-
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    for start in range(0, len(vectors), 1 << 18):  # add in slices: a memmap is never read into RAM whole
-        index.add(np.ascontiguousarray(vectors[start:start + (1 << 18)], dtype=np.float32))
-    return index
-
-
 def write_dense_index(directory: str, docids: list[str], meta: dict) -> dict:
     """Finish a directory whose ``embeddings.f32`` is written: docid, checksum, faiss flat index, meta.json."""
     emb = os.path.join(directory, EMBEDDINGS_FILE)
@@ -57,12 +48,24 @@ def write_dense_index(directory: str, docids: list[str], meta: dict) -> dict:
         raise InputError(f"{directory}: {count} vectors but {len(docids)} docids")
     with atomic_write(os.path.join(directory, DOCID_FILE)) as f:
         f.writelines(d + "\n" for d in docids)
-    meta = {**meta, "documents": count, "dimension": dim, "checksum": "sha256:" + file_digest(emb, "sha256")}
+    # one pass over the vectors, in slices (a memmap is never read into RAM whole): checksum and flat index
+    digest = hashlib.sha256()
+    index = None
+    if have_faiss():
+        import faiss
+        index = faiss.IndexFlatIP(dim)
+    vectors = np.memmap(emb, dtype=np.float32, mode="r", shape=(count, dim))
+    for start in range(0, count, 1 << 18):
+        block = np.ascontiguousarray(vectors[start:start + (1 << 18)])
+        digest.update(block.tobytes())
+        if index is not None:
+            index.add(block)
+    del vectors
+    meta = {**meta, "documents": count, "dimension": dim, "checksum": "sha256:" + digest.hexdigest()}
     meta.setdefault("index_type", "Flat")
     meta.setdefault("metric", "inner_product")
-    if have_faiss():
-        write_faiss_index(flat_index(np.memmap(emb, dtype=np.float32, mode="r", shape=(count, dim))),
-                          os.path.join(directory, FAISS_FILE))
+    if index is not None:
+        write_faiss_index(index, os.path.join(directory, FAISS_FILE))
     with atomic_write(os.path.join(directory, META_FILE)) as f:
         json.dump(meta, f, indent=2)
     return meta

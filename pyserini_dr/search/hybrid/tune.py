@@ -22,6 +22,7 @@ from ...data.registry import resolve_qrels, resolve_topics
 from ...data.runs import Run, write_run
 from ...errors import InputError
 from ...eval.metrics import evaluate, parse_measures
+from ...fusion import centre_scale, score_range
 from . import HybridSearch, fuse_components
 
 GRIDS = {False: [round(a, 3) for a in np.arange(0.0, 0.305, 0.01)],   # raw scores: BM25 ~10x cosine
@@ -42,12 +43,11 @@ class _Aligned:
     def __init__(self, dense: list, sparse: list):
         d, s = dict(dense), dict(sparse)
         self.docids = sorted(set(d) | set(s))
-        d_lo, d_hi = (min(d.values()), max(d.values())) if d else (0.0, 1.0)
-        s_lo, s_hi = (min(s.values()), max(s.values())) if s else (0.0, 1.0)
-        self.dense = np.array([d.get(x, d_lo) for x in self.docids])
-        self.sparse = np.array([s.get(x, s_lo) for x in self.docids])
-        self.dense_norm = (self.dense - (d_lo + d_hi) / 2) / (d_hi - d_lo) if d_hi > d_lo else self.dense * 0.0
-        self.sparse_norm = (self.sparse - (s_lo + s_hi) / 2) / (s_hi - s_lo) if s_hi > s_lo else self.sparse * 0.0
+        (d_lo, d_hi), (s_lo, s_hi) = score_range(d), score_range(s)
+        self.dense = np.array([d.get(x, d_lo) for x in self.docids], dtype=np.float64)
+        self.sparse = np.array([s.get(x, s_lo) for x in self.docids], dtype=np.float64)
+        self.dense_norm = centre_scale(self.dense, d_lo, d_hi)
+        self.sparse_norm = centre_scale(self.sparse, s_lo, s_hi)
 
     def top(self, alpha: float, normalization: bool, hits: int) -> list[tuple[str, float]]:
         scores = alpha * self.sparse_norm + self.dense_norm if normalization else alpha * self.sparse + self.dense

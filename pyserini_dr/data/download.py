@@ -41,7 +41,7 @@ def download(urls: list[str], md5: str, destination: str, *, size: int | None = 
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(destination) + ".", suffix=".part", dir=directory)
     os.close(fd)  # one temporary name per process: concurrent ranks never write the same file
-    failures = []
+    failures, refused = [], []
     for url in urls:
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
@@ -54,15 +54,17 @@ def download(urls: list[str], md5: str, destination: str, *, size: int | None = 
             failures.append(f"{url}: {getattr(e, 'reason', e)}")
             continue
         got_size = os.path.getsize(tmp)
+        got = file_digest(tmp) if size is None or got_size == size else None
         if size is not None and got_size != size:
-            os.remove(tmp)
-            raise InputError(f"download of {url} is {got_size:,} bytes, expected {size:,}: refused (truncated?)")
-        got = file_digest(tmp)
-        if got != md5:
-            os.remove(tmp)
-            raise InputError(f"checksum mismatch for {url}: md5 {got}, expected {md5}: refused")
-        os.replace(tmp, destination)
-        return destination
+            refused.append(f"download of {url} is {got_size:,} bytes, expected {size:,}: refused (truncated?)")
+        elif got != md5:
+            refused.append(f"checksum mismatch for {url}: md5 {got}, expected {md5}: refused")
+        else:
+            os.replace(tmp, destination)
+            return destination
+        # a bad copy on one mirror: try the next
     if os.path.exists(tmp):
         os.remove(tmp)
+    if refused:
+        raise InputError("; ".join(refused + failures))
     raise InputError("could not download " + "; ".join(failures))

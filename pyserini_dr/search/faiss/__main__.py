@@ -1,4 +1,4 @@
-"""python -m pyserini_dr.search.faiss --index DIR --topics NAME|FILE --output run.txt [--encoder NAME_OR_DIR]
+"""python -m pyserini_dr.search.faiss --index DIR|NAME --topics NAME|FILE --output run.txt [--encoder NAME_OR_DIR]
 
 Pyserini's dense search command. Encoder settings default to those recorded in the index's meta.json; a flag that
 contradicts them (pooling, normalization, dimension) is refused.
@@ -13,6 +13,7 @@ from ...cli import run_main
 from ...data.registry import resolve_topics
 from ...data.runs import write_run
 from ...errors import InputError
+from ...prebuilt import resolve_index
 from ..lucene.__main__ import add_output_args
 from . import BACKENDS, DenseSearcher
 
@@ -22,7 +23,7 @@ def load_index_and_encoder(args):
     from ...encode._settings import EncoderSettings
     from ...index.dense import DenseIndex
 
-    index = DenseIndex(args.index)
+    index = DenseIndex(resolve_index(args.index, "dense"))
     saved = index.meta.get("encoder")
     model = args.encoder or (saved or {}).get("model")
     if not model:
@@ -36,7 +37,7 @@ def load_index_and_encoder(args):
 def add_dense_args(parser: argparse.ArgumentParser) -> None:
     from ...encode.__main__ import add_encoder_args
 
-    parser.add_argument("--index", required=True, help="dense index directory")
+    parser.add_argument("--index", required=True, help="dense index directory or prebuilt name")
     add_encoder_args(parser, defaults_from_index=True)
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
     parser.add_argument("--threads", type=int, default=None, help="faiss CPU threads")

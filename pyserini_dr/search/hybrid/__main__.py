@@ -13,6 +13,7 @@ from ...cli import run_main
 from ...data.registry import resolve_topics
 from ...data.runs import write_run
 from ...errors import InputError
+from ...prebuilt import resolve_index
 from ..faiss.__main__ import add_dense_args, dense_searcher
 from ..lucene import BM25Searcher
 from ..lucene.__main__ import add_output_args, parse_fields
@@ -25,7 +26,7 @@ def section_parsers() -> dict[str, argparse.ArgumentParser]:
     dense = argparse.ArgumentParser(prog="... dense")
     add_dense_args(dense)
     sparse = argparse.ArgumentParser(prog="... sparse")
-    sparse.add_argument("--index", required=True, help="Lucene index directory")
+    sparse.add_argument("--index", required=True, help="Lucene index directory or prebuilt name")
     sparse.add_argument("--k1", type=float, default=0.9)
     sparse.add_argument("--b", type=float, default=0.4)
     sparse.add_argument("--fields", nargs="+", help="multifield boosts, e.g. contents=1.0 title=1.0")
@@ -79,7 +80,7 @@ def main(argv=None) -> int:
     args = parse(argv)
     started = time.time()
     topics = resolve_topics(args["run"].topics)
-    sparse = BM25Searcher(args["sparse"].index, args["sparse"].k1, args["sparse"].b,
+    sparse = BM25Searcher(resolve_index(args["sparse"].index, "lucene"), args["sparse"].k1, args["sparse"].b,
                           parse_fields(args["sparse"].fields))
     searcher = HybridSearch(dense_searcher(args["dense"]), sparse)
     f, r = args["fusion"], args["run"]

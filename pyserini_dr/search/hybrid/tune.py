@@ -117,6 +117,7 @@ def main(argv=None) -> int:
     from .__main__ import section_parsers, split_sections
     from ..faiss.__main__ import dense_searcher
     from ..lucene import BM25Searcher
+    from ...prebuilt import resolve_index
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if "tune" not in argv:
@@ -146,8 +147,9 @@ def main(argv=None) -> int:
 
     tune_topics, test_topics = resolve_topics(t.tune_topics), resolve_topics(t.test_topics)
     check_disjoint(tune_topics, test_topics)
-    searcher = HybridSearch(dense_searcher(dense_args), BM25Searcher(sparse_args.index, sparse_args.k1,
-                                                                     sparse_args.b, parse_fields(sparse_args.fields)))
+    sparse = BM25Searcher(resolve_index(sparse_args.index, "lucene"), sparse_args.k1, sparse_args.b,
+                          parse_fields(sparse_args.fields))
+    searcher = HybridSearch(dense_searcher(dense_args), sparse)
     points, chosen, run = tune_and_test(searcher, tune_topics, read_qrels(resolve_qrels(t.tune_qrels or t.tune_topics)),
                                         test_topics, metric=t.metric, hits=t.hits, remove_query=t.remove_query)
     write_run(run, t.output, tag="pyserini-dr-hybrid-tuned")

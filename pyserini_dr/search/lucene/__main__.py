@@ -1,4 +1,4 @@
-"""python -m pyserini_dr.search.lucene --index DIR --topics NAME|FILE --output run.txt --bm25 [--hits 1000]"""
+"""python -m pyserini_dr.search.lucene --index DIR|NAME --topics NAME|FILE --output run.txt --bm25 [--hits 1000]"""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,7 @@ from ...cli import run_main
 from ...data.registry import resolve_topics
 from ...data.runs import write_run
 from ...errors import InputError
+from ...prebuilt import resolve_index
 from . import BM25Searcher
 
 
@@ -33,7 +34,7 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pyserini_dr.search.lucene", description="BM25 search.")
-    parser.add_argument("--index", required=True, help="Lucene index directory")
+    parser.add_argument("--index", required=True, help="Lucene index directory or prebuilt name")
     parser.add_argument("--topics", required=True, help="topics file (jsonl or tsv) or a dataset topic name")
     parser.add_argument("--bm25", action="store_true", default=True, help="BM25 ranking (the only one; default)")
     parser.add_argument("--k1", type=float, default=0.9)
@@ -45,7 +46,7 @@ def main(argv=None) -> int:
 
     started = time.time()
     topics = resolve_topics(args.topics)
-    searcher = BM25Searcher(args.index, args.k1, args.b, parse_fields(args.fields))
+    searcher = BM25Searcher(resolve_index(args.index, "lucene"), args.k1, args.b, parse_fields(args.fields))
     run = searcher.batch_search(topics, args.hits, args.threads, args.remove_query)
     lines = write_run(run, args.output, output_format=args.output_format, tag=args.run_tag or "pyserini-dr-bm25")
     elapsed = time.time() - started

@@ -1,0 +1,208 @@
+"""The training recipes: what negatives each method uses, when it re-mines them, and its loss.
+
+- ``warmup`` (ANCE's BM25 warm-up; DPR): in-batch negatives + BM25 hard negatives from the training file.
+- ``ance`` (Xiong et al., ICLR 2021): hard negatives re-mined every ``refresh_every`` steps from the current
+  model's own index (re-encode the corpus, exact top-``depth``, sample); with ``refresh_async`` the refresh runs on
+  a snapshot of the model in a background thread and training keeps the old negatives until it lands, as the
+  paper's asynchronous ANN refresh does.
+- ``star`` (Zhan et al., SIGIR 2021): static hard negatives from the starting (warm-up) model's index plus random
+  in-batch negatives, DRhard's pairwise loss.
+- ``adore`` (same paper): only the query encoder trains, against the fixed passage vectors of the starting (STAR)
+  model; each step retrieves the top ``retrieve_depth`` for the current queries and applies the rank-weighted
+  pairwise loss with a metric cut.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from dataclasses import dataclass
+
+import torch
+
+from .batches import GroupSampler, false_negative_mask
+from .dense_ranking import DenseRanker
+from .losses import contrastive, pairwise_softmax, rank_weighted_pairwise
+from .negatives import negatives_from_ranking
+
+
+@dataclass
+class RecipeOptions:
+    temperature: float = 1.0
+    in_batch: bool = True           # contrastive recipes: other queries' passages are negatives too
+    depth: int = 200                # mining depth for ANCE/STAR (DRhard and ANCE sample from the top 200)
+    refresh_every: int = 0          # ANCE: optimizer steps between refreshes (0: once per epoch)
+    refresh_async: bool = False
+    retrieve_depth: int = 200       # ADORE: documents retrieved per query and step
+    metric_cut: int | None = 200    # ADORE: reciprocal rank counts to this depth (DRhard's passage setting)
+
+
+class Recipe:
+    name = ""
+    needs_passages = True
+    untie = False
+    freeze_passages = False
+
+    def __init__(self, options: RecipeOptions, sampler: GroupSampler, ranker: DenseRanker):
+        self.options = options
+        self.sampler = sampler
+        self.ranker = ranker
+
+    def start(self, trainer) -> None:
+        """Before the first step of a fresh run."""
+
+    def resume(self, trainer) -> None:
+        """After a checkpoint is loaded."""
+
+    def before_step(self, trainer, step: int) -> bool:
+        """Returns True when the negatives changed (prefetched batches are dropped)."""
+        return False
+
+    def prepare(self, groups) -> dict:
+        """CPU tensors the loss needs for this global batch (masks); runs on the tokenizing thread."""
+        return {}
+
+    def loss(self, trainer, q, p, groups, extras: dict) -> torch.Tensor:
+        raise NotImplementedError
+
+    def finish(self, trainer) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {"pools": self.sampler.pools}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.pools = state["pools"]
+
+    def summary(self, trainer) -> dict:
+        return {}
+
+    def mine(self, model, queries: dict[str, str], docs=None) -> dict[str, list[str]]:
+        """New negative pools from the model's own exact ranking of the training queries."""
+        rankings = self.ranker.rankings(model, queries, self.options.depth, docs)
+        return {qid: negatives_from_ranking([d for d, _ in hits], self.sampler.positives[qid],
+                                            depth=self.options.depth) for qid, hits in rankings.items()}
+
+    def train_queries(self) -> dict[str, str]:
+        return {ex.query_id: ex.query for ex in self.sampler.examples}
+
+
+class Warmup(Recipe):
+    name = "warmup"
+
+    def prepare(self, groups):
+        return {"false_negatives": false_negative_mask(groups, self.sampler.positives, "cpu",
+                                                       in_batch=self.options.in_batch)}
+
+    def loss(self, trainer, q, p, groups, extras):
+        return contrastive(q, p, temperature=self.options.temperature, false_negatives=extras["false_negatives"])
+
+
+class ANCE(Warmup):
+    name = "ance"
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.refreshes = 0
+        self.refresh_seconds = 0.0
+        self._pending = None  # (thread, result dict) of an asynchronous refresh
+
+    def _every(self, trainer) -> int:
+        return self.options.refresh_every or trainer.steps_per_epoch
+
+    def _refresh_now(self, model) -> None:
+        started = time.perf_counter()
+        self.sampler.pools = self.mine(model, self.train_queries())
+        self.refresh_seconds += time.perf_counter() - started
+        self.refreshes += 1
+
+    def start(self, trainer):
+        self._refresh_now(trainer.model)  # the first ANN index: the starting (warm-up) model's
+
+    def before_step(self, trainer, step):
+        if self._pending is not None and not self._pending[0].is_alive():
+            self._pending[0].join()
+            self.sampler.pools = self._pending[1]["pools"]
+            self._pending = None
+            return True
+        if step == 0 or step % self._every(trainer):
+            return False
+        if not self.options.refresh_async:
+            self._refresh_now(trainer.model)
+            return True
+        if self._pending is None:
+            snapshot = copy.deepcopy(trainer.model).eval()
+            result: dict = {}
+
+            def work():
+                started = time.perf_counter()
+                result["pools"] = self.mine(snapshot, self.train_queries())
+                self.refresh_seconds += time.perf_counter() - started
+                self.refreshes += 1
+
+            thread = threading.Thread(target=work, daemon=True)
+            thread.start()
+            self._pending = (thread, result)
+        return False
+
+    def finish(self, trainer):
+        if self._pending is not None:
+            self._pending[0].join()
+            self._pending = None
+
+    def summary(self, trainer):
+        return {"refreshes": self.refreshes, "refresh_seconds": round(self.refresh_seconds, 2),
+                "refresh_share": round(self.refresh_seconds / max(trainer.train_seconds, 1e-9), 4)}
+
+
+class STAR(Recipe):
+    name = "star"
+
+    def start(self, trainer):
+        self.sampler.pools = self.mine(trainer.model, self.train_queries())  # static: mined once
+
+    def prepare(self, groups):
+        """1 keeps a (query, negative) pair: the negative is not relevant to the query (DRhard's pair masks)."""
+        rel = [self.sampler.positives[x.query_id] for x in groups]
+        hard_docs = [d for x in groups for d in x.negatives]
+        return {"in_batch": torch.tensor([[float(y.positive not in r) for y in groups] for r in rel]),
+                "hard": torch.tensor([[float(d not in r) for d in hard_docs] for r in rel])}
+
+    def loss(self, trainer, q, p, groups, extras):
+        g = p.shape[0] // q.shape[0]
+        rows = p.view(q.shape[0], g, -1)
+        positives, negatives = rows[:, 0], rows[:, 1:].reshape(-1, p.shape[1])
+        return pairwise_softmax(q, positives, negatives, temperature=self.options.temperature,
+                                in_batch_mask=extras["in_batch"], hard_mask=extras["hard"])
+
+
+class ADORE(Recipe):
+    name = "adore"
+    needs_passages = False
+    untie = True
+    freeze_passages = True
+
+    def start(self, trainer):
+        self.docs = self.ranker.encode_corpus(trainer.model)  # the fixed (STAR) passage vectors
+        self.index_of = {d: i for i, d in enumerate(self.ranker.corpus_ids)}
+
+    resume = start
+
+    def loss(self, trainer, q, p, groups, extras):
+        _, retrieved = self.ranker.top_k(q.detach(), self.docs, self.options.retrieve_depth)
+        losses = []
+        for i, group in enumerate(groups):
+            positives = self.sampler.positives[group.query_id]
+            ids = retrieved[i].tolist()
+            relevant = [self.ranker.corpus_ids[j] in positives for j in ids]
+            if not any(relevant):  # DRhard appends the positives the retrieval missed
+                extra = [self.index_of[d] for d in sorted(positives) if d in self.index_of]
+                ids, relevant = ids + extra, relevant + [True] * len(extra)
+            scores = self.docs[ids] @ q[i].float()
+            losses.append(rank_weighted_pairwise(scores, torch.tensor(relevant, device=q.device),
+                                                 metric_cut=self.options.metric_cut,
+                                                 temperature=self.options.temperature))
+        return torch.stack(losses).mean()
+
+
+RECIPES = {r.name: r for r in (Warmup, ANCE, STAR, ADORE)}

@@ -952,3 +952,26 @@ def test_unknown_document_in_the_training_file(setup, cli, tmp_path):
     line = cli("pyserini_dr.train", *argv).error_line()
     assert f"query {examples[3].query_id} " in line and "'d99'" in line and str(bad) in line
     assert not (tmp_path / "out").exists()
+
+
+# ==== the GPU side imports without pyserini, Java, faiss or trectools =============================================
+
+BLOCKED_IMPORTS = """
+import importlib, sys
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {'pyserini', 'jnius', 'jnius_config', 'faiss', 'trectools'}:
+            raise ImportError(f'{name} is not installed on the GPU machine')
+sys.meta_path.insert(0, Blocker())
+for m in ['pyserini_dr.encode.__main__', 'pyserini_dr.search.faiss.__main__', 'pyserini_dr.train.__main__',
+          'pyserini_dr.train.trainer', 'pyserini_dr.train.recipes', 'pyserini_dr.train.evaluation']:
+    importlib.import_module(m)
+print('ok')
+"""
+
+
+def test_gpu_side_imports_without_pyserini_faiss_or_trectools():
+    done = subprocess.run([sys.executable, "-c", BLOCKED_IMPORTS], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok\n"

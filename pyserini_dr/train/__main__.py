@@ -43,7 +43,9 @@ def parse_args(argv=None):
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--max-steps", type=int, default=0)
     g.add_argument("--log-every", type=int, default=10)
-    g.add_argument("--save-every", type=int, default=0, help="steps between checkpoints (default: each epoch)")
+    g.add_argument("--save-every", type=int, default=0,
+                   help="steps between checkpoints (default: every --save-minutes, and at the end)")
+    g.add_argument("--save-minutes", type=float, default=10.0)
     g.add_argument("--keep-best", action="store_true", help="keep the best dev checkpoint under OUTPUT/best")
     g.add_argument("--query-max-length", type=int)
     g.add_argument("--max-length", type=int, help="max passage tokens")
@@ -88,6 +90,7 @@ def build(args):
                          max_grad_norm=args.max_grad_norm, grad_accum=args.grad_accum,
                          grad_cache_chunk=args.grad_cache_chunk, bf16=args.bf16, temperature=temperature,
                          seed=args.seed, log_every=args.log_every, save_every=args.save_every,
+                         save_minutes=args.save_minutes,
                          max_steps=args.max_steps, keep_best=args.keep_best)
     sampler = GroupSampler(examples, list(corpus), negatives=config.negatives, batch_size=args.batch_size,
                            seed=args.seed)

@@ -47,7 +47,8 @@ class TrainConfig:
     temperature: float = 1.0
     seed: int = 42
     log_every: int = 10
-    save_every: int = 0             # optimizer steps between checkpoints (0: at each epoch's end only)
+    save_every: int = 0             # optimizer steps between checkpoints (0: every save_minutes, and at the end)
+    save_minutes: float = 10.0      # a checkpoint holds the optimizer state (3x the model): not after every epoch
     max_steps: int = 0              # stop after this many optimizer steps (0: all epochs)
     keep_best: bool = False         # also keep the checkpoint with the best dev nDCG@10 under output/best
 
@@ -128,6 +129,7 @@ class Trainer:
         self.step = 0
         self.best = None
         self.train_seconds = 0.0
+        self._last_save = time.monotonic()
         self.prefetch = Prefetcher(self._make_batch)
 
     # -- batches ---------------------------------------------------------------------------------------------
@@ -216,7 +218,15 @@ class Trainer:
     def _path(self, *parts) -> str:
         return os.path.join(self.config.output, *parts)
 
+    def _checkpoint_due(self) -> bool:
+        if self.step == self.total_steps:
+            return True
+        if self.config.save_every:
+            return self.step % self.config.save_every == 0
+        return time.monotonic() - self._last_save >= self.config.save_minutes * 60
+
     def save_checkpoint(self) -> None:
+        self._last_save = time.monotonic()
         if self.rank != 0:
             return
         tmp = self._path(CHECKPOINT_DIR + ".saving")
@@ -320,7 +330,7 @@ class Trainer:
             epoch_end = self.step % self.steps_per_epoch == 0 or self.step == self.total_steps
             if epoch_end and self.dev is not None:
                 self._evaluate(epoch)
-            if epoch_end or (self.config.save_every and self.step % self.config.save_every == 0):
+            if self._checkpoint_due():
                 self.save_checkpoint()
         bar.close()
         self.recipe.finish(self)

@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     p.add_argument("--qrels", required=True)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--run", help="a run file (TREC or MS MARCO) to mine")
-    src.add_argument("--index", help="a Lucene index: BM25 (k1 0.9, b 0.4) is run here (CPU, pyserini)")
+    src.add_argument("--index", help="a Lucene index directory or prebuilt name: BM25 (k1 0.9, b 0.4) is run here")
     p.add_argument("--depth", type=int, default=30, help="negatives come from the top DEPTH (default 30)")
     p.add_argument("--skip", type=int, default=0, help="ignore the top SKIP hits (likely unjudged positives)")
     p.add_argument("--sample", type=int, default=None, help="keep this many of them per query")
@@ -72,10 +72,11 @@ def main(argv=None) -> int:
     if args.run:
         run = read_run(args.run)
     else:
+        from ..prebuilt import resolve_index
         from ..search.lucene import BM25Searcher
 
         judged = {q: t for q, t in topics.items() if q in qrels}
-        run = BM25Searcher(args.index).batch_search(judged, hits=args.depth + args.skip + 1)
+        run = BM25Searcher(resolve_index(args.index, "lucene")).batch_search(judged, hits=args.depth + args.skip + 1)
     mined = mine_run(run, qrels, depth=args.depth, skip=args.skip, sample=args.sample, seed=args.seed,
                      exclude_query_id=args.exclude_query_id)
     examples = build_examples(topics, qrels, mined)

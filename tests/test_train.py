@@ -942,6 +942,15 @@ def test_dev_evaluation_hook(setup, tmp_path, capsys):
 
 # ==== 8. a training file that names an unknown document ==========================================================
 
+def test_a_checkpoint_only_continues_the_run_that_wrote_it(setup, cli, tmp_path):
+    out = tmp_path / "run"
+    train_here(train_argv(setup, out, "--batch-size", 8, "--max-steps", 1))
+    done = cli("pyserini_dr.train", *train_argv(setup, out, "--batch-size", 4, "--max-steps", 1))
+    assert done.returncode == 2
+    assert done.error_line() == (f"error: {out / 'checkpoint'} continues a run with other settings (batch_size 8 -> 4): "
+                                 "rerun with the same ones, or pick another --output")
+
+
 def test_unknown_document_in_the_training_file(setup, cli, tmp_path):
     bad = tmp_path / "train.jsonl"
     examples = read_examples(setup.train)

@@ -235,18 +235,24 @@ class Trainer:
         torch.save({"step": self.step, "model": {n: p.detach().cpu() for n, p in self.model.state_dict().items()},
                     "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                     "rng": _rng_state(self.device), "recipe": self.recipe.state_dict(), "best": self.best,
-                    "train_seconds": self.train_seconds, "config": self.config.to_dict()},
+                    "train_seconds": self.train_seconds, "config": self.config.to_dict(),
+                    "recipe_name": self.recipe.name},
                    os.path.join(tmp, "state.pt"))
-        final = self._path(CHECKPOINT_DIR)
-        if os.path.isdir(final):
-            shutil.rmtree(final)
+        final, old = self._path(CHECKPOINT_DIR), self._path(CHECKPOINT_DIR + ".old")
+        if os.path.isdir(final):  # kept until the new one is in place: a crash in between leaves one to resume
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
         os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
 
     def _resume(self) -> bool:
         path = self._path(CHECKPOINT_DIR, "state.pt")
         if not os.path.isfile(path):
+            path = self._path(CHECKPOINT_DIR + ".old", "state.pt")  # killed while replacing the checkpoint
+        if not os.path.isfile(path):
             return False
         state = torch.load(path, map_location="cpu", weights_only=False)
+        self._check_same_run(state, path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -255,6 +261,20 @@ class Trainer:
         _set_rng_state(state["rng"], self.device)
         self._truncate_logs()
         return True
+
+    def _check_same_run(self, state: dict, path: str) -> None:
+        """A checkpoint continues only the run that wrote it: other settings would not give its loss curve."""
+        from ..errors import InputError
+
+        ignore = {"output", "log_every", "save_every", "save_minutes", "keep_best"}
+        saved = {k: v for k, v in state["config"].items() if k not in ignore}
+        now = {k: v for k, v in self.config.to_dict().items() if k not in ignore}
+        saved["recipe"], now["recipe"] = state.get("recipe_name"), self.recipe.name
+        changed = [f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(saved) | set(now))
+                   if saved.get(k) != now.get(k)]
+        if changed:
+            raise InputError(f"{os.path.dirname(path)} continues a run with other settings ({', '.join(changed)}): "
+                             "rerun with the same ones, or pick another --output")
 
     def _truncate_logs(self) -> None:
         """Drop log lines written after the checkpoint: the resumed run writes them again."""

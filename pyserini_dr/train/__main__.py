@@ -81,11 +81,19 @@ def build(args):
     corpus = {d.docid: (d.title, d.text) for d in docs}
     examples = _known(read_examples(args.train_data), corpus, args.train_data)
     overrides = dict(query_max_length=args.query_max_length, passage_max_length=args.max_length)
-    model = BiEncoder.load(args.model, device=device, encoder_class=args.encoder_class,
-                           untie=recipe_class.untie, freeze_passages=recipe_class.freeze_passages, **overrides)
-    temperature = args.temperature or (0.05 if model.settings.l2_norm else 1.0)
+    if recipe_class.bi_encoder:
+        model = BiEncoder.load(args.model, device=device, encoder_class=args.encoder_class,
+                               untie=recipe_class.untie, freeze_passages=recipe_class.freeze_passages, **overrides)
+        temperature = args.temperature or (0.05 if model.settings.l2_norm else 1.0)
+    else:
+        from ..rerank import CrossEncoder
+
+        if args.dev_data:
+            raise InputError("--dev-data evaluates bi-encoders; score a cross-encoder with python -m pyserini_dr.rerank")
+        model = CrossEncoder(args.model, device=device, max_length=args.max_length)
+        temperature = 1.0
     config = TrainConfig(output=args.output, epochs=args.epochs, batch_size=args.batch_size,
-                         negatives=0 if not recipe_class.needs_passages else args.negatives, lr=args.lr,
+                         negatives=args.negatives if recipe_class.uses_negatives else 0, lr=args.lr,
                          warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay,
                          max_grad_norm=args.max_grad_norm, grad_accum=args.grad_accum,
                          grad_cache_chunk=args.grad_cache_chunk, bf16=args.bf16, temperature=temperature,
@@ -103,8 +111,8 @@ def build(args):
         dev_examples = _known(read_examples(args.dev_data), corpus, args.dev_data)
         dev = DevEvaluation(ranker, {e.query_id: e.query for e in dev_examples},
                             {e.query_id: {d: 1 for d in e.positives} for e in dev_examples})
-    trainer = Trainer(model, recipe_class(options, sampler, ranker), sampler, Tokenized(model.encoder, corpus),
-                      config, dev)
+    tokens = Tokenized(model.encoder, corpus) if recipe_class.bi_encoder else None
+    trainer = Trainer(model, recipe_class(options, sampler, ranker), sampler, tokens, config, dev, corpus)
     return trainer
 
 

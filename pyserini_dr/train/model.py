@@ -40,6 +40,10 @@ class BiEncoder(torch.nn.Module):
                                **settings_overrides)
         return cls(encoder, untie=untie, freeze_passages=freeze_passages)
 
+    @property
+    def device(self) -> torch.device:
+        return self.encoder.device
+
     def trainable_parameters(self):
         return [p for p in self.parameters() if p.requires_grad]
 

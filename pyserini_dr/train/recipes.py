@@ -7,6 +7,7 @@
   paper's asynchronous ANN refresh does.
 - ``star`` (Zhan et al., SIGIR 2021): static hard negatives from the starting (warm-up) model's index plus random
   in-batch negatives, DRhard's pairwise loss.
+- ``cross-encoder``: a BERT_CAT re-ranker trained on the same groups (the teacher of the distillation recipes).
 - ``adore`` (same paper): only the query encoder trains, against the fixed passage vectors of the starting (STAR)
   model; each step retrieves the top ``retrieve_depth`` for the current queries and applies the rank-weighted
   pairwise loss with a metric cut.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .batches import GroupSampler, false_negative_mask
+from .batches import Batch, GroupSampler, false_negative_mask, make_batch
 from .dense_ranking import DenseRanker
 from .losses import contrastive, pairwise_softmax, rank_weighted_pairwise
 from .negatives import negatives_from_ranking
@@ -39,7 +40,9 @@ class RecipeOptions:
 
 class Recipe:
     name = ""
-    needs_passages = True
+    bi_encoder = True               # trains a BiEncoder (else a cross-encoder)
+    needs_passages = True           # batches carry tokenized passages
+    uses_negatives = True           # groups carry hard negatives
     untie = False
     freeze_passages = False
 
@@ -57,6 +60,15 @@ class Recipe:
     def before_step(self, trainer, step: int) -> bool:
         """Returns True when the negatives changed (prefetched batches are dropped)."""
         return False
+
+    def make_batch(self, trainer, groups) -> Batch:
+        """This rank's groups, tokenized (on the prefetch thread)."""
+        return make_batch(trainer.tokens, groups, with_passages=self.needs_passages)
+
+    def forward(self, trainer, batch: Batch, groups) -> torch.Tensor:
+        """The loss of a micro-batch: representations of this rank's share, gathered, then ``loss``."""
+        q, p = trainer._encode(batch)
+        return trainer._loss(q, p, batch, groups)
 
     def prepare(self, groups) -> dict:
         """CPU tensors the loss needs for this global batch (masks); runs on the tokenizing thread."""
@@ -179,6 +191,7 @@ class STAR(Recipe):
 class ADORE(Recipe):
     name = "adore"
     needs_passages = False
+    uses_negatives = False
     untie = True
     freeze_passages = True
 
@@ -205,4 +218,27 @@ class ADORE(Recipe):
         return torch.stack(losses).mean()
 
 
-RECIPES = {r.name: r for r in (Warmup, ANCE, STAR, ADORE)}
+class CrossEncoderTraining(Recipe):
+    """A BERT_CAT re-ranker (the distillation teacher): each query's positive against its hard negatives, softmax
+    cross-entropy over the group's scores (localized contrastive estimation, Gao et al., ECIR 2021)."""
+    name = "cross-encoder"
+    bi_encoder = False
+    needs_passages = False
+
+    def make_batch(self, trainer, groups):
+        model = trainer.model
+        queries = [g.query for g in groups for _ in range(1 + len(g.negatives))]
+        passages = [trainer.corpus[d] for g in groups for d in [g.positive, *g.negatives]]
+        return Batch(groups, model.features(queries, passages), {})
+
+    def forward(self, trainer, batch, groups):
+        from .trainer import gather
+
+        with trainer._autocast():
+            scores = trainer.model(batch.queries)
+        scores = gather(scores.view(len(batch.groups), -1), trainer.world, trainer.rank)
+        return torch.nn.functional.cross_entropy(scores, torch.zeros(scores.shape[0], dtype=torch.long,
+                                                                        device=scores.device))
+
+
+RECIPES = {r.name: r for r in (Warmup, ANCE, STAR, ADORE, CrossEncoderTraining)}

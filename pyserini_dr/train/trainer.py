@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..cli import progress
-from .batches import Batch, GroupSampler, Prefetcher, Tokenized, make_batch
+from .batches import Batch, GroupSampler, Prefetcher, Tokenized
 from .model import BiEncoder
 
 CHECKPOINT_DIR = "checkpoint"
@@ -94,18 +94,23 @@ def _slice(d: dict, start: int, end: int) -> dict:
 
 
 class Trainer:
-    def __init__(self, model: BiEncoder, recipe, sampler: GroupSampler, tokens: Tokenized, config: TrainConfig,
-                 dev=None):
+    def __init__(self, model: BiEncoder, recipe, sampler: GroupSampler, tokens: Tokenized | None,
+                 config: TrainConfig, dev=None, corpus: dict | None = None):
+        """``model`` is a BiEncoder, or a CrossEncoder for the cross-encoder recipe (which reads ``corpus``,
+        docid -> (title, text), instead of ``tokens``)."""
         self.model = model
         self.recipe = recipe
         self.sampler = sampler
         self.tokens = tokens
+        self.corpus = corpus if corpus is not None else (tokens.corpus if tokens is not None else {})
         self.config = config
         self.dev = dev  # a DevEvaluation, or None
-        self.device = model.encoder.device
+        self.device = model.device
         self.rank, self.world = _distributed()
         if config.batch_size % self.world:
             raise ValueError(f"batch size {config.batch_size} is not divisible by {self.world} ranks")
+        if config.grad_cache_chunk and not recipe.bi_encoder:
+            raise ValueError(f"--grad-cache-chunk is for bi-encoder recipes, not {recipe.name}")
         self.autocast_dtype = torch.bfloat16 if config.bf16 else None
         params = model.trainable_parameters()
         decay = [p for n, p in model.named_parameters() if p.requires_grad and not _no_decay(n)]
@@ -148,7 +153,7 @@ class Trainer:
         groups = self.sampler.batch(epoch, within)
         share = len(groups) // self.world
         mine = groups[self.rank * share:(self.rank + 1) * share]
-        batch = make_batch(self.tokens, mine, with_passages=self.recipe.needs_passages)
+        batch = self.recipe.make_batch(self, mine)
         batch.extras = self.recipe.prepare(groups)
         return batch, groups
 
@@ -172,8 +177,7 @@ class Trainer:
     def _backward(self, batch: Batch, groups, scale: float) -> torch.Tensor:
         """The micro-batch's loss (detached, left on the device: no synchronization per step)."""
         if not self.config.grad_cache_chunk:
-            q, p = self._encode(batch)
-            loss = self._loss(q, p, batch, groups)
+            loss = self.recipe.forward(self, batch, groups)
             (loss * scale).backward()
             return loss.detach()
         return self._backward_cached(batch, groups, scale)
@@ -308,7 +312,7 @@ class Trainer:
         else:
             self.recipe.resume(self)
             print(f"resumed from step {self.step} of {self.total_steps}", file=sys.stderr)
-        if self.recipe.needs_passages:  # every passage the batches will name, tokenized in one call
+        if self.recipe.needs_passages and self.tokens is not None:  # the batches' passages, tokenized in one call
             self.tokens.warm([d for ex in self.sampler.examples for d in ex.positives] +
                              [d for pool in self.sampler.pools.values() for d in pool])
         self.model.train()

@@ -1,0 +1,62 @@
+"""python -m pyserini_dr.rerank --model DIR --topics NAME|FILE --run RUN --dataset NAME|--corpus FILE --output OUT
+
+Re-ranks the top ``--hits`` of each query of a run with a cross-encoder; the output (a TREC run of the
+cross-encoder's scores) is also the teacher-scores file of the distillation recipes.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from ..cli import progress, run_main
+from ..data.registry import resolve_corpus, resolve_topics
+from ..data.runs import read_run, write_run
+from ..errors import InputError
+
+
+def main(argv=None) -> int:
+    import torch
+
+    from ..data.corpus import read_corpus
+    from . import CrossEncoder
+
+    p = argparse.ArgumentParser(prog="python -m pyserini_dr.rerank", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="cross-encoder checkpoint (name or directory)")
+    p.add_argument("--topics", required=True)
+    p.add_argument("--run", required=True, help="the run to re-rank (TREC or MS MARCO)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpus")
+    source.add_argument("--dataset")
+    p.add_argument("--output", required=True)
+    p.add_argument("--hits", type=int, default=100, help="re-rank this many per query (default 100)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--max-length", type=int, default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--bf16", action="store_true")
+    args = p.parse_args(argv)
+    if args.hits < 1:
+        raise InputError("--hits must be >= 1")
+
+    started = time.time()
+    topics = resolve_topics(args.topics)
+    run = read_run(args.run)
+    corpus = {d.docid: (d.title, d.text) for d in read_corpus(resolve_corpus(args.dataset or args.corpus))}
+    missing = next((d for hits in run.values() for d, _ in hits[:args.hits] if d not in corpus), None)
+    if missing is not None:
+        raise InputError(f"{args.run} names document {missing!r}, which is not in the corpus")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = CrossEncoder(args.model, device=device, max_length=args.max_length)
+    with progress(total=len(run), desc="rerank", unit="query") as bar:
+        reranked = model.rerank(topics, run, corpus, depth=args.hits, batch_size=args.batch_size,
+                                autocast_dtype=torch.bfloat16 if args.bf16 else None, progress=bar.update)
+    if not reranked:
+        raise InputError(f"no query of {args.run} is in {args.topics}")
+    lines = write_run(reranked, args.output, tag="pyserini-dr-rerank")
+    print(f"re-ranked {len(reranked):,} queries ({lines:,} hits) in {time.time() - started:.1f}s -> {args.output}",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

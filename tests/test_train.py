@@ -651,7 +651,11 @@ def test_resume_after_sigkill_is_exact(setup, tmp_path, capsys):
     assert resumed == pytest.approx(expected, rel=1e-6, abs=1e-9)
     assert [r["lr"] for r in read_log(killed)[0]] == pytest.approx([r["lr"] for r in read_log(straight)[0]])
     assert read_log(killed)[1]["steps"] == read_log(straight)[1]["steps"] == 7
-    assert_same_weights(weights(killed / "model"), weights(straight / "model"))
+    # every weight whose true gradient is not zero agrees; the attention key biases (zero gradient, AdamW-amplified
+    # rounding, see assert_same_function) are compared through what the models compute
+    key_bias = lambda w: {k: v for k, v in w.items() if not k.endswith("attention.self.key.bias")}  # noqa: E731
+    assert_same_weights(key_bias(weights(killed / "model")), key_bias(weights(straight / "model")))
+    assert_same_function(setup, killed / "model", straight / "model")
     start = weights(setup.model)
     assert not torch.allclose(weights(straight / "model")["encoder.layer.0.attention.self.query.weight"],
                               start["encoder.layer.0.attention.self.query.weight"])

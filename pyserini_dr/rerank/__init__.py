@@ -83,7 +83,7 @@ class CrossEncoder(torch.nn.Module):
         for qid, hits in run.items():
             if qid not in topics:
                 continue
-            docids = [d for d, _ in hits[:depth]]
+            docids = [d for d, _ in sort_hits(hits)[:depth]]
             scores = self.score([topics[qid]] * len(docids), [corpus[d] for d in docids], batch_size=batch_size,
                                 autocast_dtype=autocast_dtype)
             out[qid] = sort_hits(zip(docids, scores.tolist()))

@@ -81,6 +81,7 @@ def build(args):
     corpus = {d.docid: (d.title, d.text) for d in docs}
     examples = _known(read_examples(args.train_data), corpus, args.train_data)
     overrides = dict(query_max_length=args.query_max_length, passage_max_length=args.max_length)
+    torch.manual_seed(args.seed)  # a head the checkpoint lacks (a cross-encoder's classifier) starts from the seed
     if recipe_class.bi_encoder:
         model = BiEncoder.load(args.model, device=device, encoder_class=args.encoder_class,
                                untie=recipe_class.untie, freeze_passages=recipe_class.freeze_passages, **overrides)
@@ -90,6 +91,8 @@ def build(args):
 
         if args.dev_data:
             raise InputError("--dev-data evaluates bi-encoders; score a cross-encoder with python -m pyserini_dr.rerank")
+        if args.negatives < 1:
+            raise InputError("the cross-encoder recipe needs --negatives >= 1 (a group of one passage has no loss)")
         model = CrossEncoder(args.model, device=device, max_length=args.max_length)
         temperature = 1.0
     config = TrainConfig(output=args.output, epochs=args.epochs, batch_size=args.batch_size,

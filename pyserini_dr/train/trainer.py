@@ -112,6 +112,9 @@ class Trainer:
         if config.grad_cache_chunk and not recipe.bi_encoder:
             raise ValueError(f"--grad-cache-chunk is for bi-encoder recipes, not {recipe.name}")
         self.autocast_dtype = torch.bfloat16 if config.bf16 else None
+        if self.world > 1:  # every rank starts from rank 0's weights (a newly initialised head differs per rank)
+            for p in model.parameters():
+                torch.distributed.broadcast(p.data, 0)
         params = model.trainable_parameters()
         decay = [p for n, p in model.named_parameters() if p.requires_grad and not _no_decay(n)]
         no_decay = [p for n, p in model.named_parameters() if p.requires_grad and _no_decay(n)]

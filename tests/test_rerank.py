@@ -316,3 +316,21 @@ def test_a_new_classifier_head_starts_from_the_seed(setup, tmp_path):
         train_here(argv)
         firsts.append(read_log(out)[0][0]["loss"])
     assert firsts[0] == firsts[1]
+
+
+def test_cli_scores_every_pair_of_a_training_file(setup, ce_model, cli, tmp_path):
+    """--train-data: the teacher-scores file of the distillation recipes, every (query, positive | negative) pair."""
+    out = tmp_path / "teacher.txt"
+    done = cli("pyserini_dr.rerank", "--model", ce_model, "--train-data", setup.train, "--corpus", setup.corpus_file,
+               "--output", out)
+    assert done.returncode == 0, done.stderr
+    run = read_run(out)
+    examples = read_examples(setup.train)
+    assert {q: sorted(d for d, _ in hits) for q, hits in run.items()} == \
+        {e.query_id: sorted(set(e.positives + e.negatives)) for e in examples}
+    e = examples[2]
+    got = dict(run[e.query_id])
+    for d in e.positives + e.negatives[:2]:
+        assert got[d] == pytest.approx(ref_score(str(ce_model), e.query, *setup.corpus[d]), abs=2e-6)
+    assert cli("pyserini_dr.rerank", "--model", ce_model, "--run", out, "--corpus", setup.corpus_file,
+               "--output", tmp_path / "x").error_line() == "error: --run needs --topics"

@@ -23,8 +23,11 @@ def main(argv=None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m pyserini_dr.rerank", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="cross-encoder checkpoint (name or directory)")
-    p.add_argument("--topics", required=True)
-    p.add_argument("--run", required=True, help="the run to re-rank (TREC or MS MARCO)")
+    p.add_argument("--topics", help="topics of the run (with --run)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--run", help="the run to re-rank (TREC or MS MARCO)")
+    what.add_argument("--train-data", help="score every (query, positive | negative) pair of a training file: "
+                      "the teacher scores of the distillation recipes")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--corpus")
     source.add_argument("--dataset")
@@ -38,20 +41,29 @@ def main(argv=None) -> int:
     if args.hits < 1:
         raise InputError("--hits must be >= 1")
 
+    if args.run and not args.topics:
+        raise InputError("--run needs --topics")
     started = time.time()
-    topics = resolve_topics(args.topics)
-    run = read_run(args.run)
+    if args.run:
+        topics, run = resolve_topics(args.topics), read_run(args.run)
+    else:
+        from ..train.examples import read_examples
+
+        examples = read_examples(args.train_data)
+        topics = {e.query_id: e.query for e in examples}
+        run = {e.query_id: [(d, 0.0) for d in dict.fromkeys(e.positives + e.negatives)] for e in examples}
+        args.hits = max(args.hits, max(len(h) for h in run.values()))
     corpus = {d.docid: (d.title, d.text) for d in read_corpus(resolve_corpus(args.dataset or args.corpus))}
     missing = next((d for hits in run.values() for d, _ in hits[:args.hits] if d not in corpus), None)
     if missing is not None:
-        raise InputError(f"{args.run} names document {missing!r}, which is not in the corpus")
+        raise InputError(f"{args.run or args.train_data} names document {missing!r}, which is not in the corpus")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = CrossEncoder(args.model, device=device, max_length=args.max_length)
     with progress(total=len(run), desc="rerank", unit="query") as bar:
         reranked = model.rerank(topics, run, corpus, depth=args.hits, batch_size=args.batch_size,
                                 autocast_dtype=torch.bfloat16 if args.bf16 else None, progress=bar.update)
     if not reranked:
-        raise InputError(f"no query of {args.run} is in {args.topics}")
+        raise InputError(f"no query of {args.run or args.train_data} is in {args.topics}")
     lines = write_run(reranked, args.output, tag="pyserini-dr-rerank")
     print(f"re-ranked {len(reranked):,} queries ({lines:,} hits) in {time.time() - started:.1f}s -> {args.output}",
           file=sys.stderr)

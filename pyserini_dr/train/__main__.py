@@ -57,6 +57,9 @@ def parse_args(argv=None):
     r.add_argument("--refresh-async", action="store_true", help="ance: refresh in the background")
     r.add_argument("--retrieve-depth", type=int, default=200, help="adore: documents retrieved per step")
     r.add_argument("--metric-cut", type=int, default=200, help="adore: MRR cut of the pair weights")
+    r.add_argument("--teacher-scores", help="tasb: the teacher's run over the training pairs (pyserini_dr.rerank)")
+    r.add_argument("--clusters", help="tasb: query topic clusters (python -m pyserini_dr.train.clusters)")
+    r.add_argument("--margin-bins", type=int, default=10, help="tasb: teacher-margin bins of the balanced sampling")
     return p.parse_args(argv)
 
 
@@ -66,7 +69,7 @@ def build(args):
 
     from ..data.corpus import read_corpus
     from ..data.registry import resolve_corpus
-    from .batches import GroupSampler, Tokenized
+    from .batches import Tokenized
     from .dense_ranking import DenseRanker
     from .evaluation import DevEvaluation
     from .examples import read_examples
@@ -103,12 +106,13 @@ def build(args):
                          seed=args.seed, log_every=args.log_every, save_every=args.save_every,
                          save_minutes=args.save_minutes,
                          max_steps=args.max_steps, keep_best=args.keep_best)
-    sampler = GroupSampler(examples, list(corpus), negatives=config.negatives, batch_size=args.batch_size,
-                           seed=args.seed)
-    ranker = DenseRanker(list(corpus), list(corpus.values()), autocast_dtype=torch.bfloat16 if args.bf16 else None)
     options = RecipeOptions(temperature=temperature, in_batch=not args.no_in_batch, depth=args.depth,
                             refresh_every=args.refresh_every, refresh_async=args.refresh_async,
-                            retrieve_depth=args.retrieve_depth, metric_cut=args.metric_cut)
+                            retrieve_depth=args.retrieve_depth, metric_cut=args.metric_cut,
+                            teacher_scores=args.teacher_scores, clusters=args.clusters, margin_bins=args.margin_bins)
+    sampler = recipe_class.make_sampler(options, examples, list(corpus), negatives=config.negatives,
+                                        batch_size=args.batch_size, seed=args.seed)
+    ranker = DenseRanker(list(corpus), list(corpus.values()), autocast_dtype=torch.bfloat16 if args.bf16 else None)
     dev = None
     if args.dev_data:
         dev_examples = _known(read_examples(args.dev_data), corpus, args.dev_data)

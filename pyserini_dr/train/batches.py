@@ -157,3 +157,49 @@ class Prefetcher:
             if not f.cancel():
                 f.result()
         self.pending.clear()
+
+
+class TopicBalancedSampler(GroupSampler):
+    """TAS-Balanced (Hofstätter et al., SIGIR 2021). Queries are taken cluster by cluster (clusters and members in a
+    seeded order), so a batch holds one topic, continuing into the next when a cluster runs out. Each query's
+    (positive, negative) pair is drawn balanced over the teacher's margin t(q, p+) - t(q, p-): the query's pairs are
+    put in ``bins`` equal-width bins, a non-empty bin is drawn uniformly, then a pair in it. A query whose pairs
+    have no teacher scores falls back to a uniform draw."""
+
+    def __init__(self, examples, corpus_ids, *, clusters: dict[str, int], teacher: dict[str, dict[str, float]],
+                 batch_size: int, seed: int = 42, bins: int = 10):
+        super().__init__(examples, corpus_ids, negatives=1, batch_size=batch_size, seed=seed)
+        missing = [ex.query_id for ex in examples if ex.query_id not in clusters]
+        if missing:
+            raise ValueError(f"{len(missing)} training queries have no topic cluster (the first: {missing[0]})")
+        self.clusters = clusters
+        self.teacher = teacher
+        self.bins = bins
+
+    def order(self, epoch: int) -> list[int]:
+        rng = random.Random(f"{self.seed}:{epoch}:topics")
+        members: dict[int, list[int]] = {}
+        for i, ex in enumerate(self.examples):
+            members.setdefault(self.clusters[ex.query_id], []).append(i)
+        order = []
+        for c in rng.sample(sorted(members), len(members)):
+            order += rng.sample(members[c], len(members[c]))
+        return order
+
+    def batch(self, epoch: int, index: int) -> list[Group]:
+        rows = self.order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
+        return [self._group(self.examples[i], epoch) for i in rows]
+
+    def _group(self, ex, epoch: int) -> Group:
+        t = self.teacher.get(ex.query_id, {})
+        pairs = [(p, n, t[p] - t[n]) for p in ex.positives if p in t for n in self.pools[ex.query_id] if n in t]
+        if not pairs:
+            return super()._group(ex, epoch)
+        rng = random.Random(f"{self.seed}:{epoch}:{ex.query_id}")
+        low, high = min(m for *_, m in pairs), max(m for *_, m in pairs)
+        width = (high - low) / self.bins or 1.0
+        binned: dict[int, list] = {}
+        for pair in pairs:
+            binned.setdefault(min(int((pair[2] - low) / width), self.bins - 1), []).append(pair)
+        positive, negative, _ = rng.choice(binned[rng.choice(sorted(binned))])
+        return Group(ex.query_id, ex.query, positive, [negative])

@@ -71,3 +71,17 @@ def rank_weighted_pairwise(scores: torch.Tensor, relevant: torch.Tensor, *, metr
     pairs = (relevant[:, None] & ~relevant[None, :]).to(s.dtype)                    # i relevant, j not
     cost = F.softplus(s[None, :] - s[:, None])                                      # [i, j]: s_j - s_i
     return (cost * weights * pairs).sum() / pairs.sum().clamp(min=1)
+
+
+def margin_mse(student_margin: torch.Tensor, teacher_margin: torch.Tensor,
+               mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Margin-MSE (Hofstätter et al., 2020): the student's score margin s(q, p+) - s(q, p-) regressed on the
+    teacher's t(q, p+) - t(q, p-), mean squared error over the pairs (``mask`` 1 keeps a pair).
+
+    student_margin, teacher_margin: any shape, the same; float32.
+    """
+    err = (student_margin.float() - teacher_margin.float()) ** 2
+    if mask is None:
+        return err.mean()
+    mask = mask.to(err.dtype)
+    return (err * mask).sum() / mask.sum().clamp(min=1)

@@ -8,6 +8,7 @@
 - ``star`` (Zhan et al., SIGIR 2021): static hard negatives from the starting (warm-up) model's index plus random
   in-batch negatives, DRhard's pairwise loss.
 - ``cross-encoder``: a BERT_CAT re-ranker trained on the same groups (the teacher of the distillation recipes).
+- ``tasb`` (Hofstätter et al., SIGIR 2021): topic-clustered, margin-balanced batches; Margin-MSE distillation.
 - ``adore`` (same paper): only the query encoder trains, against the fixed passage vectors of the starting (STAR)
   model; each step retrieves the top ``retrieve_depth`` for the current queries and applies the rank-weighted
   pairwise loss with a metric cut.
@@ -23,7 +24,7 @@ import torch
 
 from .batches import Batch, GroupSampler, false_negative_mask, make_batch
 from .dense_ranking import DenseRanker
-from .losses import contrastive, pairwise_softmax, rank_weighted_pairwise
+from .losses import contrastive, margin_mse, pairwise_softmax, rank_weighted_pairwise
 from .negatives import negatives_from_ranking
 
 
@@ -36,6 +37,9 @@ class RecipeOptions:
     refresh_async: bool = False
     retrieve_depth: int = 200       # ADORE: documents retrieved per query and step
     metric_cut: int | None = 200    # ADORE: reciprocal rank counts to this depth (DRhard's passage setting)
+    teacher_scores: str | None = None  # TAS-B: a cross-encoder's run over the training pairs
+    clusters: str | None = None     # TAS-B: qid<TAB>cluster (python -m pyserini_dr.train.clusters)
+    margin_bins: int = 10           # TAS-B: balanced sampling over this many teacher-margin bins
 
 
 class Recipe:
@@ -50,6 +54,11 @@ class Recipe:
         self.options = options
         self.sampler = sampler
         self.ranker = ranker
+
+    @classmethod
+    def make_sampler(cls, options: RecipeOptions, examples, corpus_ids, *, negatives: int, batch_size: int,
+                     seed: int) -> GroupSampler:
+        return GroupSampler(examples, corpus_ids, negatives=negatives, batch_size=batch_size, seed=seed)
 
     def start(self, trainer) -> None:
         """Before the first step of a fresh run."""
@@ -241,4 +250,57 @@ class CrossEncoderTraining(Recipe):
                                                                         device=scores.device))
 
 
-RECIPES = {r.name: r for r in (Warmup, ANCE, STAR, ADORE, CrossEncoderTraining)}
+class TASB(Recipe):
+    """TAS-B (Hofstätter et al., SIGIR 2021): topic-clustered batches, teacher-margin-balanced pairs, Margin-MSE on
+    each query's (positive, negative) pair plus Margin-MSE on in-batch negatives. The paper's in-batch teacher is a
+    ColBERT model; here both terms use the cross-encoder's scores file, and an in-batch pair it has no score for is
+    left out (topic-clustered batches make such scores likely: a neighbour's passages are often in a query's
+    re-ranked top 100). Student scores are divided by the temperature, so an L2-normalized model reaches the
+    teacher's logit range."""
+    name = "tasb"
+
+    def __init__(self, options, sampler, ranker):
+        super().__init__(options, sampler, ranker)
+        self.teacher = sampler.teacher
+
+    @classmethod
+    def make_sampler(cls, options, examples, corpus_ids, *, negatives, batch_size, seed):
+        from .batches import TopicBalancedSampler
+        from .clusters import read_clusters
+        from .teacher import read_teacher_scores
+
+        if not options.teacher_scores or not options.clusters:
+            raise ValueError("the tasb recipe needs --teacher-scores (python -m pyserini_dr.rerank) and --clusters "
+                             "(python -m pyserini_dr.train.clusters)")
+        return TopicBalancedSampler(examples, corpus_ids, clusters=read_clusters(options.clusters),
+                                    teacher=read_teacher_scores(options.teacher_scores), batch_size=batch_size,
+                                    seed=seed, bins=options.margin_bins)
+
+    def prepare(self, groups):
+        """Teacher margins t(q_i, p_i+) - t(q_i, d_j) for every passage d_j of the batch, and which are known."""
+        docs = [d for g in groups for d in [g.positive, *g.negatives]]
+        size = len(docs) // len(groups)
+        margin = torch.zeros(len(groups), len(docs))
+        known = torch.zeros(len(groups), len(docs), dtype=torch.bool)
+        for i, g in enumerate(groups):
+            t = self.teacher.get(g.query_id, {})
+            if g.positive not in t:
+                continue
+            for j, d in enumerate(docs):
+                if d in t and j != i * size and d not in self.sampler.positives[g.query_id]:
+                    margin[i, j] = t[g.positive] - t[d]
+                    known[i, j] = True
+        own = torch.zeros_like(known)
+        for i in range(len(groups)):
+            own[i, i * size + 1:(i + 1) * size] = True
+        return {"margin": margin, "pair": known & own, "in_batch": known & ~own}
+
+    def loss(self, trainer, q, p, groups, extras):
+        scores = (q.float() @ p.float().T) / self.options.temperature
+        size = p.shape[0] // q.shape[0]
+        student = scores[torch.arange(q.shape[0]), torch.arange(q.shape[0]) * size][:, None] - scores
+        return margin_mse(student, extras["margin"], extras["pair"]) + \
+            margin_mse(student, extras["margin"], extras["in_batch"])
+
+
+RECIPES = {r.name: r for r in (Warmup, ANCE, STAR, ADORE, CrossEncoderTraining, TASB)}

@@ -1,0 +1,158 @@
+"""Distillation pieces of the training-II recipes: Margin-MSE, TAS-B's topic-balanced sampler and its batch masks,
+the clusters file. Hand-computed values on small inputs."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import torch
+
+from pyserini_dr.train.batches import Group, TopicBalancedSampler
+from pyserini_dr.train.clusters import read_clusters
+from pyserini_dr.train.examples import TrainExample
+from pyserini_dr.train.losses import margin_mse
+from pyserini_dr.train.recipes import TASB, RecipeOptions
+from pyserini_dr.train.teacher import read_teacher_scores
+
+
+def test_margin_mse_by_hand():
+    student = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    teacher = torch.ones(2, 2)
+    assert float(margin_mse(student, teacher)) == pytest.approx((0 + 1 + 4 + 9) / 4)
+    mask = torch.tensor([[True, False], [False, True]])
+    assert float(margin_mse(student, teacher, mask)) == pytest.approx((0 + 9) / 2)
+    assert float(margin_mse(student, teacher, torch.zeros(2, 2, dtype=torch.bool))) == 0.0
+
+
+def _examples():
+    # q0..q5; clusters: {q0, q2, q4} -> 0, {q1, q3, q5} -> 1
+    return [TrainExample(f"q{i}", f"query {i}", [f"p{i}"], [f"n{i}a", f"n{i}b", f"n{i}c"]) for i in range(6)]
+
+
+CLUSTERS = {f"q{i}": i % 2 for i in range(6)}
+CORPUS = [f"p{i}" for i in range(6)] + [f"n{i}{x}" for i in range(6) for x in "abc"]
+
+
+def _teacher():
+    # for every query: positive 10, negatives a 9.9, b 9.8, c 0 -> margins 0.1, 0.2, 10
+    return {f"q{i}": {f"p{i}": 10.0, f"n{i}a": 9.9, f"n{i}b": 9.8, f"n{i}c": 0.0} for i in range(6)}
+
+
+def test_topic_batches_hold_one_cluster_each():
+    sampler = TopicBalancedSampler(_examples(), CORPUS, clusters=CLUSTERS, teacher=_teacher(), batch_size=3, seed=1)
+    for epoch in range(5):
+        batches = [sampler.batch(epoch, i) for i in range(sampler.batches_per_epoch())]
+        assert sorted(g.query_id for b in batches for g in b) == [f"q{i}" for i in range(6)]
+        for b in batches:
+            assert len({CLUSTERS[g.query_id] for g in b}) == 1
+    assert sampler.batch(3, 1) == sampler.batch(3, 1)
+
+
+def test_pairs_are_balanced_over_teacher_margin_bins():
+    """Two bins: [0.1, 5.05) holds negatives a and b, [5.05, 10] holds c. Balanced sampling draws c half of the
+    time (uniform sampling would draw it a third of the time)."""
+    sampler = TopicBalancedSampler(_examples(), CORPUS, clusters=CLUSTERS, teacher=_teacher(), batch_size=6, seed=3,
+                                   bins=2)
+    drawn = Counter(g.negatives[0][-1] for epoch in range(400) for g in sampler.batch(epoch, 0))
+    total = sum(drawn.values())
+    assert drawn["c"] / total == pytest.approx(0.5, abs=0.03)
+    assert drawn["a"] / total == pytest.approx(0.25, abs=0.03)
+    assert all(len(g.negatives) == 1 and g.positive == f"p{g.query_id[1:]}"
+               for g in sampler.batch(0, 0))
+
+
+def test_a_query_without_teacher_scores_is_drawn_uniformly():
+    teacher = _teacher()
+    del teacher["q0"]
+    sampler = TopicBalancedSampler(_examples(), CORPUS, clusters=CLUSTERS, teacher=teacher, batch_size=6, seed=3)
+    drawn = Counter(g.negatives[0] for e in range(300) for g in sampler.batch(e, 0) if g.query_id == "q0")
+    assert set(drawn) == {"n0a", "n0b", "n0c"}
+
+
+def test_sampler_refuses_queries_without_a_cluster():
+    with pytest.raises(ValueError, match="2 training queries have no topic cluster"):
+        TopicBalancedSampler(_examples(), CORPUS, clusters={f"q{i}": 0 for i in range(4)}, teacher={},
+                             batch_size=2)
+
+
+def test_tasb_batch_margins_and_masks():
+    sampler = TopicBalancedSampler(_examples(), CORPUS, clusters=CLUSTERS, teacher=_teacher(), batch_size=2)
+    recipe = TASB(RecipeOptions(), sampler, None)
+    # q0's teacher also scored q1's positive (8.0); q1's teacher scored nothing of q0's group
+    recipe.teacher = {"q0": {"p0": 10.0, "n0a": 9.9, "p1": 8.0}, "q1": {"p1": 5.0, "n1b": 1.0}}
+    groups = [Group("q0", "query 0", "p0", ["n0a"]), Group("q1", "query 1", "p1", ["n1b"])]
+    extras = recipe.prepare(groups)   # columns: p0, n0a, p1, n1b
+    torch.testing.assert_close(extras["margin"], torch.tensor([[0.0, 0.1, 2.0, 0.0], [0.0, 0.0, 0.0, 4.0]]))
+    assert extras["pair"].tolist() == [[False, True, False, False], [False, False, False, True]]
+    assert extras["in_batch"].tolist() == [[False, False, True, False], [False, False, False, False]]
+    # the loss: student margins s(q_i, p_i+) - s(q_i, d_j) at temperature 1
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p = torch.tensor([[2.0, 0.0], [1.5, 0.0], [0.0, 3.0], [0.0, 1.0]])  # scores q0: 2, 1.5, 0, 0; q1: 0, 0, 3, 1
+    loss = recipe.loss(None, q, p, groups, extras)
+    pair = ((2 - 1.5) - 0.1) ** 2 / 2 + ((3 - 1) - 4.0) ** 2 / 2
+    in_batch = ((2 - 0) - 2.0) ** 2
+    assert float(loss) == pytest.approx(pair + in_batch)
+
+
+def test_clusters_file(tmp_path):
+    path = tmp_path / "clusters.tsv"
+    path.write_text("q0\t3\nq1\t0\n")
+    assert read_clusters(path) == {"q0": 3, "q1": 0}
+    path.write_text("q0\t3\nq1 0\n")
+    from pyserini_dr.errors import InputError
+
+    with pytest.raises(InputError, match=r"clusters.tsv:2: expected qid<TAB>cluster number"):
+        read_clusters(path)
+
+
+# ---- end to end on the tiny setup of test_train: clusters CLI, teacher scores of the training pairs, tasb --------
+
+from tests.test_train import SEED, losses, setup, train_argv, train_here, vectors  # noqa: E402,F401
+
+
+def test_tasb_end_to_end(setup, vectors, cli, tmp_path):
+    import numpy as np
+
+    from pyserini_dr.train.examples import read_examples
+
+    clusters = tmp_path / "clusters.tsv"
+    done = cli("pyserini_dr.train.clusters", "--train-data", setup.train, "--encoder", setup.model_nodrop,
+               "--clusters", 3, "--output", clusters)
+    assert done.returncode == 0, done.stderr
+    found = read_clusters(clusters)
+    assert sorted(found) == sorted(setup.topics) and set(found.values()) == {0, 1, 2}
+    # k-means assigns each query to its nearest centroid: queries of one cluster are closer to their centroid
+    q = np.stack([vectors.queries[x] for x in sorted(found)])
+    labels = np.array([found[x] for x in sorted(found)])
+    centroids = np.stack([q[labels == c].mean(0) for c in range(3)])
+    assert (np.argmin(((q[:, None] - centroids[None]) ** 2).sum(-1), 1) == labels).mean() >= 0.8
+
+    # a hand-made teacher: positives 5, each negative 5 - (its rank in the pool + 1)
+    teacher = tmp_path / "teacher.txt"
+    examples = read_examples(setup.train)
+    with open(teacher, "w") as f:
+        for e in examples:
+            scores = {**{p: 5.0 for p in e.positives}, **{n: 4.0 - r for r, n in enumerate(e.negatives)}}
+            for rank, (d, s) in enumerate(sorted(scores.items(), key=lambda x: -x[1]), 1):
+                f.write(f"{e.query_id} Q0 {d} {rank} {s} t\n")
+    out = tmp_path / "tasb"
+    train_here(train_argv(setup, out, "--batch-size", 4, "--max-steps", 2, "--temperature", 1,
+                          "--teacher-scores", teacher, "--clusters", clusters, recipe="tasb"))
+    # step 1: Margin-MSE on each group's pair + on in-batch passages the teacher scored, by hand in numpy
+    sampler = TopicBalancedSampler(examples, list(setup.corpus), clusters=found, teacher=read_teacher_scores(teacher),
+                                   batch_size=4, seed=int(SEED))
+    groups = sampler.batch(0, 0)
+    assert len({found[g.query_id] for g in groups}) <= 2
+    vec = lambda d: vectors.docs[vectors.index[d]]  # noqa: E731
+    docs = [d for g in groups for d in (g.positive, *g.negatives)]
+    pair, in_batch = [], []
+    for i, g in enumerate(groups):
+        t = sampler.teacher[g.query_id]
+        s_pos = vectors.queries[g.query_id] @ vec(g.positive)
+        for j, d in enumerate(docs):
+            if j == 2 * i or d not in t or d in sampler.positives[g.query_id]:
+                continue
+            err = ((s_pos - vectors.queries[g.query_id] @ vec(d)) - (t[g.positive] - t[d])) ** 2
+            (pair if j == 2 * i + 1 else in_batch).append(err)
+    expected = np.mean(pair) + (np.mean(in_batch) if in_batch else 0.0)
+    assert losses(out)[0] == pytest.approx(expected, rel=1e-4)

@@ -156,3 +156,64 @@ def test_tasb_end_to_end(setup, vectors, cli, tmp_path):
             (pair if j == 2 * i + 1 else in_batch).append(err)
     expected = np.mean(pair) + (np.mean(in_batch) if in_batch else 0.0)
     assert losses(out)[0] == pytest.approx(expected, rel=1e-4)
+
+
+# ---- PAIR ----------------------------------------------------------------------------------------------------------
+
+def test_passage_centric_loss_by_hand():
+    import math
+
+    from pyserini_dr.train.losses import passage_centric
+
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p = torch.tensor([[1.0, 1.0], [0.5, 0.0], [0.0, 2.0], [1.0, 0.0]])   # groups: (p0, n0), (p1, n1)
+    # query 0: s(q0, p0) = 1; s(p0, n0) = 0.5, s(p0, p1) = 2, s(p0, n1) = 1
+    # query 1: s(q1, p1) = 2; s(p1, p0) = 2, s(p1, n0) = 0, s(p1, n1) = 0
+    l0 = -1 + math.log(math.exp(1) + math.exp(0.5) + math.exp(2) + math.exp(1))
+    l1 = -2 + math.log(math.exp(2) + math.exp(2) + 1 + 1)
+    assert float(passage_centric(q, p)) == pytest.approx((l0 + l1) / 2, rel=1e-6)
+    exclude = torch.tensor([[False, False, True, False], [False, False, False, False]])  # p1 relevant to q0
+    l0x = -1 + math.log(math.exp(1) + math.exp(0.5) + math.exp(1))
+    assert float(passage_centric(q, p, exclude=exclude)) == pytest.approx((l0x + l1) / 2, rel=1e-6)
+    l0t = -2 + math.log(math.exp(2) + math.exp(1) + math.exp(4) + math.exp(2))
+    l1t = -4 + math.log(math.exp(4) + math.exp(4) + 1 + 1)
+    assert float(passage_centric(q, p, temperature=0.5)) == pytest.approx((l0t + l1t) / 2, rel=1e-6)
+
+
+def test_pair_loss_mixes_query_and_passage_centric():
+    from pyserini_dr.train.batches import GroupSampler
+    from pyserini_dr.train.losses import contrastive, passage_centric
+    from pyserini_dr.train.recipes import PAIR
+
+    examples = [TrainExample("a", "qa", ["pa"], ["na"]), TrainExample("b", "qb", ["pb", "pa"], ["nb"])]
+    sampler = GroupSampler(examples, ["pa", "na", "pb", "nb"], negatives=1, batch_size=2)
+    groups = [Group("a", "qa", "pa", ["na"]), Group("b", "qb", "pb", ["nb"])]
+    q = torch.tensor([[1.0, 0.2], [0.1, 1.0]])
+    p = torch.tensor([[1.0, 1.0], [0.5, 0.0], [0.0, 2.0], [1.0, 0.0]])
+    recipe = PAIR(RecipeOptions(temperature=0.5, pair_alpha=0.25), sampler, None)
+    extras = recipe.prepare(groups)
+    relevant = torch.tensor([[False, False, False, False], [True, False, False, False]])  # pa is b's positive too
+    assert extras["relevant"].tolist() == relevant.tolist()
+    expected = 0.75 * contrastive(q, p, temperature=0.5, false_negatives=relevant) + \
+        0.25 * passage_centric(q, p, temperature=0.5, exclude=relevant)
+    assert float(recipe.loss(None, q, p, groups, extras)) == pytest.approx(float(expected), rel=1e-6)
+    recipe.options.pair_alpha = 0
+    assert float(recipe.loss(None, q, p, groups, extras)) == pytest.approx(
+        float(contrastive(q, p, temperature=0.5, false_negatives=relevant)), rel=1e-6)
+
+
+def test_pseudo_labels_cli(cli, tmp_path):
+    topics = tmp_path / "topics.tsv"
+    topics.write_text("q1\tfirst\nq2\tsecond\nq3\tthird\n")
+    teacher = tmp_path / "teacher.txt"
+    # q1: 6 scored documents, q2: 2 (too few for --negatives-after 2), q3: none
+    teacher.write_text("".join(f"q1 Q0 d{i} {i} {10 - i} t\n" for i in range(1, 7)) + "q2 Q0 e1 1 3 t\nq2 Q0 e2 2 1 t\n")
+    out = tmp_path / "pseudo.jsonl"
+    done = cli("pyserini_dr.train.pseudo_labels", "--topics", topics, "--teacher-scores", teacher, "--positives", 1,
+               "--negatives-after", 2, "--depth", 5, "--output", out)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == ('{"query_id": "q1", "query_text": "first", "positive_document_ids": ["d1"], '
+                               '"negative_document_ids": ["d3", "d4", "d5"]}\n')
+    assert cli("pyserini_dr.train.pseudo_labels", "--topics", topics, "--teacher-scores", teacher, "--positives", 3,
+               "--negatives-after", 2, "--output", out).error_line() == \
+        "error: need 1 <= --positives <= --negatives-after < --depth"

@@ -60,6 +60,7 @@ def parse_args(argv=None):
     r.add_argument("--teacher-scores", help="tasb: the teacher's run over the training pairs (pyserini_dr.rerank)")
     r.add_argument("--clusters", help="tasb: query topic clusters (python -m pyserini_dr.train.clusters)")
     r.add_argument("--margin-bins", type=int, default=10, help="tasb: teacher-margin bins of the balanced sampling")
+    r.add_argument("--pair-alpha", type=float, default=0.1, help="pair: weight of the passage-centric loss")
     return p.parse_args(argv)
 
 
@@ -109,7 +110,8 @@ def build(args):
     options = RecipeOptions(temperature=temperature, in_batch=not args.no_in_batch, depth=args.depth,
                             refresh_every=args.refresh_every, refresh_async=args.refresh_async,
                             retrieve_depth=args.retrieve_depth, metric_cut=args.metric_cut,
-                            teacher_scores=args.teacher_scores, clusters=args.clusters, margin_bins=args.margin_bins)
+                            teacher_scores=args.teacher_scores, clusters=args.clusters, margin_bins=args.margin_bins,
+                            pair_alpha=args.pair_alpha)
     sampler = recipe_class.make_sampler(options, examples, list(corpus), negatives=config.negatives,
                                         batch_size=args.batch_size, seed=args.seed)
     ranker = DenseRanker(list(corpus), list(corpus.values()), autocast_dtype=torch.bfloat16 if args.bf16 else None)

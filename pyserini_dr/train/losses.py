@@ -85,3 +85,25 @@ def margin_mse(student_margin: torch.Tensor, teacher_margin: torch.Tensor,
         return err.mean()
     mask = mask.to(err.dtype)
     return (err * mask).sum() / mask.sum().clamp(min=1)
+
+
+def passage_centric(q: torch.Tensor, p: torch.Tensor, *, temperature: float = 1.0,
+                    exclude: torch.Tensor | None = None) -> torch.Tensor:
+    """PAIR's passage-centric loss (Ren et al., ACL-Findings 2021): the positive passage must be closer to its query
+    than to the other passages, -log e^{s(q, p+)} / (e^{s(q, p+)} + sum_j e^{s(p+, p_j)}).
+
+    q: [B, d]; p: [B * G, d] laid out as in ``contrastive`` (query i's positive at row i * G); every other row is a
+    p_j, except those ``exclude`` [B, B * G] (bool) marks (passages relevant to query i). The target row itself is
+    always left out of the sum.
+    """
+    group = p.shape[0] // q.shape[0]
+    rows = torch.arange(q.shape[0], device=q.device) * group
+    positives = p.float()[rows]                                                        # [B, d]
+    s_qp = (q.float() * positives).sum(-1, keepdim=True) / temperature                 # [B, 1]
+    s_pp = (positives @ p.float().T) / temperature                                     # [B, B*G]
+    drop = torch.zeros_like(s_pp, dtype=torch.bool)
+    drop[torch.arange(q.shape[0]), rows] = True
+    if exclude is not None:
+        drop = drop | exclude
+    logits = torch.cat([s_qp, s_pp.masked_fill(drop, float("-inf"))], dim=1)
+    return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))

@@ -9,6 +9,7 @@
   in-batch negatives, DRhard's pairwise loss.
 - ``cross-encoder``: a BERT_CAT re-ranker trained on the same groups (the teacher of the distillation recipes).
 - ``tasb`` (Hofstätter et al., SIGIR 2021): topic-clustered, margin-balanced batches; Margin-MSE distillation.
+- ``pair`` (Ren et al., 2021): query-centric + alpha x passage-centric loss; two runs make its two stages.
 - ``adore`` (same paper): only the query encoder trains, against the fixed passage vectors of the starting (STAR)
   model; each step retrieves the top ``retrieve_depth`` for the current queries and applies the rank-weighted
   pairwise loss with a metric cut.
@@ -24,7 +25,7 @@ import torch
 
 from .batches import Batch, GroupSampler, false_negative_mask, make_batch
 from .dense_ranking import DenseRanker
-from .losses import contrastive, margin_mse, pairwise_softmax, rank_weighted_pairwise
+from .losses import contrastive, margin_mse, pairwise_softmax, passage_centric, rank_weighted_pairwise
 from .negatives import negatives_from_ranking
 
 
@@ -40,6 +41,7 @@ class RecipeOptions:
     teacher_scores: str | None = None  # TAS-B: a cross-encoder's run over the training pairs
     clusters: str | None = None     # TAS-B: qid<TAB>cluster (python -m pyserini_dr.train.clusters)
     margin_bins: int = 10           # TAS-B: balanced sampling over this many teacher-margin bins
+    pair_alpha: float = 0.1         # PAIR: weight of the passage-centric loss
 
 
 class Recipe:
@@ -117,6 +119,28 @@ class Warmup(Recipe):
 
     def loss(self, trainer, q, p, groups, extras):
         return contrastive(q, p, temperature=self.options.temperature, false_negatives=extras["false_negatives"])
+
+
+class PAIR(Warmup):
+    """PAIR (Ren et al., ACL-Findings 2021): (1 - alpha) x the query-centric loss (``warmup``'s) + alpha x the
+    passage-centric loss. The paper's two stages are two runs: this recipe on teacher pseudo-labelled data
+    (``python -m pyserini_dr.train.pseudo_labels``), then on the labelled data (``--pair-alpha 0`` fine-tunes
+    with the query-centric loss alone, as its second stage does)."""
+    name = "pair"
+
+    def prepare(self, groups):
+        extras = super().prepare(groups)
+        mask = false_negative_mask(groups, self.sampler.positives, "cpu")  # relevant, not the target row
+        extras["relevant"] = mask
+        return extras
+
+    def loss(self, trainer, q, p, groups, extras):
+        query_centric = super().loss(trainer, q, p, groups, extras)
+        alpha = self.options.pair_alpha
+        if not alpha:
+            return query_centric
+        return (1 - alpha) * query_centric + alpha * passage_centric(
+            q, p, temperature=self.options.temperature, exclude=extras["relevant"])
 
 
 class ANCE(Warmup):
@@ -303,4 +327,4 @@ class TASB(Recipe):
             margin_mse(student, extras["margin"], extras["in_batch"])
 
 
-RECIPES = {r.name: r for r in (Warmup, ANCE, STAR, ADORE, CrossEncoderTraining, TASB)}
+RECIPES = {r.name: r for r in (Warmup, ANCE, STAR, ADORE, CrossEncoderTraining, TASB, PAIR)}

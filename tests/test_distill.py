@@ -2,6 +2,7 @@
 the clusters file. Hand-computed values on small inputs."""
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import pytest
@@ -217,3 +218,96 @@ def test_pseudo_labels_cli(cli, tmp_path):
     assert cli("pyserini_dr.train.pseudo_labels", "--topics", topics, "--teacher-scores", teacher, "--positives", 3,
                "--negatives-after", 2, "--output", out).error_line() == \
         "error: need 1 <= --positives <= --negatives-after < --depth"
+
+
+# ---- SimLM -------------------------------------------------------------------------------------------------------
+
+def test_mask_tokens_never_touches_special_tokens_and_labels_the_rest():
+    import numpy as np
+
+    from pyserini_dr.train.bottleneck import mask_tokens
+
+    ids = np.arange(1, 2001).reshape(20, 100)
+    special = np.zeros_like(ids, dtype=bool)
+    special[:, 0] = special[:, -1] = True
+    special[3] = True  # an all-special row stays as it is
+    corrupted, labels = mask_tokens(ids, special, 0.3, 0, np.random.default_rng(0))
+    masked = corrupted == 0
+    assert not (masked & special).any() and not masked[3].any()
+    assert (labels[masked] == ids[masked]).all() and (labels[~masked] == -100).all()
+    assert (corrupted[~masked] == ids[~masked]).all()
+    assert masked.sum() / (~special).sum() == pytest.approx(0.3, abs=0.03)
+    _, few = mask_tokens(ids[:2], special[:2], 0.0, 0, np.random.default_rng(0))
+    assert ((few != -100).sum(1) == 1).all()  # at least one masked token per row with any
+
+
+def test_the_decoder_sees_the_encoder_only_through_cls(setup):
+    """The bottleneck: the decoder loss's gradient reaches the encoder's output at position 0 only."""
+    import numpy as np
+
+    from pyserini_dr.train.bottleneck import BottleneckPretrainer, mask_tokens
+    from pyserini_dr.train.model import BiEncoder
+
+    model = BottleneckPretrainer(BiEncoder.load(str(setup.model_nodrop)))
+    tok = model.encoder.passage_tokenizer
+    features = model.encoder.tokenize_passages(list(setup.corpus.values())[:3])
+    ids, attention = features["input_ids"].numpy(), features["attention_mask"].numpy()
+    special = np.isin(ids, tok.all_special_ids) | (attention == 0)
+    dec, dec_labels = mask_tokens(ids, special, 0.5, tok.mask_token_id, np.random.default_rng(1))
+    captured = {}
+
+    def keep(module, args, out):
+        out.last_hidden_state.retain_grad()
+        captured["h"] = out.last_hidden_state
+
+    model.bi.query_model.register_forward_hook(keep)
+    batch = {"attention_mask": torch.from_numpy(attention), "encoder_ids": torch.from_numpy(ids),
+             "encoder_labels": torch.full(ids.shape, -100), "decoder_ids": torch.from_numpy(dec),
+             "decoder_labels": torch.from_numpy(dec_labels)}
+    loss = model(batch)  # encoder labels all ignored: the decoder's loss alone
+    assert math.isclose(float(loss.detach()), math.log(tok.vocab_size), rel_tol=0.2)  # near-uniform predictions at the start
+    loss.backward()
+    grad = captured["h"].grad
+    assert float(grad[:, 0].abs().sum()) > 0
+    assert float(grad[:, 1:].abs().sum()) == 0.0
+
+
+def test_simlm_pretraining_saves_a_cls_encoder(setup, tmp_path):
+    from pyserini_dr.encode import DenseEncoder
+
+    out = tmp_path / "pre"
+    argv = train_argv(setup, out, "--batch-size", 8, "--max-steps", 2, recipe="simlm-pretrain")
+    del argv[argv.index("--train-data"):argv.index("--train-data") + 2]
+    train_here(argv)
+    first = losses(out)[0]
+    vocab = DenseEncoder(setup.model_nodrop).passage_tokenizer.vocab_size
+    assert first == pytest.approx(2 * math.log(vocab), rel=0.2)  # encoder + decoder MLM, near-uniform at the start
+    enc = DenseEncoder(out / "model")
+    assert enc.settings.pooling == "cls"
+    from safetensors.torch import load_file
+
+    saved = load_file(str(out / "model" / "model.safetensors"))
+    assert not any(k.startswith(("decoder", "transform", "lm_bias")) for k in saved)  # the encoder alone
+
+
+def test_simlm_fine_tuning_adds_kl_to_the_teacher():
+    import torch.nn.functional as F
+
+    from pyserini_dr.train.batches import GroupSampler
+    from pyserini_dr.train.losses import contrastive
+    from pyserini_dr.train.recipes import SimLM
+
+    examples = [TrainExample("a", "qa", ["pa"], ["na"]), TrainExample("b", "qb", ["pb"], ["nb"])]
+    sampler = GroupSampler(examples, ["pa", "na", "pb", "nb"], negatives=1, batch_size=2)
+    recipe = SimLM.__new__(SimLM)
+    recipe.options, recipe.sampler, recipe.ranker = RecipeOptions(temperature=1.0, kl_weight=0.5), sampler, None
+    recipe.teacher = {"a": {"pa": 3.0, "na": 1.0}, "b": {"pb": 2.0}}  # b's group is not fully scored: no KL term
+    groups = [Group("a", "qa", "pa", ["na"]), Group("b", "qb", "pb", ["nb"])]
+    extras = recipe.prepare(groups)
+    assert extras["known"].tolist() == [True, False]
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p = torch.tensor([[2.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 3.0]])
+    student, teacher = torch.tensor([2.0, 1.0]), torch.tensor([3.0, 1.0])
+    kl = float((F.softmax(teacher, 0) * (F.log_softmax(teacher, 0) - F.log_softmax(student, 0))).sum())
+    expected = float(contrastive(q, p, false_negatives=extras["false_negatives"])) + 0.5 * kl
+    assert float(recipe.loss(None, q, p, groups, extras)) == pytest.approx(expected, rel=1e-6)

@@ -21,7 +21,8 @@ def parse_args(argv=None):
     p.add_argument("--recipe", required=True, choices=sorted(RECIPES))
     p.add_argument("--model", required=True, help="HF model name or checkpoint directory to start from")
     p.add_argument("--encoder-class", help="model family (default: guessed, or the checkpoint's saved settings)")
-    p.add_argument("--train-data", required=True, help="training groups (python -m pyserini_dr.train.negatives)")
+    p.add_argument("--train-data", help="training groups (python -m pyserini_dr.train.negatives); simlm-pretrain "
+                   "reads the corpus instead")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--corpus", help="corpus jsonl the document ids refer to")
     source.add_argument("--dataset", help="dataset name, e.g. beir-v1.0.0-scifact")
@@ -61,6 +62,8 @@ def parse_args(argv=None):
     r.add_argument("--clusters", help="tasb: query topic clusters (python -m pyserini_dr.train.clusters)")
     r.add_argument("--margin-bins", type=int, default=10, help="tasb: teacher-margin bins of the balanced sampling")
     r.add_argument("--pair-alpha", type=float, default=0.1, help="pair: weight of the passage-centric loss")
+    r.add_argument("--kl-weight", type=float, default=0.2, help="simlm: weight of the KL distillation term")
+    r.add_argument("--decoder-layers", type=int, default=2, help="simlm-pretrain: the shallow decoder's layers")
     return p.parse_args(argv)
 
 
@@ -73,7 +76,7 @@ def build(args):
     from .batches import Tokenized
     from .dense_ranking import DenseRanker
     from .evaluation import DevEvaluation
-    from .examples import read_examples
+    from .examples import TrainExample, read_examples
     from .model import BiEncoder
     from .recipes import RECIPES, RecipeOptions
     from .trainer import Trainer, TrainConfig
@@ -83,13 +86,22 @@ def build(args):
     device = args.device or (f"cuda:{rank}" if torch.cuda.is_available() else "cpu")
     docs = read_corpus(resolve_corpus(args.dataset or args.corpus))
     corpus = {d.docid: (d.title, d.text) for d in docs}
-    examples = _known(read_examples(args.train_data), corpus, args.train_data)
+    if args.train_data:
+        examples = _known(read_examples(args.train_data), corpus, args.train_data)
+    elif recipe_class.model_kind == "bottleneck":  # pre-training: every corpus document is an example
+        examples = [TrainExample(d, "", [d]) for d in corpus]
+    else:
+        raise InputError(f"the {args.recipe} recipe needs --train-data")
     overrides = dict(query_max_length=args.query_max_length, passage_max_length=args.max_length)
     torch.manual_seed(args.seed)  # a head the checkpoint lacks (a cross-encoder's classifier) starts from the seed
-    if recipe_class.bi_encoder:
+    if recipe_class.model_kind != "cross-encoder":
         model = BiEncoder.load(args.model, device=device, encoder_class=args.encoder_class,
                                untie=recipe_class.untie, freeze_passages=recipe_class.freeze_passages, **overrides)
         temperature = args.temperature or (0.05 if model.settings.l2_norm else 1.0)
+        if recipe_class.model_kind == "bottleneck":
+            from .bottleneck import BottleneckPretrainer
+
+            model = BottleneckPretrainer(model, decoder_layers=args.decoder_layers)
     else:
         from ..rerank import CrossEncoder
 
@@ -111,7 +123,7 @@ def build(args):
                             refresh_every=args.refresh_every, refresh_async=args.refresh_async,
                             retrieve_depth=args.retrieve_depth, metric_cut=args.metric_cut,
                             teacher_scores=args.teacher_scores, clusters=args.clusters, margin_bins=args.margin_bins,
-                            pair_alpha=args.pair_alpha)
+                            pair_alpha=args.pair_alpha, kl_weight=args.kl_weight, seed=args.seed)
     sampler = recipe_class.make_sampler(options, examples, list(corpus), negatives=config.negatives,
                                         batch_size=args.batch_size, seed=args.seed)
     ranker = DenseRanker(list(corpus), list(corpus.values()), autocast_dtype=torch.bfloat16 if args.bf16 else None)
@@ -120,7 +132,7 @@ def build(args):
         dev_examples = _known(read_examples(args.dev_data), corpus, args.dev_data)
         dev = DevEvaluation(ranker, {e.query_id: e.query for e in dev_examples},
                             {e.query_id: {d: 1 for d in e.positives} for e in dev_examples})
-    tokens = Tokenized(model.encoder, corpus) if recipe_class.bi_encoder else None
+    tokens = Tokenized(model.encoder, corpus) if recipe_class.model_kind != "cross-encoder" else None
     trainer = Trainer(model, recipe_class(options, sampler, ranker), sampler, tokens, config, dev, corpus)
     return trainer
 

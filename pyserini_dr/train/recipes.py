@@ -10,6 +10,8 @@
 - ``cross-encoder``: a BERT_CAT re-ranker trained on the same groups (the teacher of the distillation recipes).
 - ``tasb`` (Hofstätter et al., SIGIR 2021): topic-clustered, margin-balanced batches; Margin-MSE distillation.
 - ``pair`` (Ren et al., 2021): query-centric + alpha x passage-centric loss; two runs make its two stages.
+- ``simlm-pretrain`` / ``simlm`` (Wang et al., 2022): bottleneck pre-training on the corpus; fine-tuning with
+  hard negatives and KL distillation from the teacher.
 - ``adore`` (same paper): only the query encoder trains, against the fixed passage vectors of the starting (STAR)
   model; each step retrieves the top ``retrieve_depth`` for the current queries and applies the rank-weighted
   pairwise loss with a metric cut.
@@ -22,6 +24,7 @@ import time
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from .batches import Batch, GroupSampler, false_negative_mask, make_batch
 from .dense_ranking import DenseRanker
@@ -42,11 +45,14 @@ class RecipeOptions:
     clusters: str | None = None     # TAS-B: qid<TAB>cluster (python -m pyserini_dr.train.clusters)
     margin_bins: int = 10           # TAS-B: balanced sampling over this many teacher-margin bins
     pair_alpha: float = 0.1         # PAIR: weight of the passage-centric loss
+    kl_weight: float = 0.2          # SimLM fine-tuning: weight of the KL distillation term
+    seed: int = 42                  # SimLM pre-training: masking draws
 
 
 class Recipe:
     name = ""
-    bi_encoder = True               # trains a BiEncoder (else a cross-encoder)
+    bi_encoder = True               # trains a BiEncoder with in-batch representations (else its own forward)
+    model_kind = "bi-encoder"       # bi-encoder | cross-encoder | bottleneck: what __main__ builds
     needs_passages = True           # batches carry tokenized passages
     uses_negatives = True           # groups carry hard negatives
     untie = False
@@ -256,6 +262,7 @@ class CrossEncoderTraining(Recipe):
     cross-entropy over the group's scores (localized contrastive estimation, Gao et al., ECIR 2021)."""
     name = "cross-encoder"
     bi_encoder = False
+    model_kind = "cross-encoder"
     needs_passages = False
 
     def make_batch(self, trainer, groups):
@@ -327,4 +334,79 @@ class TASB(Recipe):
             margin_mse(student, extras["margin"], extras["in_batch"])
 
 
-RECIPES = {r.name: r for r in (Warmup, ANCE, STAR, ADORE, CrossEncoderTraining, TASB, PAIR)}
+class SimLMPretrain(Recipe):
+    """SimLM's bottleneck pre-training on the unlabelled corpus (``bottleneck.BottleneckPretrainer``, MLM variant):
+    every corpus document is one example; encoder and decoder copies masked at 30% and 50%."""
+    name = "simlm-pretrain"
+    bi_encoder = False
+    model_kind = "bottleneck"
+    needs_passages = False
+    uses_negatives = False
+    encoder_rate, decoder_rate = 0.3, 0.5
+
+    def make_batch(self, trainer, groups):
+        import hashlib
+
+        import numpy as np
+
+        from .bottleneck import mask_tokens
+
+        features = trainer.tokens.passages([g.positive for g in groups])
+        ids, attention = features["input_ids"].numpy(), features["attention_mask"].numpy()
+        tokenizer = trainer.model.encoder.passage_tokenizer
+        special = np.isin(ids, tokenizer.all_special_ids) | (attention == 0)
+        key = hashlib.sha256(f"{self.options.seed}:{','.join(g.positive for g in groups)}".encode()).digest()
+        rng = np.random.default_rng(int.from_bytes(key[:8], "little"))  # the same masks for the same batch
+        enc, enc_labels = mask_tokens(ids, special, self.encoder_rate, tokenizer.mask_token_id, rng)
+        dec, dec_labels = mask_tokens(ids, special, self.decoder_rate, tokenizer.mask_token_id, rng)
+        t = torch.from_numpy
+        return Batch(groups, {"attention_mask": t(attention), "encoder_ids": t(enc), "encoder_labels": t(enc_labels),
+                              "decoder_ids": t(dec), "decoder_labels": t(dec_labels)}, {})
+
+    def forward(self, trainer, batch, groups):
+        with trainer._autocast():
+            loss = trainer.model(batch.queries)
+        return loss / trainer.world  # gradients are summed across ranks: each holds its share of the mean
+
+
+class SimLM(Warmup):
+    """SimLM's fine-tuning with distillation: the contrastive loss over in-batch + hard negatives plus ``kl_weight``
+    x KL(teacher || student) over each query's own group [positive, negatives], the teacher's scores from the
+    cross-encoder's file (a group it did not fully score has no KL term)."""
+    name = "simlm"
+
+    def __init__(self, options, sampler, ranker):
+        super().__init__(options, sampler, ranker)
+        from .teacher import read_teacher_scores
+
+        if not options.teacher_scores:
+            raise ValueError("the simlm recipe needs --teacher-scores (python -m pyserini_dr.rerank --train-data)")
+        self.teacher = read_teacher_scores(options.teacher_scores)
+
+    def prepare(self, groups):
+        extras = super().prepare(groups)
+        size = 1 + len(groups[0].negatives)
+        scores = torch.zeros(len(groups), size)
+        known = torch.zeros(len(groups), dtype=torch.bool)
+        for i, g in enumerate(groups):
+            t = self.teacher.get(g.query_id, {})
+            docs = [g.positive, *g.negatives]
+            if all(d in t for d in docs):
+                scores[i] = torch.tensor([t[d] for d in docs])
+                known[i] = True
+        extras.update(teacher=scores, known=known)
+        return extras
+
+    def loss(self, trainer, q, p, groups, extras):
+        contrastive_loss = super().loss(trainer, q, p, groups, extras)
+        known = extras["known"]
+        if not self.options.kl_weight or not bool(known.any()):
+            return contrastive_loss
+        size = p.shape[0] // q.shape[0]
+        own = (q.float()[:, None, :] * p.float().view(q.shape[0], size, -1)).sum(-1) / self.options.temperature
+        kl = F.kl_div(F.log_softmax(own[known], -1), F.softmax(extras["teacher"][known].float(), -1),
+                      reduction="batchmean")
+        return contrastive_loss + self.options.kl_weight * kl
+
+
+RECIPES = {r.name: r for r in (Warmup, ANCE, STAR, ADORE, CrossEncoderTraining, TASB, PAIR, SimLMPretrain, SimLM)}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The training-II chain on SciFact from all-MiniLM-L6-v2, for one GPU call: the cross-encoder teacher, its scores,
+# then TAS-B, PAIR (both stages, and fine-tuning only) and SimLM (pre-training + fine-tuning, and fine-tuning only),
+# each searched on the test topics. Score the runs on a CPU machine with scripts/train_table.py.
+#
+# usage: MODEL=DIR TRAIN=DIR OUT=DIR bash scripts/train2_scifact.sh
+#   TRAIN holds, made on the CPU machine (Lucene, faiss):
+#     train.jsonl      python -m pyserini_dr.train.negatives ... --depth 30 (eval/training_scifact.md)
+#     bm25.train.txt   python -m pyserini_dr.search.lucene --topics beir-v1.0.0-scifact-train --hits 100 --remove-query
+#     bm25.test.txt    the same for beir-v1.0.0-scifact-test
+#     clusters.tsv     python -m pyserini_dr.train.clusters --train-data train.jsonl --encoder MODEL --clusters 50
+# knobs: CE_EPOCHS (10), EPOCHS (10), PRETRAIN_EPOCHS (3), TRAIN_FLAGS (last on every training line), ENCODE_FLAGS
+set -euo pipefail
+: "${MODEL:?MODEL=the starting checkpoint}" "${TRAIN:?TRAIN=dir with the CPU-made inputs}" "${OUT:?OUT=dir}"
+CE_EPOCHS=${CE_EPOCHS:-10}; EPOCHS=${EPOCHS:-10}; PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-3}
+PY=${PYTHON:-python}
+work=$OUT/work; mkdir -p "$work"
+data=(--dataset beir-v1.0.0-scifact)
+common=("${data[@]}" --bf16 --lr 2e-5 --log-every 10)
+
+train() {  # name recipe start epochs [flags]
+  local name=$1 recipe=$2 start=$3 epochs=$4; shift 4
+  echo "== $name: python -m pyserini_dr.train --recipe $recipe --model $start --epochs $epochs ${common[*]} $* ${TRAIN_FLAGS:-}"
+  $PY -m pyserini_dr.train --recipe "$recipe" --model "$start" --epochs "$epochs" --output "$work/$name" \
+      "${common[@]}" "$@" ${TRAIN_FLAGS:-} 2>&1 | grep -v "it/s\]" | tail -2
+  cp "$work/$name/train_log.jsonl" "$OUT/$name.train_log.jsonl"
+}
+search() {  # name
+  local name=$1
+  rm -rf "$work/$name/index"
+  $PY -m pyserini_dr.encode "${data[@]}" --encoder "$work/$name/model" --output "$work/$name/index" \
+      ${ENCODE_FLAGS:-} 2>&1 | tail -1
+  $PY -m pyserini_dr.search.faiss --index "$work/$name/index" --topics beir-v1.0.0-scifact-test \
+      --output "$OUT/run.$name.txt" --hits 100 --remove-query 2>&1 | tail -1
+}
+rerank() {  # output [flags]: the teacher's scores
+  local out=$1; shift
+  $PY -m pyserini_dr.rerank --model "$work/teacher/model" "${data[@]}" --output "$out" --bf16 "$@" 2>&1 | tail -1
+}
+
+# the teacher, its re-ranking of the BM25 test top 100, its scores of the training pairs and of the BM25 train top 100
+train teacher cross-encoder "$MODEL" "$CE_EPOCHS" --train-data "$TRAIN/train.jsonl" --batch-size 16 --negatives 7
+rerank "$OUT/run.teacher.txt" --topics beir-v1.0.0-scifact-test --run "$TRAIN/bm25.test.txt" --hits 100
+rerank "$work/teacher.pairs.txt" --train-data "$TRAIN/train.jsonl"
+rerank "$work/teacher.bm25.txt" --topics beir-v1.0.0-scifact-train --run "$TRAIN/bm25.train.txt" --hits 100
+students=(--train-data "$TRAIN/train.jsonl" --batch-size 64)
+
+train tasb tasb "$MODEL" "$EPOCHS" "${students[@]}" --teacher-scores "$work/teacher.pairs.txt" \
+    --clusters "$TRAIN/clusters.tsv";                                                   search tasb
+
+$PY -m pyserini_dr.train.pseudo_labels --topics beir-v1.0.0-scifact-train --teacher-scores "$work/teacher.bm25.txt" \
+    --positives 1 --negatives-after 10 --depth 100 --output "$work/pseudo.jsonl" 2>&1 | tail -1
+train pair-stage1 pair "$MODEL" "$EPOCHS" --train-data "$work/pseudo.jsonl" --batch-size 64 --pair-alpha 0.1
+train pair pair "$work/pair-stage1/model" "$EPOCHS" "${students[@]}" --pair-alpha 0;    search pair
+train pair-finetune pair "$MODEL" "$EPOCHS" "${students[@]}" --pair-alpha 0;           search pair-finetune
+
+train simlm-pretrain simlm-pretrain "$MODEL" "$PRETRAIN_EPOCHS" --batch-size 64 --lr 1e-4
+train simlm simlm "$work/simlm-pretrain/model" "$EPOCHS" "${students[@]}" --negatives 7 \
+    --teacher-scores "$work/teacher.pairs.txt";                                         search simlm
+train simlm-finetune simlm "$MODEL" "$EPOCHS" "${students[@]}" --negatives 7 \
+    --teacher-scores "$work/teacher.pairs.txt";                                         search simlm-finetune

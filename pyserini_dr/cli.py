@@ -64,6 +64,19 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
         yield f
 
 
+def replace_directory(tmp: str, final: str) -> None:
+    """Put the finished directory ``tmp`` at ``final``; the old one is moved aside first and removed last, so a
+    crash at any point leaves a complete directory at ``final`` or at ``final + '.old'``."""
+    import shutil
+
+    old = final.rstrip("/") + ".old"
+    if os.path.isdir(final):
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def progress(iterable=None, **kwargs):
     """tqdm on stderr, quiet when ``PYSERINI_DR_QUIET`` is set (tests) ."""
     from tqdm import tqdm

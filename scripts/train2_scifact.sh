@@ -35,7 +35,7 @@ search() {  # name
 }
 rerank() {  # output [flags]: the teacher's scores
   local out=$1; shift
-  $PY -m pyserini_dr.rerank --model "$work/teacher/model" "${data[@]}" --output "$out" --bf16 "$@" 2>&1 | tail -1
+  $PY -m pyserini_dr.rerank --model "$work/teacher/model" "${data[@]}" --output "$out" "$@" 2>&1 | tail -1
 }
 
 # the teacher, its re-ranking of the BM25 test top 100, its scores of the training pairs and of the BM25 train top 100

@@ -988,3 +988,25 @@ def test_gpu_side_imports_without_pyserini_faiss_or_trectools():
                           cwd=Path(__file__).resolve().parents[1], timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "ok\n"
+
+
+def test_a_checkpoint_refuses_other_inputs_and_survives_a_torn_log_line(setup, cli, tmp_path):
+    out = tmp_path / "run"
+    argv = train_argv(setup, out, "--batch-size", 8, "--max-steps", 1)
+    train_here(argv)
+    line = cli("pyserini_dr.train", *argv, "--depth", 50).error_line()
+    assert line.startswith(f"error: {out / 'checkpoint'} continues a run with other settings (inputs ")
+    assert "'depth': 200" in line and "'depth': 50" in line
+    with open(out / "train_log.jsonl", "a") as f:
+        f.write('{"step": 1, "lo')  # a kill in the middle of an append
+    train_here(argv)  # resumes (at the end) without tripping on it
+    records, summary = read_log(out)
+    assert [r["step"] for r in records] == [1] and summary["steps"] == 1
+
+
+@pytest.mark.parametrize("flag, value", [("--log-every", 0), ("--margin-bins", 0), ("--grad-cache-chunk", -1),
+                                         ("--temperature", 0), ("--max-steps", -1)])
+def test_bad_numbers_are_one_line(setup, cli, tmp_path, flag, value):
+    done = cli("pyserini_dr.train", *train_argv(setup, tmp_path / "out", flag, value))
+    assert done.returncode == 2 and done.error_line().startswith("error: ") and flag in done.error_line()
+    assert not (tmp_path / "out").exists()

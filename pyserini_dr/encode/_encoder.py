@@ -48,13 +48,17 @@ def pool(settings: EncoderSettings, model, batch: dict) -> torch.Tensor:
     return torch.nn.functional.normalize(out, dim=-1) if settings.l2_norm else out
 
 
-@functools.lru_cache(maxsize=None)
 def _takes_token_types(model) -> bool:
-    """RoBERTa has one segment, DistilBERT none: their token_type_ids are dropped."""
+    """RoBERTa has one segment, DistilBERT none: their token_type_ids are dropped. Remembered on the model itself
+    (a cache keyed by model would keep every model, e.g. ANCE's refresh snapshots, alive)."""
     import inspect
 
-    return getattr(model.config, "type_vocab_size", 0) >= 2 and \
-        "token_type_ids" in inspect.signature(model.forward).parameters
+    known = getattr(model, "_pyserini_dr_token_types", None)
+    if known is None:
+        known = getattr(model.config, "type_vocab_size", 0) >= 2 and \
+            "token_type_ids" in inspect.signature(model.forward).parameters
+        model._pyserini_dr_token_types = known
+    return known
 
 
 class DenseEncoder:

@@ -99,6 +99,6 @@ class CrossEncoder(torch.nn.Module):
         self.tokenizer.save_pretrained(tmp)
         with open(os.path.join(tmp, SETTINGS_FILE), "w") as f:
             json.dump({"max_length": self.max_length}, f)
-        if os.path.isdir(directory):
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
+        from ..cli import replace_directory
+
+        replace_directory(tmp, directory)

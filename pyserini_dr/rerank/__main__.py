@@ -38,8 +38,8 @@ def main(argv=None) -> int:
     p.add_argument("--device", default=None)
     p.add_argument("--bf16", action="store_true")
     args = p.parse_args(argv)
-    if args.hits < 1:
-        raise InputError("--hits must be >= 1")
+    if args.hits < 1 or args.batch_size < 1:
+        raise InputError("--hits and --batch-size must be >= 1")
 
     if args.run and not args.topics:
         raise InputError("--run needs --topics")

@@ -1,7 +1,7 @@
 """python -m pyserini_dr.train --recipe warmup|ance|star|adore --model NAME_OR_DIR --train-data FILE --output DIR
 
 Trains a dense retriever with one of the published recipes (see ``recipes``); rerun the same command after an
-interruption to resume from the last checkpoint. ``python -m pyserini_dr.train.data`` builds the training file.
+interruption to resume from the last checkpoint. ``python -m pyserini_dr.train.negatives`` builds the training file.
 """
 from __future__ import annotations
 
@@ -101,6 +101,8 @@ def build(args):
         if recipe_class.model_kind == "bottleneck":
             from .bottleneck import BottleneckPretrainer
 
+            if args.dev_data:
+                raise InputError("--dev-data evaluates retrieval; pre-training has none (evaluate after fine-tuning)")
             model = BottleneckPretrainer(model, decoder_layers=args.decoder_layers)
     else:
         from ..rerank import CrossEncoder
@@ -118,7 +120,7 @@ def build(args):
                          grad_cache_chunk=args.grad_cache_chunk, bf16=args.bf16, temperature=temperature,
                          seed=args.seed, log_every=args.log_every, save_every=args.save_every,
                          save_minutes=args.save_minutes,
-                         max_steps=args.max_steps, keep_best=args.keep_best)
+                         max_steps=args.max_steps, keep_best=args.keep_best, inputs=_inputs(args))
     options = RecipeOptions(temperature=temperature, in_batch=not args.no_in_batch, depth=args.depth,
                             refresh_every=args.refresh_every, refresh_async=args.refresh_async,
                             retrieve_depth=args.retrieve_depth, metric_cut=args.metric_cut,
@@ -137,6 +139,23 @@ def build(args):
     return trainer
 
 
+def _inputs(args) -> dict:
+    """What a checkpoint must have been made from to be resumed: paths (absolute) with size and mtime, and every
+    recipe option."""
+    def describe(path):
+        if not path or not os.path.exists(path):
+            return path
+        st = os.stat(path)
+        return [os.path.abspath(path), st.st_size, int(st.st_mtime)]
+
+    recipe_flags = ("no_in_batch", "depth", "refresh_every", "refresh_async", "retrieve_depth", "metric_cut",
+                    "margin_bins", "pair_alpha", "kl_weight", "decoder_layers", "encoder_class", "query_max_length",
+                    "max_length")
+    return {"model": describe(args.model) or args.model, "train_data": describe(args.train_data),
+            "corpus": args.dataset or describe(args.corpus), "teacher_scores": describe(args.teacher_scores),
+            "clusters": describe(args.clusters), **{k: getattr(args, k) for k in recipe_flags}}
+
+
 def _known(examples, corpus, path):
     for ex in examples:
         for d in ex.positives + ex.negatives:
@@ -147,16 +166,24 @@ def _known(examples, corpus, path):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.batch_size < 1 or args.epochs < 1 or args.grad_accum < 1 or args.negatives < 0:
-        raise InputError("--batch-size, --epochs and --grad-accum must be >= 1, --negatives >= 0")
+    if min(args.batch_size, args.epochs, args.grad_accum, args.log_every, args.margin_bins, args.metric_cut,
+           args.decoder_layers, args.depth, args.retrieve_depth) < 1:
+        raise InputError("--batch-size, --epochs, --grad-accum, --log-every, --margin-bins, --metric-cut, "
+                         "--decoder-layers, --depth and --retrieve-depth must be >= 1")
+    if min(args.negatives, args.grad_cache_chunk, args.max_steps, args.save_every, args.refresh_every) < 0:
+        raise InputError("--negatives, --grad-cache-chunk, --max-steps, --save-every and --refresh-every must be >= 0")
+    if args.temperature is not None and args.temperature <= 0:
+        raise InputError("--temperature must be > 0")
     try:
         trainer = build(args)
     except ValueError as e:
         raise InputError(str(e)) from None
     try:
         summary = trainer.train()
-    finally:
-        trainer.close()
+    except BaseException:
+        trainer.close(finished=False)
+        raise
+    trainer.close()
     if trainer.rank == 0:
         print(json.dumps(summary), file=sys.stderr)
         print(f"trained {args.recipe}: {summary['steps']} steps in {summary['train_seconds']:.1f}s -> "

@@ -14,6 +14,7 @@ import shutil
 import torch
 
 from ..encode._encoder import TOWERS, DenseEncoder, _takes_token_types, pool
+from ..cli import replace_directory
 from ..encode._settings import SETTINGS_FILE
 
 
@@ -72,9 +73,7 @@ class BiEncoder(torch.nn.Module):
             self._write_settings(path)
         if not self.tied:
             self._write_settings(tmp)
-        if os.path.isdir(directory):
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
+        replace_directory(tmp, directory)
 
     def _write_settings(self, path: str) -> None:
         os.makedirs(path, exist_ok=True)

@@ -4,7 +4,8 @@
 - ``ance`` (Xiong et al., ICLR 2021): hard negatives re-mined every ``refresh_every`` steps from the current
   model's own index (re-encode the corpus, exact top-``depth``, sample); with ``refresh_async`` the refresh runs on
   a snapshot of the model in a background thread and training keeps the old negatives until it lands, as the
-  paper's asynchronous ANN refresh does.
+  paper's asynchronous ANN refresh does. In-batch negatives are on unless ``--no-in-batch``, which gives the
+  paper's per-query softmax over the positive and its own hard negatives.
 - ``star`` (Zhan et al., SIGIR 2021): static hard negatives from the starting (warm-up) model's index plus random
   in-batch negatives, DRhard's pairwise loss.
 - ``cross-encoder``: a BERT_CAT re-ranker trained on the same groups (the teacher of the distillation recipes).
@@ -52,6 +53,7 @@ class RecipeOptions:
 class Recipe:
     name = ""
     bi_encoder = True               # trains a BiEncoder with in-batch representations (else its own forward)
+    local_loss = False              # the loss covers only this rank's examples (no gathering)
     model_kind = "bi-encoder"       # bi-encoder | cross-encoder | bottleneck: what __main__ builds
     needs_passages = True           # batches carry tokenized passages
     uses_negatives = True           # groups carry hard negatives
@@ -136,7 +138,7 @@ class PAIR(Warmup):
 
     def prepare(self, groups):
         extras = super().prepare(groups)
-        mask = false_negative_mask(groups, self.sampler.positives, "cpu")  # relevant, not the target row
+        mask = false_negative_mask(groups, self.sampler.positives, "cpu", in_batch=self.options.in_batch)
         extras["relevant"] = mask
         return extras
 
@@ -170,36 +172,59 @@ class ANCE(Warmup):
     def start(self, trainer):
         self._refresh_now(trainer.model)  # the first ANN index: the starting (warm-up) model's
 
+    def _land(self) -> None:
+        """Wait for the background refresh and use its negatives (its error, if it failed, is raised here)."""
+        thread, result = self._pending
+        thread.join()
+        self._pending = None
+        if "error" in result:
+            raise result["error"]
+        self.sampler.pools = result["pools"]
+
     def before_step(self, trainer, step):
+        changed = False
         if self._pending is not None and not self._pending[0].is_alive():
-            self._pending[0].join()
-            self.sampler.pools = self._pending[1]["pools"]
-            self._pending = None
-            return True
+            self._land()
+            changed = True
         if step == 0 or step % self._every(trainer):
-            return False
+            return changed
         if not self.options.refresh_async:
             self._refresh_now(trainer.model)
             return True
+        if trainer.world > 1:
+            raise ValueError("--refresh-async is for one process: ranks would take the new negatives at different "
+                             "steps")
         if self._pending is None:
             snapshot = copy.deepcopy(trainer.model).eval()
             result: dict = {}
 
             def work():
                 started = time.perf_counter()
-                result["pools"] = self.mine(snapshot, self.train_queries())
+                try:
+                    result["pools"] = self.mine(snapshot, self.train_queries())
+                except Exception as e:  # noqa: BLE001  (re-raised on the training thread by _land)
+                    result["error"] = e
                 self.refresh_seconds += time.perf_counter() - started
                 self.refreshes += 1
 
             thread = threading.Thread(target=work, daemon=True)
             thread.start()
             self._pending = (thread, result)
-        return False
+        return changed
 
     def finish(self, trainer):
         if self._pending is not None:
-            self._pending[0].join()
-            self._pending = None
+            self._land()
+
+    def state_dict(self) -> dict:
+        """A refresh still running lands first: a checkpoint never loses one (async runs are not step-exact)."""
+        if self._pending is not None:
+            self._land()
+        return {**super().state_dict(), "refreshes": self.refreshes, "refresh_seconds": self.refresh_seconds}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.refreshes, self.refresh_seconds = state.get("refreshes", 0), state.get("refresh_seconds", 0.0)
 
     def summary(self, trainer):
         return {"refreshes": self.refreshes, "refresh_seconds": round(self.refresh_seconds, 2),
@@ -300,6 +325,8 @@ class TASB(Recipe):
         from .clusters import read_clusters
         from .teacher import read_teacher_scores
 
+        if negatives != 1:
+            raise ValueError("the tasb recipe draws one (positive, negative) pair per query: leave --negatives at 1")
         if not options.teacher_scores or not options.clusters:
             raise ValueError("the tasb recipe needs --teacher-scores (python -m pyserini_dr.rerank) and --clusters "
                              "(python -m pyserini_dr.train.clusters)")
@@ -339,6 +366,7 @@ class SimLMPretrain(Recipe):
     every corpus document is one example; encoder and decoder copies masked at 30% and 50%."""
     name = "simlm-pretrain"
     bi_encoder = False
+    local_loss = True  # each rank's loss is its own share: the trainer scales its gradient by 1 / ranks
     model_kind = "bottleneck"
     needs_passages = False
     uses_negatives = False
@@ -365,8 +393,7 @@ class SimLMPretrain(Recipe):
 
     def forward(self, trainer, batch, groups):
         with trainer._autocast():
-            loss = trainer.model(batch.queries)
-        return loss / trainer.world  # gradients are summed across ranks: each holds its share of the mean
+            return trainer.model(batch.queries)
 
 
 class SimLM(Warmup):

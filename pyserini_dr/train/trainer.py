@@ -15,12 +15,12 @@ import random
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
-from ..cli import progress
+from ..cli import atomic_write, progress, replace_directory
 from .batches import Batch, GroupSampler, Prefetcher, Tokenized
 from .model import BiEncoder
 
@@ -51,6 +51,7 @@ class TrainConfig:
     save_minutes: float = 10.0      # a checkpoint holds the optimizer state (3x the model): not after every epoch
     max_steps: int = 0              # stop after this many optimizer steps (0: all epochs)
     keep_best: bool = False         # also keep the checkpoint with the best dev nDCG@10 under output/best
+    inputs: dict = field(default_factory=dict)  # starting model, data files, recipe options: what a resume must match
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,6 +61,8 @@ def _distributed() -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
         backend = "nccl" if torch.cuda.is_available() and os.environ.get("PYSERINI_DR_BACKEND") != "gloo" else "gloo"
+        if backend == "nccl":  # collectives and barriers on this rank's GPU, not cuda:0
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         torch.distributed.init_process_group(backend)
     return (torch.distributed.get_rank(), world) if world > 1 else (0, 1)
 
@@ -181,7 +184,7 @@ class Trainer:
         """The micro-batch's loss (detached, left on the device: no synchronization per step)."""
         if not self.config.grad_cache_chunk:
             loss = self.recipe.forward(self, batch, groups)
-            (loss * scale).backward()
+            (loss * (scale / self.world if self.recipe.local_loss else scale)).backward()
             return loss.detach()
         return self._backward_cached(batch, groups, scale)
 
@@ -239,18 +242,13 @@ class Trainer:
         tmp = self._path(CHECKPOINT_DIR + ".saving")
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
-        torch.save({"step": self.step, "model": {n: p.detach().cpu() for n, p in self.model.state_dict().items()},
+        torch.save({"step": self.step, "model": self.model.state_dict(),  # tied towers share storage: saved once
                     "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                     "rng": _rng_state(self.device), "recipe": self.recipe.state_dict(), "best": self.best,
                     "train_seconds": self.train_seconds, "config": self.config.to_dict(),
                     "recipe_name": self.recipe.name},
                    os.path.join(tmp, "state.pt"))
-        final, old = self._path(CHECKPOINT_DIR), self._path(CHECKPOINT_DIR + ".old")
-        if os.path.isdir(final):  # kept until the new one is in place: a crash in between leaves one to resume
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_directory(tmp, self._path(CHECKPOINT_DIR))  # a crash leaves checkpoint/ or checkpoint.old/
 
     def _resume(self) -> bool:
         path = self._path(CHECKPOINT_DIR, "state.pt")
@@ -289,10 +287,15 @@ class Trainer:
             path = self._path(name)
             if self.rank != 0 or not os.path.isfile(path):
                 continue
+            records = []
             with open(path) as f:
-                records = [json.loads(line) for line in f]
-                keep = [json.dumps(r) + "\n" for r in records if r["step"] <= self.step and "summary" not in r]
-            with open(path, "w") as f:
+                for line in f:
+                    try:
+                        records.append(json.loads(line))
+                    except json.JSONDecodeError:  # a line torn by the kill
+                        pass
+            keep = [json.dumps(r) + "\n" for r in records if r.get("step", 0) <= self.step and "summary" not in r]
+            with atomic_write(path) as f:
                 f.writelines(keep)
 
     def log(self, name: str, record: dict) -> None:
@@ -369,16 +372,23 @@ class Trainer:
         self.log(LOG_FILE, {"step": self.step, "summary": summary})
         return summary
 
-    def close(self) -> None:
-        """Leave the process group (a gloo rank that exits inside it may abort)."""
-        self.prefetch.clear()
+    def close(self, finished: bool = True) -> None:
+        """Leave the process group (a gloo rank that exits inside it may abort); after an error, without waiting for
+        ranks that may never arrive."""
+        try:
+            self.prefetch.clear()
+        except Exception:  # noqa: BLE001  (the error being reported is the one that stopped training)
+            if finished:
+                raise
         if self.world > 1 and torch.distributed.is_initialized():
-            torch.distributed.barrier()
+            if finished:
+                torch.distributed.barrier()
             torch.distributed.destroy_process_group()
 
     def _evaluate(self, epoch: int) -> None:
         if self.rank != 0:
             return
+        self.prefetch.clear()  # the evaluation tokenizes on this thread
         os.makedirs(self._path("dev_runs"), exist_ok=True)
         score = self.dev.evaluate(self.model, self._path("dev_runs", f"step{self.step:06d}.txt"))
         record = {"step": self.step, "epoch": epoch, **score}

@@ -1010,3 +1010,14 @@ def test_bad_numbers_are_one_line(setup, cli, tmp_path, flag, value):
     done = cli("pyserini_dr.train", *train_argv(setup, tmp_path / "out", flag, value))
     assert done.returncode == 2 and done.error_line().startswith("error: ") and flag in done.error_line()
     assert not (tmp_path / "out").exists()
+
+
+def test_tiled_top_k_equals_one_pass():
+    from pyserini_dr.train.dense_ranking import DenseRanker
+
+    gen = torch.Generator().manual_seed(0)
+    q, d = torch.randn(37, 16, generator=gen), torch.randn(1000, 16, generator=gen)
+    scores, indices = DenseRanker.top_k(q, d, 50, chunk=8, doc_tile=64)  # 16 tiles merged
+    reference = torch.topk(q @ d.T, 50, dim=1)
+    assert torch.equal(indices, reference.indices)
+    torch.testing.assert_close(scores, reference.values)

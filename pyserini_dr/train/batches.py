@@ -60,10 +60,20 @@ class GroupSampler:
                 picked.append(doc)
         return Group(ex.query_id, ex.query, positive, picked)
 
-    def batch(self, epoch: int, index: int) -> list[Group]:
+    def order(self, epoch: int) -> list[int]:
         order = list(range(len(self.examples)))
         random.Random(f"{self.seed}:{epoch}").shuffle(order)
-        rows = order[index * self.batch_size:(index + 1) * self.batch_size]
+        return order
+
+    def _epoch_order(self, epoch: int) -> list[int]:
+        """``order(epoch)``, computed once per epoch (a shuffle of every query per batch adds up at MS MARCO size)."""
+        cached = getattr(self, "_order_cache", None)
+        if cached is None or cached[0] != epoch:
+            cached = self._order_cache = (epoch, self.order(epoch))
+        return cached[1]
+
+    def batch(self, epoch: int, index: int) -> list[Group]:
+        rows = self._epoch_order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
         return [self._group(self.examples[i], epoch) for i in rows]
 
 
@@ -185,10 +195,6 @@ class TopicBalancedSampler(GroupSampler):
         for c in rng.sample(sorted(members), len(members)):
             order += rng.sample(members[c], len(members[c]))
         return order
-
-    def batch(self, epoch: int, index: int) -> list[Group]:
-        rows = self.order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
-        return [self._group(self.examples[i], epoch) for i in rows]
 
     def _group(self, ex, epoch: int) -> Group:
         t = self.teacher.get(ex.query_id, {})

@@ -48,15 +48,24 @@ class DenseRanker:
 
     @staticmethod
     @torch.no_grad()
-    def top_k(queries: torch.Tensor, docs: torch.Tensor, k: int, chunk: int = 1024):
-        """(scores, indices) of the k best documents per query, in rank order."""
+    def top_k(queries: torch.Tensor, docs: torch.Tensor, k: int, chunk: int = 1024, doc_tile: int = 1 << 20):
+        """(scores, indices) of the k best documents per query, in rank order. Documents are scored a tile at a time
+        and the tiles' top k merged, so memory stays at [chunk x doc_tile] whatever the corpus size."""
         k = min(k, docs.shape[0])
         scores, indices = [], []
         for i in range(0, queries.shape[0], chunk):
-            s = queries[i:i + chunk].float() @ docs.float().T
-            top = torch.topk(s, k, dim=1, sorted=True)
-            scores.append(top.values)
-            indices.append(top.indices)
+            q = queries[i:i + chunk].float()
+            best_s = best_i = None
+            for start in range(0, docs.shape[0], doc_tile):
+                s = q @ docs[start:start + doc_tile].float().T
+                top = torch.topk(s, min(k, s.shape[1]), dim=1)
+                cand_s, cand_i = top.values, top.indices + start
+                if best_s is not None:
+                    cand_s, cand_i = torch.cat([best_s, cand_s], 1), torch.cat([best_i, cand_i], 1)
+                keep = torch.topk(cand_s, min(k, cand_s.shape[1]), dim=1, sorted=True)
+                best_s, best_i = keep.values, torch.gather(cand_i, 1, keep.indices)
+            scores.append(best_s)
+            indices.append(best_i)
         return torch.cat(scores), torch.cat(indices)
 
     def rankings(self, model, queries: dict[str, str], k: int, docs: torch.Tensor | None = None

@@ -220,9 +220,19 @@ class Trainer:
     def _sync_gradients(self) -> None:
         if self.world == 1:
             return
-        for p in self.params:
-            if p.grad is not None:
-                torch.distributed.all_reduce(p.grad)  # sum: each rank holds its slice's share of d(loss)
+        # one flat all-reduce (sum: each rank holds its slice's share of d(loss)); a missing gradient counts as zero,
+        # so all ranks reduce the same buffer, and stays missing (the optimizer skips it) only where every rank had
+        # none: the same decision on every rank
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        flat = torch.cat([g.reshape(-1) for g in grads]
+                         + [torch.tensor([float(p.grad is not None) for p in self.params], device=grads[0].device)])
+        torch.distributed.all_reduce(flat)
+        had = flat[-len(self.params):] > 0
+        offset = 0
+        for i, (p, g) in enumerate(zip(self.params, grads)):
+            if had[i]:
+                p.grad = flat[offset:offset + g.numel()].view_as(g)
+            offset += g.numel()
 
     # -- checkpoints -------------------------------------------------------------------------------------------
     def _path(self, *parts) -> str:

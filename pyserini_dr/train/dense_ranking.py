@@ -16,35 +16,29 @@ class DenseRanker:
         self.corpus_pairs = corpus_pairs
         self.autocast_dtype = autocast_dtype
 
-    def _autocast(self, device):
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device.type, dtype=self.autocast_dtype)
-
-    @torch.no_grad()
-    def encode_corpus(self, model) -> torch.Tensor:
-        """[N, d] float32 passage vectors on the model's device, in corpus order."""
+    @contextlib.contextmanager
+    def _inference(self, model):
+        """The model's own DenseEncoder (which shares its towers) in eval mode, under the training autocast."""
         encoder = model.encoder
         was_training = model.training
         model.eval()
         try:
-            with self._autocast(encoder.device):
-                vecs = CorpusEncoder(encoder).encode_pairs(self.corpus_pairs)
+            with (torch.autocast(encoder.device.type, dtype=self.autocast_dtype) if self.autocast_dtype
+                  else contextlib.nullcontext()):
+                yield encoder
         finally:
             model.train(was_training)
+
+    def encode_corpus(self, model) -> torch.Tensor:
+        """[N, d] float32 passage vectors on the model's device, in corpus order."""
+        with self._inference(model) as encoder:
+            vecs = CorpusEncoder(encoder).encode_pairs(self.corpus_pairs)
         return torch.from_numpy(vecs).to(encoder.device)
 
-    @torch.no_grad()
     def encode_queries(self, model, texts: list[str], batch_size: int = 512) -> torch.Tensor:
-        was_training = model.training
-        model.eval()
-        try:
-            with self._autocast(model.encoder.device):
-                out = [model.encode_queries(model.encoder.tokenize_queries(texts[i:i + batch_size]).to(
-                    model.encoder.device)) for i in range(0, len(texts), batch_size)]
-        finally:
-            model.train(was_training)
-        return torch.cat(out).float()
+        with self._inference(model) as encoder:
+            vecs = encoder.encode_queries(texts, batch_size)
+        return torch.from_numpy(vecs).to(encoder.device)
 
     @staticmethod
     @torch.no_grad()

@@ -125,8 +125,7 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=2)
     args = p.parse_args()
 
-    corpus = {d.docid: f"{d.title} {d.text}".strip() if d.title else d.text
-              for d in read_corpus(resolve_corpus(args.dataset))}
+    corpus = {d.docid: d.contents for d in read_corpus(resolve_corpus(args.dataset))}
     examples = read_examples(args.train_data)
     print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, transformers {transformers.__version__}; "
           f"{len(examples)} queries x {args.epochs} epochs, batch {args.batch_size}, 1 hard negative, bf16, "

@@ -10,6 +10,11 @@ from ..errors import InputError, where
 from ._lines import json_lines
 
 
+def flat_text(title: str, text: str) -> str:
+    """Flat text as Pyserini's BEIR flat indexes and BEIR's dense evaluation use: title + " " + text."""
+    return f"{title} {text}".strip() if title else text
+
+
 @dataclass(frozen=True)
 class Document:
     docid: str
@@ -18,8 +23,7 @@ class Document:
 
     @property
     def contents(self) -> str:
-        """Flat text as Pyserini's BEIR flat indexes and BEIR's dense evaluation use: title + " " + text."""
-        return f"{self.title} {self.text}".strip() if self.title else self.text
+        return flat_text(self.title, self.text)
 
 
 class CorpusStats:
@@ -58,6 +62,11 @@ def iter_corpus(path, stats: CorpusStats | None = None) -> Iterator[Document]:
 
 def read_corpus(path, stats: CorpusStats | None = None) -> list[Document]:
     return list(iter_corpus(path, stats))
+
+
+def read_passages(path) -> dict[str, tuple[str, str]]:
+    """docid -> (title, text), in corpus order: what encoders, trainers and re-rankers look passages up in."""
+    return {d.docid: (d.title, d.text) for d in iter_corpus(path)}
 
 
 def write_json_collection(docs: Iterable[Document], directory, *, multifield: bool = False,

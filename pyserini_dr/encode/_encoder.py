@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..data.corpus import flat_text
 from ._settings import EncoderSettings
 from .families import resolve_settings
 
@@ -106,7 +107,7 @@ class DenseEncoder:
         if s.title == "pair":
             return [(self._case(f"{s.passage_prefix}{t or s.empty_title}"), self._case(x)) for t, x in passages]
         if s.title == "concat":
-            texts = [f"{t} {x}".strip() if t else x for t, x in passages]
+            texts = [flat_text(t, x) for t, x in passages]
         else:
             texts = [x for _, x in passages]
         return [self._case(f"{s.passage_prefix}{x}") for x in texts]

@@ -47,7 +47,9 @@ class CrossEncoder(torch.nn.Module):
         return [p for p in self.parameters() if p.requires_grad]
 
     def features(self, queries: Sequence[str], passages: Sequence[tuple[str, str]]) -> dict:
-        texts = [f"{t} {x}".strip() if t else x for t, x in passages]
+        from ..data.corpus import flat_text
+
+        texts = [flat_text(t, x) for t, x in passages]
         return dict(self.tokenizer(list(queries), texts, max_length=self.max_length, truncation="longest_first",
                                    padding=True, return_tensors="pt"))
 

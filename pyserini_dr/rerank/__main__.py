@@ -18,7 +18,7 @@ from ..errors import InputError
 def main(argv=None) -> int:
     import torch
 
-    from ..data.corpus import read_corpus
+    from ..data.corpus import read_passages
     from . import CrossEncoder
 
     p = argparse.ArgumentParser(prog="python -m pyserini_dr.rerank", description=__doc__.split("\n\n")[0])
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
         topics = {e.query_id: e.query for e in examples}
         run = {e.query_id: [(d, 0.0) for d in dict.fromkeys(e.positives + e.negatives)] for e in examples}
         args.hits = max(args.hits, max(len(h) for h in run.values()))
-    corpus = {d.docid: (d.title, d.text) for d in read_corpus(resolve_corpus(args.dataset or args.corpus))}
+    corpus = read_passages(resolve_corpus(args.dataset or args.corpus))
     missing = next((d for hits in run.values() for d, _ in hits[:args.hits] if d not in corpus), None)
     if missing is not None:
         raise InputError(f"{args.run or args.train_data} names document {missing!r}, which is not in the corpus")

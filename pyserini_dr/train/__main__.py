@@ -71,7 +71,7 @@ def build(args):
     """The trainer the arguments describe (also used by scripts/bench_train.py)."""
     import torch
 
-    from ..data.corpus import read_corpus
+    from ..data.corpus import read_passages
     from ..data.registry import resolve_corpus
     from .batches import Tokenized
     from .dense_ranking import DenseRanker
@@ -84,8 +84,7 @@ def build(args):
     recipe_class = RECIPES[args.recipe]
     rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = args.device or (f"cuda:{rank}" if torch.cuda.is_available() else "cpu")
-    docs = read_corpus(resolve_corpus(args.dataset or args.corpus))
-    corpus = {d.docid: (d.title, d.text) for d in docs}
+    corpus = read_passages(resolve_corpus(args.dataset or args.corpus))
     if args.train_data:
         examples = _known(read_examples(args.train_data), corpus, args.train_data)
     elif recipe_class.model_kind == "bottleneck":  # pre-training: every corpus document is an example

@@ -160,22 +160,12 @@ def _kind(value) -> str:
 
 def load_matrix(path: str) -> Matrix:
     """Read and validate a matrix; any problem is an InputError naming the file and the key."""
-    import yaml
-
+    from ..data._yaml import load_yaml
     from .metrics import parse_measures
 
     if not os.path.isfile(path):
         raise InputError(f"no such matrix file: {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise InputError(f"{path}{at}: not valid YAML ({problem})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
+    raw = load_yaml(path)
     c = _Checker(path)
     top = c.mapping(raw, "", MATRIX_KEYS, ("name", "conditions"))
     name = c.string(top["name"], "name")

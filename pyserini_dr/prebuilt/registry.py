@@ -99,18 +99,9 @@ def check_entry(path, name, entry) -> None:
 
 def read_registry_file(path) -> dict[str, dict]:
     """name -> entry of one registry file, each entry checked."""
-    import yaml
+    from ..data._yaml import load_yaml
 
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise InputError(f"{path}: not valid YAML ({problem}{line})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
+    data = load_yaml(path)
     if data is None:
         return {}
     if not isinstance(data, dict):

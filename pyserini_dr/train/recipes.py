@@ -138,8 +138,7 @@ class PAIR(Warmup):
 
     def prepare(self, groups):
         extras = super().prepare(groups)
-        mask = false_negative_mask(groups, self.sampler.positives, "cpu", in_batch=self.options.in_batch)
-        extras["relevant"] = mask
+        extras["relevant"] = extras["false_negatives"]  # the passages neither loss may count as negatives
         return extras
 
     def loss(self, trainer, q, p, groups, extras):

@@ -18,21 +18,7 @@ work=$OUT/work; mkdir -p "$work"
 data=(--dataset beir-v1.0.0-scifact)
 common=("${data[@]}" --bf16 --lr 2e-5 --log-every 10)
 
-train() {  # name recipe start epochs [flags]
-  local name=$1 recipe=$2 start=$3 epochs=$4; shift 4
-  echo "== $name: python -m pyserini_dr.train --recipe $recipe --model $start --epochs $epochs ${common[*]} $* ${TRAIN_FLAGS:-}"
-  $PY -m pyserini_dr.train --recipe "$recipe" --model "$start" --epochs "$epochs" --output "$work/$name" \
-      "${common[@]}" "$@" ${TRAIN_FLAGS:-} 2>&1 | grep -v "it/s\]" | tail -2
-  cp "$work/$name/train_log.jsonl" "$OUT/$name.train_log.jsonl"
-}
-search() {  # name
-  local name=$1
-  rm -rf "$work/$name/index"
-  $PY -m pyserini_dr.encode "${data[@]}" --encoder "$work/$name/model" --output "$work/$name/index" \
-      ${ENCODE_FLAGS:-} 2>&1 | tail -1
-  $PY -m pyserini_dr.search.faiss --index "$work/$name/index" --topics beir-v1.0.0-scifact-test \
-      --output "$OUT/run.$name.txt" --hits 100 --remove-query 2>&1 | tail -1
-}
+source "$(dirname "$0")/train_steps.sh"
 rerank() {  # output [flags]: the teacher's scores
   local out=$1; shift
   $PY -m pyserini_dr.rerank --model "$work/teacher/model" "${data[@]}" --output "$out" "$@" 2>&1 | tail -1

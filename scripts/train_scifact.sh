@@ -12,22 +12,8 @@ EPOCHS=${EPOCHS:-10}; WARMUP_EPOCHS=${WARMUP_EPOCHS:-10}; NEGATIVES=${NEGATIVES:
 PY=${PYTHON:-python}
 work=$OUT/work; mkdir -p "$work"
 common=(--dataset beir-v1.0.0-scifact --train-data "$TRAIN/train.jsonl" --dev-data "$TRAIN/dev.jsonl" --bf16
-        --batch-size 64 --lr 2e-5 --negatives "$NEGATIVES" --log-every 5 ${TRAIN_FLAGS:-})
-
-train() {  # name recipe start epochs [flags]
-  local name=$1 recipe=$2 start=$3 epochs=$4; shift 4
-  echo "== $name: python -m pyserini_dr.train --recipe $recipe --model $start --epochs $epochs ${common[*]} $*"
-  $PY -m pyserini_dr.train --recipe "$recipe" --model "$start" --epochs "$epochs" --output "$work/$name" \
-      "${common[@]}" "$@" 2>&1 | grep -v "it/s\]" | tail -4
-}
-search() {  # name
-  local name=$1
-  rm -rf "$work/$name/index"
-  $PY -m pyserini_dr.encode --dataset beir-v1.0.0-scifact --encoder "$work/$name/model" --output "$work/$name/index" \
-      ${ENCODE_FLAGS:-} 2>&1 | tail -1
-  $PY -m pyserini_dr.search.faiss --index "$work/$name/index" --topics beir-v1.0.0-scifact-test \
-      --output "$OUT/run.$name.txt" --hits 100 --remove-query ${SEARCH_FLAGS:-} 2>&1 | tail -1
-}
+        --batch-size 64 --lr 2e-5 --negatives "$NEGATIVES" --log-every 5)
+source "$(dirname "$0")/train_steps.sh"
 
 # per-recipe extra flags: WARMUP_FLAGS, ANCE_FLAGS, STAR_FLAGS, ADORE_FLAGS; STEPS picks a subset
 STEPS=${STEPS:-warmup ance star adore}
@@ -42,7 +28,5 @@ for name in $STEPS; do
   search "$name"
 done
 for name in $STEPS; do
-  cp "$work/$name/train_log.jsonl" "$OUT/$name.train_log.jsonl"
-  [ -f "$work/$name/dev_log.jsonl" ] && cp "$work/$name/dev_log.jsonl" "$OUT/$name.dev_log.jsonl"
   tar -C "$work/$name" -czf "$OUT/$name.dev_runs.tgz" dev_runs 2>/dev/null || true
 done

@@ -446,3 +446,24 @@ def test_unknown_encoder_class(tiny):
     with pytest.raises(InputError) as e:
         DenseEncoder(path, encoder_class="colbert")
     assert str(e.value) == message
+
+
+@pytest.mark.parametrize("which", ["bert_tokenizer", "roberta_tokenizer"])
+def test_long_texts_tokenized_from_a_word_aligned_prefix_give_the_full_texts_ids(tiny, which):
+    """encode_clipped cuts texts over 6 x max_length characters before tokenizing; the ids must be exactly those of
+    the whole text, for WordPiece and byte-level BPE, including a cut text that falls short and is redone whole."""
+    import random
+
+    from pyserini_dr.encode._rust_tokenizer import CLIP_CHARS_PER_TOKEN, configured, encode_clipped
+
+    rng = random.Random(7)
+    words = " ".join(ALL_TEXT).split()
+    texts = [("  " if i % 4 == 0 else " ").join(rng.choices(words, k=rng.randint(3, 60))) for i in range(200)]
+    texts.append(words[0] + " " * 150 + " ".join(words[:60]))  # cut inside the spaces: falls short, redone whole
+    texts.append("nospace" * 40)                          # no whitespace to cut at
+    max_length = 16
+    tok = configured(tiny[which].backend_tokenizer.to_str(), max_length)
+    full = [e.ids for e in tok.encode_batch_fast(texts)]
+    clipped = [e.ids for e in encode_clipped(tok, texts, max_length)]
+    assert clipped == full
+    assert sum(len(t) > CLIP_CHARS_PER_TOKEN * max_length for t in texts) > 50  # the shortcut was taken

@@ -116,14 +116,17 @@ class DenseEncoder:
         """Unpadded token ids (and segment ids for pair input) per passage, as numpy arrays; batch with ``pad``.
 
         Uses the fast tokenizer's Rust backend directly (no per-token Python objects), set to the same
-        truncation as ``tokenizer(..., max_length=L, truncation="longest_first")``.
+        truncation as ``tokenizer(..., max_length=L, truncation="longest_first")``; a long single text is tokenized
+        from a word-aligned prefix that gives the same ids (``encode_clipped``).
         """
-        from ._rust_tokenizer import to_features
+        from ._rust_tokenizer import encode_clipped, to_features
 
         inputs = self._passage_inputs(passages)
         backend = self.rust_tokenizer()
         if backend is not None:
-            return to_features(backend.encode_batch_fast(inputs), self.settings.title == "pair")
+            if self.settings.title == "pair":  # longest_first over two texts: a clipped one could change the cut
+                return to_features(backend.encode_batch_fast(inputs), True)
+            return to_features(encode_clipped(backend, inputs, self.settings.passage_max_length), False)
         pair = self.settings.title == "pair"  # a slow (Python) tokenizer
         enc = self.passage_tokenizer([a for a, _ in inputs] if pair else inputs, *([[b for _, b in inputs]] if pair
                                      else []), max_length=self.settings.passage_max_length, truncation="longest_first")

@@ -99,12 +99,15 @@ class TorchBackend:
         return best, cand.gather(1, pos) + start
 
     SUPER = 16  # groups per block in the fused path's two-level selection
+    FUSED_MIN_DOCS = 1 << 18
 
     def _fused(self):
         """The Triton kernels when they can run here (a CUDA device, half-precision vectors), else None."""
         if not hasattr(self, "_kernels"):
             self._kernels = None
-            if self.device.type == "cuda" and self.dtype in (self.torch.float16, self.torch.bfloat16):
+            # below FUSED_MIN_DOCS the kernels' autotuning (about 15 s a process) costs more than it saves
+            if self.device.type == "cuda" and self.dtype in (self.torch.float16, self.torch.bfloat16) and \
+                    self.valid >= self.FUSED_MIN_DOCS:
                 try:
                     from . import _triton_kernels
                     if self.vectors.shape[0] % _triton_kernels.GROUP == 0:

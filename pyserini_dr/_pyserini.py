@@ -84,17 +84,22 @@ def pyserini():
         from pyserini.search.lucene import LuceneSearcher
         from pyserini.search.faiss import FaissSearcher
         from pyserini.search.hybrid import HybridSearcher
+        from pyserini.index.lucene import LuceneIndexReader
     finally:
         if placeholder:
             os.environ.pop("OPENAI_API_KEY", None)
     import types
 
     return types.SimpleNamespace(LuceneSearcher=LuceneSearcher, FaissSearcher=FaissSearcher,
-                                 HybridSearcher=HybridSearcher)
+                                 HybridSearcher=HybridSearcher, LuceneIndexReader=LuceneIndexReader)
 
 
 def lucene_searcher(index_dir: str):
     return pyserini().LuceneSearcher(index_dir)
+
+
+def lucene_index_reader(index_dir: str):
+    return pyserini().LuceneIndexReader(index_dir)
 
 
 def faiss_searcher(index_dir: str, query_encoder):

@@ -664,3 +664,54 @@ def test_hybrid_cli_refusals(cli, tmp_path):
                "run", "--topics", "t.tsv", "--output", out)
     assert done.error_line() == "error: section 'dense' given twice"
     assert not out.exists()
+
+
+# ---- 5. the hybrid teacher of the distillation recipes -----------------------------------------------------------
+
+def test_hybrid_teacher_scores_each_pair_as_pyserini_hybrid_searcher(subset, encoder, theirs, cli, tmp_path):
+    """Every pair gets scale x (alpha x BM25 + dense): pyserini's HybridSearcher score for a document both of its
+    lists hold, whether the pair is in the teacher's BM25 top --depth or scored by Lucene alone."""
+    from pyserini_dr import _pyserini
+    from pyserini_dr.data.runs import read_run
+    from pyserini_dr.index.dense import DenseIndex
+    from pyserini_dr.search.lucene import BM25Searcher
+    from pyserini_dr.train.hybrid_teacher import HybridTeacher
+
+    qids = list(subset.test_topics)[:25]
+    topics = {q: subset.test_topics[q] for q in qids}
+    everything = len(subset.docids)
+    ref = theirs.batch_search([topics[q] for q in qids], qids, k0=everything, k=everything, alpha=0.04)
+    sparse = theirs.sparse_searcher.batch_search([topics[q] for q in qids], qids, everything)
+    pairs, expected = {}, {}
+    for q in qids:  # the hybrid's top 40 among documents BM25 matches (pyserini gives the others its minimum)
+        matched = {h.docid for h in sparse[q]}
+        hits = [(h.docid, float(h.score)) for h in ref[q] if h.docid in matched][:40]
+        pairs[q] = [(d, 0.0) for d, _ in reversed(hits)]  # the teacher must not rely on the input order
+        expected[q] = dict(hits)
+    teacher = HybridTeacher(DenseIndex(str(subset.dense)), encoder, BM25Searcher(str(subset.lucene)),
+                            _pyserini.lucene_index_reader(str(subset.lucene)), alpha=0.04, scale=20, depth=5)
+    scored = teacher.score(topics, pairs)
+    assert list(scored) == qids
+    for q in qids:
+        assert len(scored[q]) == len(expected[q]) == 40
+        for d, s in scored[q]:
+            assert s == pytest.approx(20 * expected[q][d], abs=2e-4), (q, d)
+        assert [d for d, _ in scored[q]][:5] == list(expected[q])[:5], q  # the same order, ties aside
+
+    # the command: the pairs of a run, a TREC run out; one line for a document the dense index lacks
+    run = tmp_path / "run.txt"
+    run.write_text("".join(f"{q} Q0 {d} {r} {40 - r} bm25\n" for q in qids for r, (d, _) in enumerate(pairs[q], 1)))
+    out = tmp_path / "teacher.txt"
+    args = ["--index", subset.dense, "--encoder", subset.model, "--sparse-index", subset.lucene, "--alpha", 0.04,
+            "--scale", 20, "--topics", subset.cli_topics, "--run", run, "--hits", 10]
+    done = cli("pyserini_dr.train.hybrid_teacher", *args, "--output", out, env={"HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr
+    written = read_run(out)
+    cli_qids = [line.split("\t")[0] for line in subset.cli_topics.read_text().splitlines()]
+    for q in (q for q in cli_qids if q in expected):
+        assert {d for d, _ in written[q]} == {d for d, _ in pairs[q][:10]}
+        for d, s in written[q]:
+            assert s == pytest.approx(20 * expected[q][d], abs=2e-4), (q, d)
+    run.write_text(f"{qids[0]} Q0 not-a-doc 1 1.0 bm25\n")
+    assert cli("pyserini_dr.train.hybrid_teacher", *args, "--output", out, env={"HF_HUB_OFFLINE": "1"}).error_line() \
+        == f"error: document 'not-a-doc' is not in the dense index {subset.dense}"

@@ -47,11 +47,9 @@ def main(argv=None) -> int:
     if args.run:
         topics, run = resolve_topics(args.topics), read_run(args.run)
     else:
-        from ..train.examples import read_examples
+        from ..train.examples import example_pairs, read_examples
 
-        examples = read_examples(args.train_data)
-        topics = {e.query_id: e.query for e in examples}
-        run = {e.query_id: [(d, 0.0) for d in dict.fromkeys(e.positives + e.negatives)] for e in examples}
+        topics, run = example_pairs(read_examples(args.train_data))
         args.hits = max(args.hits, max(len(h) for h in run.values()))
     corpus = read_passages(resolve_corpus(args.dataset or args.corpus))
     missing = next((d for hits in run.values() for d, _ in hits[:args.hits] if d not in corpus), None)

@@ -2,6 +2,7 @@
 the clusters file. Hand-computed values on small inputs."""
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 
@@ -311,3 +312,19 @@ def test_simlm_fine_tuning_adds_kl_to_the_teacher():
     kl = float((F.softmax(teacher, 0) * (F.log_softmax(teacher, 0) - F.log_softmax(student, 0))).sum())
     expected = float(contrastive(q, p, false_negatives=extras["false_negatives"])) + 0.5 * kl
     assert float(recipe.loss(None, q, p, groups, extras)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_pseudo_queries_are_the_corpus_titles(cli, tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in [
+        {"_id": "a", "title": "Gene  expression\tin mice", "text": "x"},
+        {"_id": "b", "title": "Short title", "text": "y"},          # 2 words: under --min-words 3
+        {"_id": "c", "title": "", "text": "z"},
+        {"_id": "d", "title": "Another study of sleep", "text": "w"}]))
+    out = tmp_path / "titles.tsv"
+    done = cli("pyserini_dr.train.pseudo_queries", "--corpus", corpus, "--output", out)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == "title-a\tGene expression in mice\ntitle-d\tAnother study of sleep\n"
+    assert cli("pyserini_dr.train.pseudo_queries", "--corpus", corpus, "--min-words", 9, "--output",
+               tmp_path / "none.tsv").error_line() == f"error: no document of {corpus} has a title of 9+ words"
+    assert not (tmp_path / "none.tsv").exists()

@@ -9,10 +9,17 @@
 #     bm25.train.txt   python -m pyserini_dr.search.lucene --topics beir-v1.0.0-scifact-train --hits 100 --remove-query
 #     bm25.test.txt    the same for beir-v1.0.0-scifact-test
 #     clusters.tsv     python -m pyserini_dr.train.clusters --train-data train.jsonl --encoder MODEL --clusters 50
-# knobs: CE_EPOCHS (10), EPOCHS (10), PRETRAIN_EPOCHS (3), TRAIN_FLAGS (last on every training line), ENCODE_FLAGS
+#   optional, to distil another teacher instead of training the cross-encoder here (both TREC runs, made with
+#   python -m pyserini_dr.train.hybrid_teacher on the CPU machine, say):
+#     TEACHER_PAIRS    its scores of every train.jsonl pair;  TEACHER_BM25  its scores of bm25.train.txt's top 100
+#   optional, GPL-style in-domain distillation first (scripts/distill_inputs_scifact.sh makes both):
+#     PSEUDO           pseudo-labelled title queries (pseudo.titles.jsonl.gz);  PSEUDO_TEACHER  the teacher's scores
+# knobs: CE_EPOCHS (10), EPOCHS (10), PRETRAIN_EPOCHS (3), PSEUDO_EPOCHS (2), KL_WEIGHT (0.2), TRAIN_FLAGS (last on
+#   every training line), ENCODE_FLAGS
 set -euo pipefail
 : "${MODEL:?MODEL=the starting checkpoint}" "${TRAIN:?TRAIN=dir with the CPU-made inputs}" "${OUT:?OUT=dir}"
-CE_EPOCHS=${CE_EPOCHS:-10}; EPOCHS=${EPOCHS:-10}; PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-3}
+CE_EPOCHS=${CE_EPOCHS:-10}; EPOCHS=${EPOCHS:-10}; PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-3}; KL_WEIGHT=${KL_WEIGHT:-0.2}
+PSEUDO_EPOCHS=${PSEUDO_EPOCHS:-2}
 PY=${PYTHON:-python}
 work=$OUT/work; mkdir -p "$work"
 data=(--dataset beir-v1.0.0-scifact)
@@ -25,10 +32,15 @@ rerank() {  # output [flags]: the teacher's scores
 }
 
 # the teacher, its re-ranking of the BM25 test top 100, its scores of the training pairs and of the BM25 train top 100
-train teacher cross-encoder "$MODEL" "$CE_EPOCHS" --train-data "$TRAIN/train.jsonl" --batch-size 16 --negatives 7
-rerank "$OUT/run.teacher.txt" --topics beir-v1.0.0-scifact-test --run "$TRAIN/bm25.test.txt" --hits 100
-rerank "$work/teacher.pairs.txt" --train-data "$TRAIN/train.jsonl"
-rerank "$work/teacher.bm25.txt" --topics beir-v1.0.0-scifact-train --run "$TRAIN/bm25.train.txt" --hits 100
+if [ -n "${TEACHER_PAIRS:-}" ]; then
+  : "${TEACHER_BM25:?TEACHER_BM25=the teacher scores of the BM25 train top 100, beside TEACHER_PAIRS}"
+  cp "$TEACHER_PAIRS" "$work/teacher.pairs.txt"; cp "$TEACHER_BM25" "$work/teacher.bm25.txt"
+else
+  train teacher cross-encoder "$MODEL" "$CE_EPOCHS" --train-data "$TRAIN/train.jsonl" --batch-size 16 --negatives 7
+  rerank "$OUT/run.teacher.txt" --topics beir-v1.0.0-scifact-test --run "$TRAIN/bm25.test.txt" --hits 100
+  rerank "$work/teacher.pairs.txt" --train-data "$TRAIN/train.jsonl"
+  rerank "$work/teacher.bm25.txt" --topics beir-v1.0.0-scifact-train --run "$TRAIN/bm25.train.txt" --hits 100
+fi
 students=(--train-data "$TRAIN/train.jsonl" --batch-size 64)
 
 train tasb tasb "$MODEL" "$EPOCHS" "${students[@]}" --teacher-scores "$work/teacher.pairs.txt" \
@@ -42,6 +54,14 @@ train pair-finetune pair "$MODEL" "$EPOCHS" "${students[@]}" --pair-alpha 0;    
 
 train simlm-pretrain simlm-pretrain "$MODEL" "$PRETRAIN_EPOCHS" --batch-size 64 --lr 1e-4
 train simlm simlm "$work/simlm-pretrain/model" "$EPOCHS" "${students[@]}" --negatives 7 \
-    --teacher-scores "$work/teacher.pairs.txt";                                         search simlm
+    --kl-weight "$KL_WEIGHT" --teacher-scores "$work/teacher.pairs.txt";                                         search simlm
 train simlm-finetune simlm "$MODEL" "$EPOCHS" "${students[@]}" --negatives 7 \
-    --teacher-scores "$work/teacher.pairs.txt";                                         search simlm-finetune
+    --kl-weight "$KL_WEIGHT" --teacher-scores "$work/teacher.pairs.txt";                                         search simlm-finetune
+
+if [ -n "${PSEUDO:-}" ]; then  # the teacher's title-query labels, then the labelled fine-tuning with distillation
+  : "${PSEUDO_TEACHER:?PSEUDO_TEACHER=the teacher scores of the PSEUDO groups}"
+  train gpl simlm "$MODEL" "$PSEUDO_EPOCHS" --train-data "$PSEUDO" --batch-size 64 --negatives 7 \
+      --kl-weight "$KL_WEIGHT" --teacher-scores "$PSEUDO_TEACHER";                          search gpl
+  train gpl-simlm simlm "$work/gpl/model" "$EPOCHS" "${students[@]}" --negatives 7 \
+      --kl-weight "$KL_WEIGHT" --teacher-scores "$work/teacher.pairs.txt";                  search gpl-simlm
+fi

@@ -10,8 +10,8 @@ import sys
 import time
 
 from ..cli import progress, run_main
-from ..data.registry import resolve_corpus, resolve_topics
-from ..data.runs import read_run, write_run
+from ..data.registry import resolve_corpus
+from ..data.runs import write_run
 from ..errors import InputError
 
 
@@ -19,46 +19,35 @@ def main(argv=None) -> int:
     import torch
 
     from ..data.corpus import read_passages
+    from ..train.teacher import add_pair_args, pairs_to_score
     from . import CrossEncoder
 
     p = argparse.ArgumentParser(prog="python -m pyserini_dr.rerank", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="cross-encoder checkpoint (name or directory)")
-    p.add_argument("--topics", help="topics of the run (with --run)")
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--run", help="the run to re-rank (TREC or MS MARCO)")
-    what.add_argument("--train-data", help="score every (query, positive | negative) pair of a training file: "
-                      "the teacher scores of the distillation recipes")
+    add_pair_args(p)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--corpus")
     source.add_argument("--dataset")
     p.add_argument("--output", required=True)
-    p.add_argument("--hits", type=int, default=100, help="re-rank this many per query (default 100)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--max-length", type=int, default=None)
     p.add_argument("--device", default=None)
     p.add_argument("--bf16", action="store_true")
     args = p.parse_args(argv)
-    if args.hits < 1 or args.batch_size < 1:
-        raise InputError("--hits and --batch-size must be >= 1")
+    if args.batch_size < 1:
+        raise InputError("--batch-size must be >= 1")
 
-    if args.run and not args.topics:
-        raise InputError("--run needs --topics")
     started = time.time()
-    if args.run:
-        topics, run = resolve_topics(args.topics), read_run(args.run)
-    else:
-        from ..train.examples import example_pairs, read_examples
-
-        topics, run = example_pairs(read_examples(args.train_data))
-        args.hits = max(args.hits, max(len(h) for h in run.values()))
+    topics, run = pairs_to_score(args)
+    depth = max((len(h) for h in run.values()), default=0)
     corpus = read_passages(resolve_corpus(args.dataset or args.corpus))
-    missing = next((d for hits in run.values() for d, _ in hits[:args.hits] if d not in corpus), None)
+    missing = next((d for hits in run.values() for d, _ in hits if d not in corpus), None)
     if missing is not None:
         raise InputError(f"{args.run or args.train_data} names document {missing!r}, which is not in the corpus")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = CrossEncoder(args.model, device=device, max_length=args.max_length)
     with progress(total=len(run), desc="rerank", unit="query") as bar:
-        reranked = model.rerank(topics, run, corpus, depth=args.hits, batch_size=args.batch_size,
+        reranked = model.rerank(topics, run, corpus, depth=depth, batch_size=args.batch_size,
                                 autocast_dtype=torch.bfloat16 if args.bf16 else None, progress=bar.update)
     if not reranked:
         raise InputError(f"no query of {args.run or args.train_data} is in {args.topics}")

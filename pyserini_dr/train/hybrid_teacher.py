@@ -19,8 +19,7 @@ import time
 import numpy as np
 
 from ..cli import progress, run_main
-from ..data.registry import resolve_topics
-from ..data.runs import Run, read_run, sort_hits, write_run
+from ..data.runs import Run, sort_hits, write_run
 from ..errors import InputError
 
 
@@ -57,9 +56,9 @@ class HybridTeacher:
 def main(argv=None) -> int:
     from ..search.faiss.__main__ import add_dense_args, load_index_and_encoder
     from ..search.lucene import BM25Searcher
-    from .examples import example_pairs, read_examples
     from .. import _pyserini
     from ..prebuilt import resolve_index
+    from .teacher import add_pair_args, pairs_to_score
 
     p = argparse.ArgumentParser(prog="python -m pyserini_dr.train.hybrid_teacher", description=__doc__.split("\n\n")[1])
     add_dense_args(p)
@@ -67,25 +66,15 @@ def main(argv=None) -> int:
     p.add_argument("--alpha", type=float, required=True, help="weight of BM25 (pyserini's hybrid semantics)")
     p.add_argument("--scale", type=float, default=1.0, help="multiplies every score (1 / the student's temperature)")
     p.add_argument("--depth", type=int, default=100, help="BM25 hits searched per query; a pair beyond is scored alone")
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--train-data", help="score every (query, positive | negative) pair of a training file")
-    what.add_argument("--run", help="score the top --hits of each query of this run (with --topics)")
-    p.add_argument("--topics", help="topics of --run")
-    p.add_argument("--hits", type=int, default=100)
+    add_pair_args(p)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--output", required=True)
     args = p.parse_args(argv)
-    if args.run and not args.topics:
-        raise InputError("--run needs --topics")
-    if args.hits < 1 or args.depth < 1:
-        raise InputError("--hits and --depth must be >= 1")
+    if args.depth < 1:
+        raise InputError("--depth must be >= 1")
 
     started = time.time()
-    if args.run:
-        topics = resolve_topics(args.topics)
-        pairs = {q: hits[:args.hits] for q, hits in read_run(args.run).items()}
-    else:
-        topics, pairs = example_pairs(read_examples(args.train_data))
+    topics, pairs = pairs_to_score(args)
     sparse_dir = resolve_index(args.sparse_index, "lucene")
     index, encoder = load_index_and_encoder(args)
     teacher = HybridTeacher(index, encoder, BM25Searcher(sparse_dir), _pyserini.lucene_index_reader(sparse_dir),

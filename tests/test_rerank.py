@@ -199,7 +199,7 @@ def test_cli_writes_the_cross_encoder_run(setup, ce_model, cli, tmp_path):
     done = cli("pyserini_dr.rerank", "--model", ce_model, "--topics", topics, "--run", run, "--corpus",
                setup.corpus_file, "--output", out, "--hits", 3, "--batch-size", 2, "--device", "cpu")
     assert done.returncode == 0, done.stderr
-    assert "re-ranked 2 queries (6 hits)" in done.stderr
+    assert "re-ranked 2 queries (6 pairs)" in done.stderr
     expected = ref_rerank(ce_model, {"qa": "aspirin fever pain", "qb": "heart blood pressure"}, read_run(run),
                           setup.corpus, 3)
     lines = [x.split() for x in out.read_text().splitlines()]

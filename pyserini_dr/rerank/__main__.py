@@ -6,12 +6,10 @@ cross-encoder's scores) is also the teacher-scores file of the distillation reci
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 from ..cli import progress, run_main
 from ..data.registry import resolve_corpus
-from ..data.runs import write_run
 from ..errors import InputError
 
 
@@ -19,7 +17,7 @@ def main(argv=None) -> int:
     import torch
 
     from ..data.corpus import read_passages
-    from ..train.teacher import add_pair_args, pairs_to_score
+    from ..train.teacher import add_pair_args, pairs_to_score, write_scores
     from . import CrossEncoder
 
     p = argparse.ArgumentParser(prog="python -m pyserini_dr.rerank", description=__doc__.split("\n\n")[0])
@@ -49,11 +47,7 @@ def main(argv=None) -> int:
     with progress(total=len(run), desc="rerank", unit="query") as bar:
         reranked = model.rerank(topics, run, corpus, depth=depth, batch_size=args.batch_size,
                                 autocast_dtype=torch.bfloat16 if args.bf16 else None, progress=bar.update)
-    if not reranked:
-        raise InputError(f"no query of {args.run or args.train_data} is in {args.topics}")
-    lines = write_run(reranked, args.output, tag="pyserini-dr-rerank")
-    print(f"re-ranked {len(reranked):,} queries ({lines:,} hits) in {time.time() - started:.1f}s -> {args.output}",
-          file=sys.stderr)
+    write_scores(reranked, args, started, tag="pyserini-dr-rerank", verb="re-ranked")
     return 0
 
 

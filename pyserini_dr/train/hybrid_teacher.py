@@ -13,13 +13,12 @@ puts its scores on the student's logit scale (1 / temperature) for the KL and Ma
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
 
 from ..cli import progress, run_main
-from ..data.runs import Run, sort_hits, write_run
+from ..data.runs import Run, sort_hits
 from ..errors import InputError
 
 
@@ -58,7 +57,7 @@ def main(argv=None) -> int:
     from ..search.lucene import BM25Searcher
     from .. import _pyserini
     from ..prebuilt import resolve_index
-    from .teacher import add_pair_args, pairs_to_score
+    from .teacher import add_pair_args, pairs_to_score, write_scores
 
     p = argparse.ArgumentParser(prog="python -m pyserini_dr.train.hybrid_teacher", description=__doc__.split("\n\n")[1])
     add_dense_args(p)
@@ -80,11 +79,7 @@ def main(argv=None) -> int:
     teacher = HybridTeacher(index, encoder, BM25Searcher(sparse_dir), _pyserini.lucene_index_reader(sparse_dir),
                             alpha=args.alpha, scale=args.scale, depth=args.depth)
     scored = teacher.score(topics, pairs, batch_size=args.batch_size, threads=args.threads or 1)
-    if not scored:
-        raise InputError(f"no query of {args.run or args.train_data} is in the topics")
-    lines = write_run(scored, args.output, tag="pyserini-dr-hybrid-teacher")
-    print(f"scored {len(scored):,} queries ({lines:,} pairs) in {time.time() - started:.1f}s -> {args.output}",
-          file=sys.stderr)
+    write_scores(scored, args, started, tag="pyserini-dr-hybrid-teacher", verb="scored")
     return 0
 
 

@@ -38,3 +38,17 @@ def pairs_to_score(args) -> tuple[dict[str, str], Run]:
     if not args.topics:
         raise InputError("--run needs --topics")
     return resolve_topics(args.topics), {q: hits[:args.hits] for q, hits in read_run(args.run).items()}
+
+
+def write_scores(scored: Run, args, started: float, *, tag: str, verb: str) -> None:
+    """The teacher commands' output: the scored pairs as a TREC run (atomically) and one line on stderr."""
+    import sys
+    import time
+
+    from ..data.runs import write_run
+
+    if not scored:
+        raise InputError(f"no query of {args.run or args.train_data} is in {args.topics or 'its own topics'}")
+    lines = write_run(scored, args.output, tag=tag)
+    print(f"{verb} {len(scored):,} queries ({lines:,} pairs) in {time.time() - started:.1f}s -> {args.output}",
+          file=sys.stderr)

@@ -489,3 +489,14 @@ def test_torch_backend_float16_is_exact_over_the_stored_half_vectors(n):
     np.testing.assert_allclose(scores[:, :kept], np.take_along_axis(true, rows[:, :kept], 1), rtol=0, atol=1e-3)
 
 
+
+
+def test_fp8_selection_is_refused_where_it_cannot_run(small, flat, encoder):
+    """float8 candidate selection exists only on a float8 GPU with the torch backend: one clear line elsewhere."""
+    from pyserini_dr.errors import InputError
+    from pyserini_dr.search.faiss.backends import TorchBackend
+
+    with pytest.raises(InputError, match=r"^fp8 candidate selection needs a GPU with float8 \(compute capability"):
+        TorchBackend(random_unit(np.random.default_rng(0), 64, 16), device="cpu", dtype="float32", fp8_select=True)
+    with pytest.raises(InputError, match=r"^--fp8-select applies to the torch backend"):
+        dense_searcher(flat, encoder, backend="faiss", fp8_select=True)

@@ -15,7 +15,7 @@ class DenseSearcher:
 
     def __init__(self, index: DenseIndex, encoder, *, backend: str = "auto", device: str = "cpu",
                  threads: int | None = None, dtype: str = "float16", ef_search: int | None = None,
-                 nprobe: int | None = None):
+                 nprobe: int | None = None, fp8_select: bool = False):
         self.index = index
         self.encoder = encoder
         index.check_encoder(encoder.settings, encoder.dimension)
@@ -27,8 +27,10 @@ class DenseSearcher:
                                  f"{index.meta['index_type']}: use --backend faiss")
             # on a CPU (no faiss there, say) the torch backend computes in float32
             self.backend = TorchBackend(index.vectors(), device=device,
-                                        dtype=dtype if device.startswith("cuda") else "float32")
+                                        dtype=dtype if device.startswith("cuda") else "float32", fp8_select=fp8_select)
         else:
+            if fp8_select:
+                raise InputError("--fp8-select applies to the torch backend (exact search on a GPU)")
             from .backends import FaissBackend
             self.backend = FaissBackend(index.faiss_index(), threads, gpu=self.backend_name == "faiss-gpu",
                                         ef_search=ef_search, nprobe=nprobe)

@@ -43,12 +43,15 @@ def add_dense_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="faiss CPU threads")
     parser.add_argument("--ef-search", type=int, default=None, help="HNSW efSearch")
     parser.add_argument("--nprobe", type=int, default=None, help="IVF lists probed")
+    parser.add_argument("--fp8-select", action="store_true",
+                        help="torch backend on an H100-class GPU: candidates from float8 scores, float32 re-scoring")
 
 
 def dense_searcher(args) -> DenseSearcher:
     index, encoder = load_index_and_encoder(args)
     return DenseSearcher(index, encoder, backend=args.backend, device=str(encoder.device), threads=args.threads,
-                         dtype="bfloat16" if args.bf16 else "float16", ef_search=args.ef_search, nprobe=args.nprobe)
+                         dtype="bfloat16" if args.bf16 else "float16", ef_search=args.ef_search, nprobe=args.nprobe,
+                         fp8_select=args.fp8_select)
 
 
 def main(argv=None) -> int:

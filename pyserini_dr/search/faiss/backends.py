@@ -60,12 +60,22 @@ class TorchBackend:
     """
 
     def __init__(self, vectors, device: str = "cuda", dtype: str = "float16", group: int = 32,
-                 doc_chunk: int = 1 << 21, query_batch: int = 1024, margin: int = 64):
-        """``vectors``: a (memmapped) numpy array, uploaded in slices, or a tensor already on the device."""
+                 doc_chunk: int = 1 << 21, query_batch: int = 1024, margin: int = 64, fp8_select: bool = False,
+                 fused_min_docs: int = 1 << 18):
+        """``vectors``: a (memmapped) numpy array, uploaded in slices, or a tensor already on the device.
+
+        ``fp8_select``: the fused path picks its candidates from a float8 (e4m3) copy of the vectors, twice the
+        tensor-core rate of fp16, with a wider margin (FP8_MARGIN groups) for its coarser scores; re-scoring stays
+        float32 from the stored vectors. Needs a GPU with float8 (compute capability 8.9+); batches of more than
+        32 queries only (one query is bound by reading the vectors, not by the arithmetic), on indexes of at least
+        ``fused_min_docs`` vectors.
+        ``fused_min_docs``: below this many vectors the Triton kernels are not used (their autotuning costs about
+        15 s a process, more than it saves on a small index)."""
         import torch
 
         self.torch = torch
         self.group, self.query_batch, self.margin = group, query_batch, margin
+        self.fused_min_docs = fused_min_docs
         self.doc_chunk = max(group, doc_chunk // group * group)
         n, d = vectors.shape
         # whole blocks of the fused path's groups (8 x 16 documents); padding rows are masked out of every top-k
@@ -81,6 +91,25 @@ class TorchBackend:
                 part = torch.from_numpy(np.array(vectors[start:start + step], dtype=np.float32))  # a copy: memmaps are read-only
                 self.vectors[start:start + len(part)] = part.to(self.device).to(self.dtype)
         self.valid = n
+        self.select_vectors = self._fp8_copy() if fp8_select else None
+
+    FP8_TARGET = 240.0  # the largest |element| maps here (e4m3 reaches 448): headroom, and few subnormals
+    FP8_MARGIN = 256
+
+    def _fp8_copy(self):
+        torch = self.torch
+        if self.device.type != "cuda" or not hasattr(torch, "float8_e4m3fn") or \
+                torch.cuda.get_device_capability(self.device) < (8, 9):
+            raise InputError("fp8 candidate selection needs a GPU with float8 (compute capability 8.9+, e.g. H100)")
+        if self.valid < self.fused_min_docs:  # exact search without the kernels: nothing to select with
+            return None
+        step = 1 << 20
+        amax = max(float(self.vectors[s:s + step].abs().amax()) for s in range(0, self.vectors.shape[0], step))
+        self.fp8_scale = self.FP8_TARGET / max(amax, 1e-30)
+        out = torch.empty(self.vectors.shape, dtype=torch.float8_e4m3fn, device=self.device)
+        for s in range(0, self.vectors.shape[0], step):
+            out[s:s + step] = (self.vectors[s:s + step].float() * self.fp8_scale).to(torch.float8_e4m3fn)
+        return out
 
     def _chunk_topk(self, q, start: int, k: int):
         torch = self.torch
@@ -99,15 +128,13 @@ class TorchBackend:
         return best, cand.gather(1, pos) + start
 
     SUPER = 16  # groups per block in the fused path's two-level selection
-    FUSED_MIN_DOCS = 1 << 18
 
     def _fused(self):
         """The Triton kernels when they can run here (a CUDA device, half-precision vectors), else None."""
         if not hasattr(self, "_kernels"):
             self._kernels = None
-            # below FUSED_MIN_DOCS the kernels' autotuning (about 15 s a process) costs more than it saves
             if self.device.type == "cuda" and self.dtype in (self.torch.float16, self.torch.bfloat16) and \
-                    self.valid >= self.FUSED_MIN_DOCS:
+                    self.valid >= self.fused_min_docs:
                 try:
                     from . import _triton_kernels
                     if self.vectors.shape[0] % _triton_kernels.GROUP == 0:
@@ -116,11 +143,22 @@ class TorchBackend:
                     pass
         return self._kernels
 
-    def _search_fused(self, kernels, q32, k_eff: int):
-        """Group maxima from the fused kernel, the top k + margin groups, float32 re-scoring of their documents."""
+    def _group_scores(self, kernels, q32):
+        """Group maxima from the fused kernel (fp8 or fp16 inputs) and the margin of groups their precision needs."""
         torch = self.torch
-        groups = kernels.group_max(q32.to(self.dtype).contiguous(), self.vectors, self.valid)
-        kg = min(k_eff + self.margin, groups.shape[1])
+        if self.select_vectors is not None and len(q32) > 32:
+            # per-batch query scale kept on the device (no sync); the kernel maps scores back to cosine units
+            q_scale = self.FP8_TARGET / q32.abs().amax().clamp_min(1e-30)
+            q8 = (q32 * q_scale).to(torch.float8_e4m3fn).contiguous()
+            scale = (1.0 / (q_scale * self.fp8_scale)).reshape(1).float()
+            groups = kernels.group_max(q8, self.select_vectors, self.valid, scale, out_dtype=self.dtype)
+            return groups, max(self.margin, self.FP8_MARGIN)
+        return kernels.group_max(q32.to(self.dtype).contiguous(), self.vectors, self.valid), self.margin
+
+    def _select(self, kernels, q32, groups, k_eff: int, margin: int):
+        """The top k + margin groups, float32 re-scoring of their documents, the top k."""
+        torch = self.torch
+        kg = min(k_eff + margin, groups.shape[1])
         # A top-k group lies in a top-k block of SUPER groups (by block maximum), so the top-k over all groups is
         # taken over the blocks' groups only: a top-k over N/8/16 then 16k values instead of one over N/8.
         b, n_groups = groups.shape
@@ -131,7 +169,6 @@ class TorchBackend:
             top_groups = inner.gather(1, pos)
         else:
             _, top_groups = groups.topk(kg, dim=1, sorted=False)
-        del groups
         cand = (top_groups.unsqueeze(-1) * kernels.GROUP +
                 torch.arange(kernels.GROUP, device=q32.device)).view(len(q32), -1).to(torch.int32)
         scores = kernels.rescore(q32.contiguous(), self.vectors, cand)
@@ -144,26 +181,31 @@ class TorchBackend:
         k_eff = min(k, self.valid)
         want = min(k_eff + self.margin, self.valid)
         all_scores, all_rows = [], []
-        for qs in range(0, len(queries), self.query_batch):
-            q32 = torch.from_numpy(np.ascontiguousarray(queries[qs:qs + self.query_batch], dtype=np.float32))
-            q32 = q32.to(self.device)
-            kernels = self._fused()
-            if kernels is not None:  # results stay on the device until the end: no sync per batch
-                exact, rows = self._search_fused(kernels, q32, k_eff)
+        kernels = self._fused()
+        if kernels is not None:  # results stay on the device until the end: no sync per batch
+            for qs in range(0, len(queries), self.query_batch):
+                q32 = torch.from_numpy(np.ascontiguousarray(queries[qs:qs + self.query_batch], dtype=np.float32))
+                q32 = q32.to(self.device)
+                groups, margin = self._group_scores(kernels, q32)
+                exact, rows = self._select(kernels, q32, groups, k_eff, margin)
+                del groups
                 all_scores.append(exact)
                 all_rows.append(rows)
-                continue
-            q = q32.to(self.dtype)
-            parts = [self._chunk_topk(q, s, want) for s in range(0, self.vectors.shape[0], self.doc_chunk)]
-            scores = torch.cat([p[0] for p in parts], 1)
-            rows = torch.cat([p[1] for p in parts], 1)
-            _, pos = scores.topk(want, dim=1)
-            rows = rows.gather(1, pos)
-            # exact float32 re-scoring of the candidates
-            exact = torch.einsum("bd,bkd->bk", q32, self.vectors[rows].float())
-            exact, order = exact.topk(k_eff, dim=1)
-            all_scores.append(exact.cpu())
-            all_rows.append(rows.gather(1, order).cpu())
+        else:
+            for qs in range(0, len(queries), self.query_batch):
+                q32 = torch.from_numpy(np.ascontiguousarray(queries[qs:qs + self.query_batch], dtype=np.float32))
+                q32 = q32.to(self.device)
+                q = q32.to(self.dtype)
+                parts = [self._chunk_topk(q, s, want) for s in range(0, self.vectors.shape[0], self.doc_chunk)]
+                scores = torch.cat([p[0] for p in parts], 1)
+                rows = torch.cat([p[1] for p in parts], 1)
+                _, pos = scores.topk(want, dim=1)
+                rows = rows.gather(1, pos)
+                # exact float32 re-scoring of the candidates
+                exact = torch.einsum("bd,bkd->bk", q32, self.vectors[rows].float())
+                exact, order = exact.topk(k_eff, dim=1)
+                all_scores.append(exact.cpu())
+                all_rows.append(rows.gather(1, order).cpu())
         scores = torch.cat([s.cpu() for s in all_scores]).numpy()
         rows = torch.cat([r.cpu() for r in all_rows]).numpy().astype(np.int64)
         if k_eff < k:  # fewer documents than k: pad like faiss

@@ -34,9 +34,10 @@ def _prune(configs, named_args, **kwargs):
 
 @triton.autotune(configs=_configs(), key=["M_BUCKET", "K"], prune_configs_by={"early_config_prune": _prune})
 @triton.jit
-def _group_max_kernel(q_ptr, v_ptr, out_ptr, scale_ptr, M, N, K, n_valid, M_BUCKET,
-                      stride_qm, stride_vn, stride_om,
-                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_SIZE: tl.constexpr):
+def _group_max_kernel(q_ptr, v_ptr, out_ptr, blk_ptr, scale_ptr, M, N, K, n_valid, M_BUCKET,
+                      stride_qm, stride_vn, stride_om, stride_bm,
+                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_SIZE: tl.constexpr,
+                      SUPER: tl.constexpr):
     pid = tl.program_id(0)
     num_m = tl.cdiv(M, BLOCK_M)
     pid_m = pid % num_m  # M fastest: the programs sharing a vector tile run together and hit L2
@@ -58,29 +59,39 @@ def _group_max_kernel(q_ptr, v_ptr, out_ptr, scale_ptr, M, N, K, n_valid, M_BUCK
     offs_g = pid_n.to(tl.int64) * (BLOCK_N // GROUP_SIZE) + tl.arange(0, BLOCK_N // GROUP_SIZE)
     tl.store(out_ptr + offs_m[:, None] * stride_om + offs_g[None, :], groups.to(out_ptr.dtype.element_ty),
              mask=(offs_m[:, None] < M) & (offs_g[None, :] < N // GROUP_SIZE))
+    # the maxima of SUPER adjacent groups too: the selection's first level, without a second pass over ``out``
+    blocks = tl.max(tl.reshape(groups, (BLOCK_M, BLOCK_N // (GROUP_SIZE * SUPER), SUPER)), axis=2)
+    offs_b = pid_n.to(tl.int64) * (BLOCK_N // (GROUP_SIZE * SUPER)) + tl.arange(0, BLOCK_N // (GROUP_SIZE * SUPER))
+    tl.store(blk_ptr + offs_m[:, None] * stride_bm + offs_b[None, :], blocks.to(blk_ptr.dtype.element_ty),
+             mask=(offs_m[:, None] < M) & (offs_b[None, :] < N // (GROUP_SIZE * SUPER)))
+
+
+SUPER = 16  # groups per block: the second output holds the maxima of SUPER adjacent groups
 
 
 def group_max(queries: torch.Tensor, vectors: torch.Tensor, n_valid: int, scale: torch.Tensor | None = None,
-              out_dtype: torch.dtype | None = None) -> torch.Tensor:
+              out_dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(M x K) @ (N x K).T reduced to the max over groups of GROUP documents, times ``scale`` (a one-element
-    float32 tensor, so that no host sync is needed): M x N/GROUP in ``out_dtype`` (default: the inputs' fp16/bf16).
-    Inputs may be float8 (e4m3) on GPUs that have it.
+    float32 tensor, so that no host sync is needed): M x N/GROUP in ``out_dtype`` (default: the inputs' fp16/bf16),
+    and the max over blocks of SUPER groups, M x N/(GROUP x SUPER). Inputs may be float8 (e4m3) on GPUs that have it.
 
-    ``vectors`` has N a multiple of GROUP (zero rows padded); rows >= ``n_valid`` count as -inf.
+    ``vectors`` has N a multiple of GROUP x SUPER (zero rows padded); rows >= ``n_valid`` count as -inf.
     """
     m, k = queries.shape
     n = vectors.shape[0]
-    assert n % GROUP == 0 and queries.dtype == vectors.dtype and queries.is_contiguous() and vectors.is_contiguous()
+    assert n % (GROUP * SUPER) == 0 and queries.dtype == vectors.dtype and queries.is_contiguous() \
+        and vectors.is_contiguous()
     out = torch.empty((m, n // GROUP), dtype=out_dtype or queries.dtype, device=queries.device)
+    blocks = torch.empty((m, n // (GROUP * SUPER)), dtype=out.dtype, device=queries.device)
     if scale is None:
         scale = torch.ones(1, dtype=torch.float32, device=queries.device)
     bucket = 16 if m <= 16 else 32 if m <= 32 else 1024
 
     def grid(meta):
         return (triton.cdiv(m, meta["BLOCK_M"]) * triton.cdiv(n, meta["BLOCK_N"]),)
-    _group_max_kernel[grid](queries, vectors, out, scale, m, n, k, n_valid, bucket, queries.stride(0), vectors.stride(0),
-                            out.stride(0), GROUP_SIZE=GROUP)
-    return out
+    _group_max_kernel[grid](queries, vectors, out, blocks, scale, m, n, k, n_valid, bucket, queries.stride(0),
+                            vectors.stride(0), out.stride(0), blocks.stride(0), GROUP_SIZE=GROUP, SUPER=SUPER)
+    return out, blocks
 
 
 @triton.jit

@@ -127,8 +127,6 @@ class TorchBackend:
         best, pos = cand_scores.topk(kk, dim=1, sorted=False)
         return best, cand.gather(1, pos) + start
 
-    SUPER = 16  # groups per block in the fused path's two-level selection
-
     def _fused(self):
         """The Triton kernels when they can run here (a CUDA device, half-precision vectors), else None."""
         if not hasattr(self, "_kernels"):
@@ -137,34 +135,35 @@ class TorchBackend:
                     self.valid >= self.fused_min_docs:
                 try:
                     from . import _triton_kernels
-                    if self.vectors.shape[0] % _triton_kernels.GROUP == 0:
+                    if self.vectors.shape[0] % (_triton_kernels.GROUP * _triton_kernels.SUPER) == 0:
                         self._kernels = _triton_kernels
                 except ImportError:
                     pass
         return self._kernels
 
     def _group_scores(self, kernels, q32):
-        """Group maxima from the fused kernel (fp8 or fp16 inputs) and the margin of groups their precision needs."""
+        """Group and block maxima from the fused kernel (fp8 or fp16 inputs), and the margin their precision needs."""
         torch = self.torch
         if self.select_vectors is not None and len(q32) > 32:
             # per-batch query scale kept on the device (no sync); the kernel maps scores back to cosine units
             q_scale = self.FP8_TARGET / q32.abs().amax().clamp_min(1e-30)
             q8 = (q32 * q_scale).to(torch.float8_e4m3fn).contiguous()
             scale = (1.0 / (q_scale * self.fp8_scale)).reshape(1).float()
-            groups = kernels.group_max(q8, self.select_vectors, self.valid, scale, out_dtype=self.dtype)
-            return groups, max(self.margin, self.FP8_MARGIN)
-        return kernels.group_max(q32.to(self.dtype).contiguous(), self.vectors, self.valid), self.margin
+            groups, blocks = kernels.group_max(q8, self.select_vectors, self.valid, scale, out_dtype=self.dtype)
+            return groups, blocks, max(self.margin, self.FP8_MARGIN)
+        return *kernels.group_max(q32.to(self.dtype).contiguous(), self.vectors, self.valid), self.margin
 
-    def _select(self, kernels, q32, groups, k_eff: int, margin: int):
+    def _select(self, kernels, q32, groups, blocks, k_eff: int, margin: int):
         """The top k + margin groups, float32 re-scoring of their documents, the top k."""
         torch = self.torch
         kg = min(k_eff + margin, groups.shape[1])
-        # A top-k group lies in a top-k block of SUPER groups (by block maximum), so the top-k over all groups is
-        # taken over the blocks' groups only: a top-k over N/8/16 then 16k values instead of one over N/8.
+        # A top-k group lies in a top-k block of SUPER groups (by block maximum, from the kernel), so the top-k over
+        # all groups is taken over the blocks' groups only: a top-k over N/8/16 then 16k values instead of N/8.
         b, n_groups = groups.shape
-        if kg * self.SUPER < n_groups and n_groups % self.SUPER == 0:
-            _, top_blocks = groups.view(b, -1, self.SUPER).amax(-1).topk(kg, dim=1, sorted=False)
-            inner = (top_blocks.unsqueeze(-1) * self.SUPER + torch.arange(self.SUPER, device=q32.device)).view(b, -1)
+        if kg * kernels.SUPER < n_groups:
+            _, top_blocks = blocks.topk(kg, dim=1, sorted=False)
+            inner = (top_blocks.unsqueeze(-1) * kernels.SUPER +
+                     torch.arange(kernels.SUPER, device=q32.device)).view(b, -1)
             _, pos = groups.gather(1, inner).topk(kg, dim=1, sorted=False)
             top_groups = inner.gather(1, pos)
         else:
@@ -186,9 +185,9 @@ class TorchBackend:
             for qs in range(0, len(queries), self.query_batch):
                 q32 = torch.from_numpy(np.ascontiguousarray(queries[qs:qs + self.query_batch], dtype=np.float32))
                 q32 = q32.to(self.device)
-                groups, margin = self._group_scores(kernels, q32)
-                exact, rows = self._select(kernels, q32, groups, k_eff, margin)
-                del groups
+                groups, blocks, margin = self._group_scores(kernels, q32)
+                exact, rows = self._select(kernels, q32, groups, blocks, k_eff, margin)
+                del groups, blocks
                 all_scores.append(exact)
                 all_rows.append(rows)
         else:

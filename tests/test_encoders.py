@@ -467,3 +467,41 @@ def test_long_texts_tokenized_from_a_word_aligned_prefix_give_the_full_texts_ids
     clipped = [e.ids for e in encode_clipped(tok, texts, max_length)]
     assert clipped == full
     assert sum(len(t) > CLIP_CHARS_PER_TOKEN * max_length for t in texts) > 50  # the shortcut was taken
+
+
+@pytest.mark.parametrize("which", ["bert_tokenizer", "roberta_tokenizer"])
+def test_clipping_never_cuts_inside_a_run_of_whitespace(tiny, which):
+    """Texts whose words are separated by runs of spaces, tabs and newlines, for every max_length from 6 to 30: a cut
+    inside a run would leave byte-level BPE a shorter whitespace piece at the end than the full text has."""
+    import random
+
+    from pyserini_dr.encode._rust_tokenizer import configured, encode_clipped
+
+    rng = random.Random(11)
+    words = " ".join(ALL_TEXT).split()
+    gaps = [" ", "   ", "\n \n ", " \t  ", "  \n"]
+    texts = []
+    for _ in range(60):
+        parts = [rng.choice(words)]
+        for _ in range(rng.randint(20, 80)):
+            parts += [rng.choice(gaps), rng.choice(words)]
+        texts.append("".join(parts))
+
+    def compare():
+        mismatches = 0
+        for max_length in range(6, 31):
+            tok = configured(tiny[which].backend_tokenizer.to_str(), max_length)
+            full = [e.ids for e in tok.encode_batch_fast(texts)]
+            mismatches += sum(a != b for a, b in zip(full, (e.ids for e in encode_clipped(tok, texts, max_length))))
+        return mismatches
+
+    assert compare() == 0
+
+
+def test_the_clip_point_is_a_single_space_between_words():
+    from pyserini_dr.encode._rust_tokenizer import _word_boundary
+
+    text = "alpha beta   gamma\n \ndelta epsilon"
+    assert _word_boundary(text, len(text)) == text.index(" epsilon")
+    assert _word_boundary(text, text.index("delta")) == text.index(" beta")   # not inside "   " or "\n \n"
+    assert _word_boundary("one  two", 8) == -1 and _word_boundary("solid", 5) == -1

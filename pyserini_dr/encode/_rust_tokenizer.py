@@ -30,13 +30,15 @@ def encode_clipped(tok, texts: list[str], max_length: int) -> list:
 
     Exact: normalization and whitespace pre-tokenization are local, so a text cut between words tokenizes to a
     prefix of the full text's pieces; when that prefix still reaches ``max_length`` ids, truncation keeps the same
-    ids as it would from the full text. The few cut texts that fall short are tokenized again whole.
+    ids as it would from the full text. The few cut texts that fall short are tokenized again whole. The cut is
+    at a single space between two non-space characters: inside a longer run of whitespace, byte-level BPE would end
+    the clipped text on a shorter whitespace piece than the full text has.
     """
     limit = CLIP_CHARS_PER_TOKEN * max_length
     clipped, cut = [], []
     for i, text in enumerate(texts):
         if len(text) > limit:
-            end = text.rfind(" ", 0, limit)
+            end = _word_boundary(text, limit)
             if end > 0:
                 text = text[:end]
                 cut.append(i)
@@ -46,3 +48,11 @@ def encode_clipped(tok, texts: list[str], max_length: int) -> list:
     for i, full in zip(short, tok.encode_batch_fast([texts[i] for i in short]) if short else []):
         encodings[i] = full
     return encodings
+
+
+def _word_boundary(text: str, limit: int) -> int:
+    """The last position before ``limit`` of a space with non-whitespace on both sides, or -1."""
+    end = text.rfind(" ", 0, limit)
+    while end > 0 and (text[end - 1].isspace() or text[end + 1].isspace()):
+        end = text.rfind(" ", 0, end)
+    return end

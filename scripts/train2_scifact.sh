@@ -32,21 +32,22 @@ rerank() {  # output [flags]: the teacher's scores
 }
 
 # the teacher, its re-ranking of the BM25 test top 100, its scores of the training pairs and of the BM25 train top 100
-if [ -n "${TEACHER_PAIRS:-}" ]; then
+teacher_pairs=$work/teacher.pairs.txt; teacher_bm25=$work/teacher.bm25.txt
+if [ -n "${TEACHER_PAIRS:-}" ]; then  # used where they are: a copy would lose a .gz suffix
   : "${TEACHER_BM25:?TEACHER_BM25=the teacher scores of the BM25 train top 100, beside TEACHER_PAIRS}"
-  cp "$TEACHER_PAIRS" "$work/teacher.pairs.txt"; cp "$TEACHER_BM25" "$work/teacher.bm25.txt"
+  teacher_pairs=$TEACHER_PAIRS; teacher_bm25=$TEACHER_BM25
 else
   train teacher cross-encoder "$MODEL" "$CE_EPOCHS" --train-data "$TRAIN/train.jsonl" --batch-size 16 --negatives 7
   rerank "$OUT/run.teacher.txt" --topics beir-v1.0.0-scifact-test --run "$TRAIN/bm25.test.txt" --hits 100
-  rerank "$work/teacher.pairs.txt" --train-data "$TRAIN/train.jsonl"
-  rerank "$work/teacher.bm25.txt" --topics beir-v1.0.0-scifact-train --run "$TRAIN/bm25.train.txt" --hits 100
+  rerank "$teacher_pairs" --train-data "$TRAIN/train.jsonl"
+  rerank "$teacher_bm25" --topics beir-v1.0.0-scifact-train --run "$TRAIN/bm25.train.txt" --hits 100
 fi
 students=(--train-data "$TRAIN/train.jsonl" --batch-size 64)
 
-train tasb tasb "$MODEL" "$EPOCHS" "${students[@]}" --teacher-scores "$work/teacher.pairs.txt" \
+train tasb tasb "$MODEL" "$EPOCHS" "${students[@]}" --teacher-scores "$teacher_pairs" \
     --clusters "$TRAIN/clusters.tsv";                                                   search tasb
 
-$PY -m pyserini_dr.train.pseudo_labels --topics beir-v1.0.0-scifact-train --teacher-scores "$work/teacher.bm25.txt" \
+$PY -m pyserini_dr.train.pseudo_labels --topics beir-v1.0.0-scifact-train --teacher-scores "$teacher_bm25" \
     --positives 1 --negatives-after 10 --depth 100 --output "$work/pseudo.jsonl" 2>&1 | tail -1
 train pair-stage1 pair "$MODEL" "$EPOCHS" --train-data "$work/pseudo.jsonl" --batch-size 64 --pair-alpha 0.1
 train pair pair "$work/pair-stage1/model" "$EPOCHS" "${students[@]}" --pair-alpha 0;    search pair
@@ -54,14 +55,14 @@ train pair-finetune pair "$MODEL" "$EPOCHS" "${students[@]}" --pair-alpha 0;    
 
 train simlm-pretrain simlm-pretrain "$MODEL" "$PRETRAIN_EPOCHS" --batch-size 64 --lr 1e-4
 train simlm simlm "$work/simlm-pretrain/model" "$EPOCHS" "${students[@]}" --negatives 7 \
-    --kl-weight "$KL_WEIGHT" --teacher-scores "$work/teacher.pairs.txt";                                         search simlm
+    --kl-weight "$KL_WEIGHT" --teacher-scores "$teacher_pairs";                                         search simlm
 train simlm-finetune simlm "$MODEL" "$EPOCHS" "${students[@]}" --negatives 7 \
-    --kl-weight "$KL_WEIGHT" --teacher-scores "$work/teacher.pairs.txt";                                         search simlm-finetune
+    --kl-weight "$KL_WEIGHT" --teacher-scores "$teacher_pairs";                                         search simlm-finetune
 
 if [ -n "${PSEUDO:-}" ]; then  # the teacher's title-query labels, then the labelled fine-tuning with distillation
   : "${PSEUDO_TEACHER:?PSEUDO_TEACHER=the teacher scores of the PSEUDO groups}"
   train gpl simlm "$MODEL" "$PSEUDO_EPOCHS" --train-data "$PSEUDO" --batch-size 64 --negatives 7 \
       --kl-weight "$KL_WEIGHT" --teacher-scores "$PSEUDO_TEACHER";                          search gpl
   train gpl-simlm simlm "$work/gpl/model" "$EPOCHS" "${students[@]}" --negatives 7 \
-      --kl-weight "$KL_WEIGHT" --teacher-scores "$work/teacher.pairs.txt";                  search gpl-simlm
+      --kl-weight "$KL_WEIGHT" --teacher-scores "$teacher_pairs";                  search gpl-simlm
 fi

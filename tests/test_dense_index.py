@@ -498,5 +498,5 @@ def test_fp8_selection_is_refused_where_it_cannot_run(small, flat, encoder):
 
     with pytest.raises(InputError, match=r"^fp8 candidate selection needs a GPU with float8 \(compute capability"):
         TorchBackend(random_unit(np.random.default_rng(0), 64, 16), device="cpu", dtype="float32", fp8_select=True)
-    with pytest.raises(InputError, match=r"^--fp8-select applies to the torch backend"):
+    with pytest.raises(InputError, match=r"^--fp8-select applies to the torch backend .*: --backend torch$"):
         dense_searcher(flat, encoder, backend="faiss", fp8_select=True)

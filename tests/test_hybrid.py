@@ -712,6 +712,16 @@ def test_hybrid_teacher_scores_each_pair_as_pyserini_hybrid_searcher(subset, enc
         assert {d for d, _ in written[q]} == {d for d, _ in pairs[q][:10]}
         for d, s in written[q]:
             assert s == pytest.approx(20 * expected[q][d], abs=2e-4), (q, d)
+    # a pair beyond the BM25 depth whose document Lucene does not hold is refused (Anserini would score it 0)
+    class NoDocuments:
+        def convert_collection_docid_to_internal_docid(self, docid):
+            return -1
+
+    blind = HybridTeacher(DenseIndex(str(subset.dense)), encoder, BM25Searcher(str(subset.lucene)), NoDocuments(),
+                          alpha=0.04, depth=1, sparse_dir="lucene-dir")
+    with pytest.raises(InputError, match=r"^document '.+' is not in the Lucene index lucene-dir$"):
+        blind.score(topics, pairs)
+
     run.write_text(f"{qids[0]} Q0 not-a-doc 1 1.0 bm25\n")
     assert cli("pyserini_dr.train.hybrid_teacher", *args, "--output", out, env={"HF_HUB_OFFLINE": "1"}).error_line() \
         == f"error: document 'not-a-doc' is not in the dense index {subset.dense}"

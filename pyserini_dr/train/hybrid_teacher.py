@@ -26,8 +26,12 @@ class HybridTeacher:
     """Scores given (query, document) pairs with alpha x BM25 + dense, times ``scale``."""
 
     def __init__(self, dense_index, encoder, sparse, index_reader, *, alpha: float, scale: float = 1.0,
-                 depth: int = 100):
+                 depth: int = 100, sparse_dir: str = ""):
+        if dense_index.meta.get("index_type", "Flat") != "Flat":
+            raise InputError(f"{dense_index.directory} is a {dense_index.meta['index_type']} index: the teacher needs "
+                             "the exact vectors of a flat one")
         self.index, self.encoder, self.sparse, self.reader = dense_index, encoder, sparse, index_reader
+        self.sparse_dir = sparse_dir
         self.alpha, self.scale, self.depth = alpha, scale, depth
         self.rows = {d: i for i, d in enumerate(dense_index.docids)}
 
@@ -45,11 +49,16 @@ class HybridTeacher:
             docs = [d for d, _ in pairs[qid]]
             dense = np.asarray(vectors[[self.rows[d] for d in docs]], dtype=np.float32) @ qvec.astype(np.float32)
             top = dict(bm25.get(qid, []))
-            sparse = [top[d] if d in top else float(self.reader.compute_query_document_score(d, queries[qid]))
-                      for d in docs]
+            sparse = [top[d] if d in top else self._bm25_alone(d, queries[qid]) for d in docs]
             scored[qid] = sort_hits((d, self.scale * (self.alpha * s + float(v)))
                                     for d, s, v in zip(docs, sparse, dense))
         return scored
+
+    def _bm25_alone(self, docid: str, query: str) -> float:
+        """Lucene's BM25 of one pair; Anserini answers 0 for a docid it does not hold, so that is refused first."""
+        if self.reader.convert_collection_docid_to_internal_docid(docid) < 0:
+            raise InputError(f"document {docid!r} is not in the Lucene index {self.sparse_dir}")
+        return float(self.reader.compute_query_document_score(docid, query))
 
 
 def main(argv=None) -> int:
@@ -61,6 +70,7 @@ def main(argv=None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m pyserini_dr.train.hybrid_teacher", description=__doc__.split("\n\n")[1])
     add_dense_args(p)
+    p._option_string_actions["--threads"].help = "Lucene threads for the BM25 searches"
     p.add_argument("--sparse-index", required=True, help="Lucene index directory or prebuilt name (BM25 k1 0.9, b 0.4)")
     p.add_argument("--alpha", type=float, required=True, help="weight of BM25 (pyserini's hybrid semantics)")
     p.add_argument("--scale", type=float, default=1.0, help="multiplies every score (1 / the student's temperature)")
@@ -77,7 +87,7 @@ def main(argv=None) -> int:
     sparse_dir = resolve_index(args.sparse_index, "lucene")
     index, encoder = load_index_and_encoder(args)
     teacher = HybridTeacher(index, encoder, BM25Searcher(sparse_dir), _pyserini.lucene_index_reader(sparse_dir),
-                            alpha=args.alpha, scale=args.scale, depth=args.depth)
+                            alpha=args.alpha, scale=args.scale, depth=args.depth, sparse_dir=sparse_dir)
     scored = teacher.score(topics, pairs, batch_size=args.batch_size, threads=args.threads or 1)
     write_scores(scored, args, started, tag="pyserini-dr-hybrid-teacher", verb="scored")
     return 0

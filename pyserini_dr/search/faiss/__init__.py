@@ -19,7 +19,8 @@ class DenseSearcher:
         self.index = index
         self.encoder = encoder
         index.check_encoder(encoder.settings, encoder.dimension)
-        self.backend_name = self._pick(backend, device)
+        self.backend_name = "torch" if fp8_select and backend == "auto" and device.startswith("cuda") else \
+            self._pick(backend, device)
         if self.backend_name == "torch":
             from .backends import TorchBackend
             if index.meta.get("index_type", "Flat") != "Flat":
@@ -30,7 +31,7 @@ class DenseSearcher:
                                         dtype=dtype if device.startswith("cuda") else "float32", fp8_select=fp8_select)
         else:
             if fp8_select:
-                raise InputError("--fp8-select applies to the torch backend (exact search on a GPU)")
+                raise InputError("--fp8-select applies to the torch backend (exact search on a GPU): --backend torch")
             from .backends import FaissBackend
             self.backend = FaissBackend(index.faiss_index(), threads, gpu=self.backend_name == "faiss-gpu",
                                         ef_search=ef_search, nprobe=nprobe)

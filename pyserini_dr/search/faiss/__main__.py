@@ -44,7 +44,8 @@ def add_dense_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ef-search", type=int, default=None, help="HNSW efSearch")
     parser.add_argument("--nprobe", type=int, default=None, help="IVF lists probed")
     parser.add_argument("--fp8-select", action="store_true",
-                        help="torch backend on an H100-class GPU: candidates from float8 scores, float32 re-scoring")
+                        help="torch backend on an H100-class GPU: candidates picked from float8 scores (approximate: "
+                        "check the overlap on your index), then float32 re-scoring")
 
 
 def dense_searcher(args) -> DenseSearcher:

@@ -55,7 +55,8 @@ def _group_max_kernel(q_ptr, v_ptr, out_ptr, blk_ptr, scale_ptr, M, N, K, n_vali
                     mask=(offs_n[None, :] < N) & (kk[:, None] < K), other=0.0)
         acc = tl.dot(a, b, acc)
     acc = tl.where(offs_n[None, :] < n_valid, acc, float("-inf"))
-    groups = tl.max(tl.reshape(acc, (BLOCK_M, BLOCK_N // GROUP_SIZE, GROUP_SIZE)), axis=2) * tl.load(scale_ptr)
+    row_scale = tl.load(scale_ptr + offs_m, mask=offs_m < M, other=1.0)
+    groups = tl.max(tl.reshape(acc, (BLOCK_M, BLOCK_N // GROUP_SIZE, GROUP_SIZE)), axis=2) * row_scale[:, None]
     offs_g = pid_n.to(tl.int64) * (BLOCK_N // GROUP_SIZE) + tl.arange(0, BLOCK_N // GROUP_SIZE)
     tl.store(out_ptr + offs_m[:, None] * stride_om + offs_g[None, :], groups.to(out_ptr.dtype.element_ty),
              mask=(offs_m[:, None] < M) & (offs_g[None, :] < N // GROUP_SIZE))
@@ -71,8 +72,8 @@ SUPER = 16  # groups per block: the second output holds the maxima of SUPER adja
 
 def group_max(queries: torch.Tensor, vectors: torch.Tensor, n_valid: int, scale: torch.Tensor | None = None,
               out_dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(M x K) @ (N x K).T reduced to the max over groups of GROUP documents, times ``scale`` (a one-element
-    float32 tensor, so that no host sync is needed): M x N/GROUP in ``out_dtype`` (default: the inputs' fp16/bf16),
+    """(M x K) @ (N x K).T reduced to the max over groups of GROUP documents, each row times its ``scale`` (an M
+    float32 tensor on the device: no host sync): M x N/GROUP in ``out_dtype`` (default: the inputs' fp16/bf16),
     and the max over blocks of SUPER groups, M x N/(GROUP x SUPER). Inputs may be float8 (e4m3) on GPUs that have it.
 
     ``vectors`` has N a multiple of GROUP x SUPER (zero rows padded); rows >= ``n_valid`` count as -inf.
@@ -84,7 +85,7 @@ def group_max(queries: torch.Tensor, vectors: torch.Tensor, n_valid: int, scale:
     out = torch.empty((m, n // GROUP), dtype=out_dtype or queries.dtype, device=queries.device)
     blocks = torch.empty((m, n // (GROUP * SUPER)), dtype=out.dtype, device=queries.device)
     if scale is None:
-        scale = torch.ones(1, dtype=torch.float32, device=queries.device)
+        scale = torch.ones(m, dtype=torch.float32, device=queries.device)
     bucket = 16 if m <= 16 else 32 if m <= 32 else 1024
 
     def grid(meta):

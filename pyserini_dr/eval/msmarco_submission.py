@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..cli import atomic_write, run_main
-from ..data.runs import Run, sort_hits
+from ..cli import run_main
+from ..data.runs import Run, write_run
 from ..errors import InputError, where
 
 MAX_HITS = 1000          # ms_marco_eval.py keeps 1000 slots per query
@@ -52,13 +52,7 @@ def write_submission(run: Run, path, hits: int = MAX_HITS) -> int:
         bad = qid if not _INT.match(qid) else next((d for d, _ in qhits if not _INT.match(d)), None)
         if bad is not None:
             raise InputError(f"MS MARCO ids are integers; the run has {bad!r} (query {qid})")
-    lines = 0
-    with atomic_write(path) as f:
-        for qid, qhits in run.items():
-            for rank, (pid, _) in enumerate(sort_hits(qhits)[:hits], 1):
-                f.write(f"{qid}\t{pid}\t{rank}\n")
-                lines += 1
-    return lines
+    return write_run(run, path, output_format="msmarco", hits=hits)
 
 
 def validate_submission(path, topics: Iterable[str] | None, max_hits: int = MAX_HITS,

@@ -57,8 +57,9 @@ def dense_facts(index_dir: str) -> dict:
 
 def lucene_facts(index_dir: str) -> dict:
     from .. import _pyserini
+    from ..index.lucene import is_lucene_index
 
-    if not os.path.isdir(index_dir) or not any(f.startswith("segments_") for f in os.listdir(index_dir)):
+    if not is_lucene_index(index_dir):
         raise InputError(f"{index_dir} is not a Lucene index directory")
     return {"type": "lucene", "documents": int(_pyserini.lucene_searcher(index_dir).num_docs)}
 

@@ -116,6 +116,8 @@ def unpack(tarball: str, destination: str) -> str:
 
 def check_index_dir(directory: str, entry: PrebuiltIndex) -> None:
     """Refuse an archive that unpacked to something other than the kind of index its entry announces."""
+    from ..index.lucene import is_lucene_index
+
     if entry.kind == "dense":
         from ..index.dense import DenseIndex
 
@@ -123,5 +125,5 @@ def check_index_dir(directory: str, entry: PrebuiltIndex) -> None:
             DenseIndex(directory)
         except InputError as e:
             raise InputError(f"{entry.info['filename']} does not hold a dense index ({e})") from None
-    elif not any(f.startswith("segments_") for f in os.listdir(directory)):
+    elif not is_lucene_index(directory):
         raise InputError(f"{entry.info['filename']} does not hold a Lucene index (no segments_* file)")

@@ -10,6 +10,11 @@ from ...data.corpus import CorpusStats, iter_corpus, write_json_collection
 from ...errors import InputError
 
 
+def is_lucene_index(directory: str) -> bool:
+    """A directory holding a Lucene commit point (a ``segments_N`` file)."""
+    return os.path.isdir(directory) and any(f.startswith("segments_") for f in os.listdir(directory))
+
+
 class LuceneIndexBuilder:
     """Corpus (BEIR jsonl or JsonCollection jsonl) -> Lucene index directory, flat or multifield.
 

@@ -13,10 +13,8 @@ from ...cli import run_main
 from ...data.registry import resolve_topics
 from ...data.runs import write_run
 from ...errors import InputError
-from ...prebuilt import resolve_index
 from ..faiss.__main__ import add_dense_args, dense_searcher
-from ..lucene import BM25Searcher
-from ..lucene.__main__ import add_output_args, parse_fields
+from ..lucene.__main__ import add_output_args, bm25_searcher
 from . import FUSION_METHODS, HybridSearch
 
 SECTIONS = ("dense", "sparse", "fusion", "run")
@@ -80,8 +78,7 @@ def main(argv=None) -> int:
     args = parse(argv)
     started = time.time()
     topics = resolve_topics(args["run"].topics)
-    sparse = BM25Searcher(resolve_index(args["sparse"].index, "lucene"), args["sparse"].k1, args["sparse"].b,
-                          parse_fields(args["sparse"].fields))
+    sparse = bm25_searcher(args["sparse"])
     searcher = HybridSearch(dense_searcher(args["dense"]), sparse)
     f, r = args["fusion"], args["run"]
     run = searcher.batch_search(topics, k0=f.hits, hits=r.hits, alpha=f.alpha, normalization=f.normalization,

@@ -113,11 +113,9 @@ def tune_and_test(searcher: HybridSearch, tune_topics: dict, tune_qrels: Qrels, 
 
 
 def main(argv=None) -> int:
-    from ..lucene.__main__ import parse_fields
+    from ..lucene.__main__ import bm25_searcher
     from .__main__ import section_parsers, split_sections
     from ..faiss.__main__ import dense_searcher
-    from ..lucene import BM25Searcher
-    from ...prebuilt import resolve_index
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if "tune" not in argv:
@@ -147,8 +145,7 @@ def main(argv=None) -> int:
 
     tune_topics, test_topics = resolve_topics(t.tune_topics), resolve_topics(t.test_topics)
     check_disjoint(tune_topics, test_topics)
-    sparse = BM25Searcher(resolve_index(sparse_args.index, "lucene"), sparse_args.k1, sparse_args.b,
-                          parse_fields(sparse_args.fields))
+    sparse = bm25_searcher(sparse_args)
     searcher = HybridSearch(dense_searcher(dense_args), sparse)
     points, chosen, run = tune_and_test(searcher, tune_topics, read_qrels(resolve_qrels(t.tune_qrels or t.tune_topics)),
                                         test_topics, metric=t.metric, hits=t.hits, remove_query=t.remove_query)

@@ -24,6 +24,11 @@ def parse_fields(items: list[str] | None) -> dict[str, float]:
     return fields
 
 
+def bm25_searcher(args) -> BM25Searcher:
+    """The BM25Searcher of parsed --index (directory or prebuilt name), --k1, --b and --fields."""
+    return BM25Searcher(resolve_index(args.index, "lucene"), args.k1, args.b, parse_fields(args.fields))
+
+
 def add_output_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="run file to write")
     parser.add_argument("--output-format", choices=["trec", "msmarco"], default="trec")
@@ -46,7 +51,7 @@ def main(argv=None) -> int:
 
     started = time.time()
     topics = resolve_topics(args.topics)
-    searcher = BM25Searcher(resolve_index(args.index, "lucene"), args.k1, args.b, parse_fields(args.fields))
+    searcher = bm25_searcher(args)
     run = searcher.batch_search(topics, args.hits, args.threads, args.remove_query)
     lines = write_run(run, args.output, output_format=args.output_format, tag=args.run_tag or "pyserini-dr-bm25")
     elapsed = time.time() - started

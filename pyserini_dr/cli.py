@@ -64,6 +64,19 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
         yield f
 
 
+@contextlib.contextmanager
+def atomic_directory(final: str) -> Iterator[str]:
+    """A fresh ``final + '.saving'`` folder to write into, put at ``final`` (``replace_directory``) once the block
+    ends without an error: a crash while writing leaves the old directory."""
+    import shutil
+
+    tmp = final.rstrip("/") + ".saving"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    yield tmp
+    replace_directory(tmp, final)
+
+
 def replace_directory(tmp: str, final: str) -> None:
     """Put the finished directory ``tmp`` at ``final``; the old one is moved aside first and removed last, so a
     crash at any point leaves a complete directory at ``final`` or at ``final + '.old'``."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 from typing import Sequence
 
 import numpy as np
@@ -95,12 +94,10 @@ class CrossEncoder(torch.nn.Module):
 
     def save(self, directory: str) -> None:
         """Written beside, then renamed into place."""
-        tmp = directory.rstrip("/") + ".saving"
-        shutil.rmtree(tmp, ignore_errors=True)
-        self.model.save_pretrained(tmp)
-        self.tokenizer.save_pretrained(tmp)
-        with open(os.path.join(tmp, SETTINGS_FILE), "w") as f:
-            json.dump({"max_length": self.max_length}, f)
-        from ..cli import replace_directory
+        from ..cli import atomic_directory
 
-        replace_directory(tmp, directory)
+        with atomic_directory(directory) as tmp:
+            self.model.save_pretrained(tmp)
+            self.tokenizer.save_pretrained(tmp)
+            with open(os.path.join(tmp, SETTINGS_FILE), "w") as f:
+                json.dump({"max_length": self.max_length}, f)

@@ -9,12 +9,11 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 
 import torch
 
 from ..encode._encoder import TOWERS, DenseEncoder, _takes_token_types, pool
-from ..cli import replace_directory
+from ..cli import atomic_directory
 from ..encode._settings import SETTINGS_FILE
 
 
@@ -61,19 +60,17 @@ class BiEncoder(torch.nn.Module):
 
     def save(self, directory: str) -> None:
         """Write the checkpoint to a temporary folder and rename it into place: a crash leaves the old one."""
-        tmp = directory.rstrip("/") + ".saving"
-        shutil.rmtree(tmp, ignore_errors=True)
         towers = [("", self.query_model, self.encoder.tokenizer)] if self.tied else [
             (TOWERS[0], self.query_model, self.encoder.tokenizer),
             (TOWERS[1], self.passage_model, self.encoder.passage_tokenizer)]
-        for sub, model, tokenizer in towers:
-            path = os.path.join(tmp, sub)
-            model.save_pretrained(path)
-            tokenizer.save_pretrained(path)
-            self._write_settings(path)
-        if not self.tied:
-            self._write_settings(tmp)
-        replace_directory(tmp, directory)
+        with atomic_directory(directory) as tmp:
+            for sub, model, tokenizer in towers:
+                path = os.path.join(tmp, sub)
+                model.save_pretrained(path)
+                tokenizer.save_pretrained(path)
+                self._write_settings(path)
+            if not self.tied:
+                self._write_settings(tmp)
 
     def _write_settings(self, path: str) -> None:
         os.makedirs(path, exist_ok=True)

@@ -266,10 +266,11 @@ class ADORE(Recipe):
 
     def loss(self, trainer, q, p, groups, extras):
         _, retrieved = self.ranker.top_k(q.detach(), self.docs, self.options.retrieve_depth)
+        retrieved = retrieved.tolist()  # one device-to-host copy for the batch, not one per query
         losses = []
         for i, group in enumerate(groups):
             positives = self.sampler.positives[group.query_id]
-            ids = retrieved[i].tolist()
+            ids = retrieved[i]
             relevant = [self.ranker.corpus_ids[j] in positives for j in ids]
             if not any(relevant):  # DRhard appends the positives the retrieval missed
                 extra = [self.index_of[d] for d in sorted(positives) if d in self.index_of]

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import random
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from ..cli import atomic_write, progress, replace_directory
+from ..cli import atomic_directory, atomic_write, progress
 from .batches import Batch, GroupSampler, Prefetcher, Tokenized
 from .model import BiEncoder
 
@@ -249,16 +248,13 @@ class Trainer:
         self._last_save = time.monotonic()
         if self.rank != 0:
             return
-        tmp = self._path(CHECKPOINT_DIR + ".saving")
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
-        torch.save({"step": self.step, "model": self.model.state_dict(),  # tied towers share storage: saved once
-                    "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                    "rng": _rng_state(self.device), "recipe": self.recipe.state_dict(), "best": self.best,
-                    "train_seconds": self.train_seconds, "config": self.config.to_dict(),
-                    "recipe_name": self.recipe.name},
-                   os.path.join(tmp, "state.pt"))
-        replace_directory(tmp, self._path(CHECKPOINT_DIR))  # a crash leaves checkpoint/ or checkpoint.old/
+        with atomic_directory(self._path(CHECKPOINT_DIR)) as tmp:  # a crash leaves checkpoint/ or checkpoint.old/
+            torch.save({"step": self.step, "model": self.model.state_dict(),  # tied towers share storage: saved once
+                        "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                        "rng": _rng_state(self.device), "recipe": self.recipe.state_dict(), "best": self.best,
+                        "train_seconds": self.train_seconds, "config": self.config.to_dict(),
+                        "recipe_name": self.recipe.name},
+                       os.path.join(tmp, "state.pt"))
 
     def _resume(self) -> bool:
         path = self._path(CHECKPOINT_DIR, "state.pt")

@@ -195,6 +195,19 @@ def test_encoded_vectors_equal_sentence_transformers(small, flat):
     np.testing.assert_allclose(embeddings(flat), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_tokenizer_worker_processes_give_the_same_index(small, flat):
+    """--tokenizer-processes moves tokenization into spawned worker processes: same vectors bit for bit, same meta
+    (how the text was tokenized is not what was encoded); a negative count is refused on one line."""
+    out = small.workdir / "workers"
+    cli(small.workdir, "pyserini_dr.encode", *encode_args(small, out, "--tokenizer-processes", 2)).ok()
+    assert read_meta(out)["checksum"] == read_meta(flat)["checksum"]
+    assert (out / "docid").read_bytes() == (flat / "docid").read_bytes()
+    refused = cli(small.workdir, "pyserini_dr.encode", *encode_args(small, small.workdir / "no", "--tokenizer-processes",
+                                                                    -1))
+    assert refused.error_line() == "error: --tokenizer-processes must be 0 or more, got -1"
+    assert not (small.workdir / "no").exists()
+
+
 # ---- 2. resume ----------------------------------------------------------------------------------------------------
 
 def test_killed_encode_resumes_to_the_same_index(small, flat):

@@ -555,3 +555,50 @@ def test_scifact_passages_tokenize_as_the_full_tokenizer_does(data_dir):
         assert ours.ascii is not None
         assert [e.ids for e in ours.encode(texts)] == \
             [e.ids for e in configured(spec, max_length).encode_batch_fast(texts)]
+
+
+# ---- how batches reach the model ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("family", ["tasb", "ance", "simlm"])
+def test_the_mask_given_to_the_model_changes_no_vector(tiny, family):
+    """_encode hands the model None for a batch without padding and, under SDPA attention, a prepared 4D mask for a
+    padded one (HF would test the 2D mask on the device, a wait at every batch): the vectors must equal those of the
+    model given the batch's own 2D mask, bit for bit, in DistilBERT, RoBERTa + head and BERT."""
+    from pyserini_dr.encode._encoder import _BATCH_MASK, host_model_mask, pool
+
+    enc = DenseEncoder(tiny[family][0], encoder_class=family)
+    model = enc.passage_model
+    assert model.config._attn_implementation == "sdpa"
+    padded = enc.tokenize_passages(PASSAGES)
+    full = enc.tokenize_passages([PASSAGES[0]] * 3)
+    assert not bool(padded["attention_mask"].all()) and bool(full["attention_mask"].all())
+    assert host_model_mask(model, full["attention_mask"]) is None
+    assert host_model_mask(model, padded["attention_mask"]).shape == (len(PASSAGES), 1, 1,
+                                                                      padded["input_ids"].shape[1])
+    for batch in (padded, full):
+        with torch.inference_mode():
+            expected = pool(enc.settings, model, {k: v for k, v in batch.items()
+                                                  if k != "token_type_ids" or family == "simlm"}, _BATCH_MASK)
+        assert torch.equal(enc._encode(model, batch), expected)
+
+
+def test_tokenizer_worker_processes_give_passage_ids(tiny):
+    """submit_passage_ids in a spawned worker process returns what passage_ids returns, segment ids of (title, text)
+    pairs included; the corpus encoder's slices start at an eighth of sort_slice and double up to it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pyserini_dr.encode.corpus import CorpusEncoder
+
+    enc = DenseEncoder(tiny["simlm"][0], encoder_class="simlm")
+    passages = PASSAGES * 5
+    expected = enc.passage_ids(passages)
+    try:
+        with ThreadPoolExecutor(1) as thread:
+            got = enc.submit_passage_ids(passages, 1, thread).result()
+            assert enc._workers[0] == 1
+    finally:
+        enc.close_workers()
+    for key in ("input_ids", "token_type_ids"):
+        assert len(got[key]) == len(passages)
+        assert all(np.array_equal(a, b) for a, b in zip(got[key], expected[key]))
+    assert CorpusEncoder(enc, sort_slice=64)._slices(150) == [(0, 8), (8, 24), (24, 56), (56, 120), (120, 150)]

@@ -34,12 +34,20 @@ def load_tokenizer(path: str):
     return AutoTokenizer.from_pretrained(path)
 
 
-def pool(settings: EncoderSettings, model, batch: dict) -> torch.Tensor:
-    """The family's vector for a tokenized batch: head or pooling, then optional L2 normalization, in float32."""
+_BATCH_MASK = object()
+
+
+def pool(settings: EncoderSettings, model, batch: dict, model_mask=_BATCH_MASK) -> torch.Tensor:
+    """The family's vector for a tokenized batch: head or pooling, then optional L2 normalization, in float32.
+
+    ``model_mask`` replaces the attention mask the model is given (pooling still uses the batch's): None where no
+    row is padded, or ``sdpa_mask``'s. Both give the same computation without HF's test of a 2D mask on the device
+    (``mask.all()``), which waits for the device at every batch."""
+    mask = batch["attention_mask"] if model_mask is _BATCH_MASK else model_mask
     if settings.head == "linear-layernorm":
-        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        out = model(input_ids=batch["input_ids"], attention_mask=mask)
     else:
-        hidden = model(**batch).last_hidden_state
+        hidden = model(**{**batch, "attention_mask": mask}).last_hidden_state
         if settings.pooling == "cls":
             out = hidden[:, 0]
         else:
@@ -47,6 +55,19 @@ def pool(settings: EncoderSettings, model, batch: dict) -> torch.Tensor:
             out = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
     out = out.float()
     return torch.nn.functional.normalize(out, dim=-1) if settings.l2_norm else out
+
+
+def host_model_mask(model, mask: torch.Tensor):
+    """The mask to give the model, decided on the host before the copy (see ``pool``): None where no row is padded;
+    for SDPA attention, the boolean (batch, 1, 1, length) mask that HF would build (HF passes a 4D mask through
+    as is); otherwise the batch's own."""
+    if mask.is_cuda:
+        return _BATCH_MASK
+    if bool(mask.all()):
+        return None
+    if getattr(model.config, "_attn_implementation", None) == "sdpa":
+        return mask[:, None, None, :].bool()
+    return _BATCH_MASK
 
 
 def _takes_token_types(model) -> bool:
@@ -83,6 +104,7 @@ class DenseEncoder:
         self.query_model = self._load(query_path)
         self.passage_model = self.query_model if passage_path == query_path else self._load(passage_path)
         self.passage_tokenizer = self.tokenizer if passage_path == query_path else load_tokenizer(passage_path)
+        self._workers = None  # (count, TokenizerProcesses) once submit_passage_ids has started them
 
     def _load(self, path):
         return load_model(path, self.settings, self.dtype).to(self.device).eval()
@@ -119,19 +141,36 @@ class DenseEncoder:
         truncation as ``tokenizer(..., max_length=L, truncation="longest_first")``, with ``PassageTokenizer``'s
         exact shortcuts for single texts (a word-aligned prefix of long texts; ASCII normalized in Python).
         """
-        from ._rust_tokenizer import to_features
-
         inputs = self._passage_inputs(passages)
+        pair = self.settings.title == "pair"
         backend = self.rust_tokenizer()
         if backend is not None:
-            if self.settings.title == "pair":  # longest_first over two texts: a clipped one could change the cut
-                return to_features(backend.full.encode_batch_fast(inputs), True)
-            return to_features(backend.encode(inputs), False)
-        pair = self.settings.title == "pair"  # a slow (Python) tokenizer
+            return backend.features(inputs, pair)
+        # a slow (Python) tokenizer
         enc = self.passage_tokenizer([a for a, _ in inputs] if pair else inputs, *([[b for _, b in inputs]] if pair
                                      else []), max_length=self.settings.passage_max_length, truncation="longest_first")
         return {"input_ids": [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]],
                 "token_type_ids": [np.asarray(x, dtype=np.int64) for x in enc["token_type_ids"]] if pair else None}
+
+    def submit_passage_ids(self, passages: Sequence[tuple[str, str]], processes: int, thread):
+        """``passage_ids`` as a future: run by ``processes`` tokenizer worker processes (spawned at the first call,
+        then kept with the encoder) or, where that is 0 or the tokenizer is a slow one, on ``thread`` (an
+        executor)."""
+        backend = self.rust_tokenizer()
+        if processes <= 0 or backend is None:
+            return thread.submit(self.passage_ids, passages)
+        if (self._workers or (0, None))[0] != processes:
+            from ._rust_tokenizer import TokenizerProcesses
+
+            self.close_workers()
+            self._workers = (processes, TokenizerProcesses(backend, processes))
+        return self._workers[1].submit(self._passage_inputs(passages), self.settings.title == "pair")
+
+    def close_workers(self) -> None:
+        """Stops the tokenizer worker processes, if any."""
+        if self._workers is not None:
+            self._workers[1].close()
+            self._workers = None
 
     def rust_tokenizer(self):
         """The passage tokenizer's Rust backend set to the family's truncation (a ``PassageTokenizer``), or None for
@@ -146,17 +185,15 @@ class DenseEncoder:
     def pad(self, features: dict, rows: Sequence[int] | None = None) -> dict:
         """Right-pad the chosen rows of ``passage_ids`` output into tensors (input_ids, attention_mask, types)."""
         rows = range(len(features["input_ids"])) if rows is None else rows
-        seqs = [features["input_ids"][i] for i in rows]
-        width = max(len(x) for x in seqs)
-        pad_id = self.passage_tokenizer.pad_token_id or 0
-        ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
-        mask = np.zeros((len(seqs), width), dtype=np.int64)
-        types = np.zeros((len(seqs), width), dtype=np.int64) if features.get("token_type_ids") else None
-        for j, (i, x) in enumerate(zip(rows, seqs)):
-            ids[j, :len(x)] = x
-            mask[j, :len(x)] = 1
-            if types is not None:
-                types[j, :len(x)] = features["token_type_ids"][i]
+        lengths = np.fromiter((len(features["input_ids"][i]) for i in rows), dtype=np.int64)
+        mask = np.arange(lengths.max()) < lengths[:, None]  # row-major True cells = the ids in order, no loop
+        ids = np.full(mask.shape, self.passage_tokenizer.pad_token_id or 0, dtype=np.int64)
+        ids[mask] = np.concatenate([features["input_ids"][i] for i in rows])
+        types = None
+        if features.get("token_type_ids"):
+            types = np.zeros(mask.shape, dtype=np.int64)
+            types[mask] = np.concatenate([features["token_type_ids"][i] for i in rows])
+        mask = mask.astype(np.int64)
         batch = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
         if types is not None:
             batch["token_type_ids"] = torch.from_numpy(types)
@@ -169,10 +206,13 @@ class DenseEncoder:
     # -- encoding --------------------------------------------------------------------------------------------
     @torch.inference_mode()
     def _encode(self, model, batch: dict) -> torch.Tensor:
+        model_mask = host_model_mask(model, batch["attention_mask"])
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         if "token_type_ids" in batch and not _takes_token_types(model):
             batch.pop("token_type_ids")
-        return pool(self.settings, model, batch)
+        if model_mask is not _BATCH_MASK and model_mask is not None:
+            model_mask = model_mask.to(self.device, non_blocking=True)
+        return pool(self.settings, model, batch, model_mask)
 
     def encode_queries(self, queries: Sequence[str], batch_size: int = 256) -> np.ndarray:
         out = [self._encode(self.query_model, self.tokenize_queries(queries[i:i + batch_size])).cpu()

@@ -13,6 +13,7 @@ class RobertaDot(PreTrainedModel):
     """
     config_class = RobertaConfig
     base_model_prefix = "ance_encoder"
+    _supports_sdpa = True  # the wrapped RobertaModel's attention; without this HF falls back to eager
 
     def __init__(self, config: RobertaConfig):
         super().__init__(config)

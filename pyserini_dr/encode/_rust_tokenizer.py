@@ -2,6 +2,8 @@
 shortcut for long texts: tokenizing only a word-aligned prefix."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 
@@ -58,9 +60,17 @@ def _word_boundary(text: str, limit: int) -> int:
     return end
 
 
-# BertNormalizer's clean_text on ASCII: control characters dropped, tab / newline / carriage return made spaces
-_ASCII_CLEAN = {**{c: None for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)},
-                **{c: " " for c in (0x09, 0x0A, 0x0D)}}
+def _ascii_table(clean: bool, lowercase: bool) -> tuple[bytes, bytes]:
+    """A ``bytes.translate`` table and deletions doing what BertNormalizer does to ASCII text in one C pass:
+    clean_text drops control characters and makes tab / newline / carriage return spaces; lowercase lowers A-Z."""
+    table = bytearray(range(256))
+    if lowercase:
+        table[ord("A"):ord("Z") + 1] = bytes(range(ord("a"), ord("z") + 1))
+    if not clean:
+        return bytes(table), b""
+    for c in b"\t\n\r":
+        table[c] = ord(" ")
+    return bytes(table), bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 
 
 class PassageTokenizer:
@@ -73,20 +83,19 @@ class PassageTokenizer:
     def __init__(self, tokenizer_json: str, max_length: int):
         import json
 
-        self.max_length = max_length
+        self.spec, self.max_length = tokenizer_json, max_length
         self.full = configured(tokenizer_json, max_length)
         spec = json.loads(tokenizer_json)
         normalizer = spec.get("normalizer") or {}
         self.ascii = None
         if normalizer.get("type") == "BertNormalizer":
-            self.clean = normalizer.get("clean_text", True)
-            self.lowercase = normalizer.get("lowercase", True)
+            self.table, self.deletions = _ascii_table(normalizer.get("clean_text", True),
+                                                      normalizer.get("lowercase", True))
             spec["normalizer"] = None
             self.ascii = configured(json.dumps(spec), max_length)
 
     def _normalize_ascii(self, text: str) -> str:
-        text = text.translate(_ASCII_CLEAN) if self.clean else text
-        return text.lower() if self.lowercase else text
+        return text.encode("ascii").translate(self.table, self.deletions).decode("ascii")
 
     def encode(self, texts: list[str]) -> list:
         plain = [i for i, t in enumerate(texts) if t.isascii()] if self.ascii is not None else []
@@ -100,3 +109,68 @@ class PassageTokenizer:
                 for i, e in zip(rows, encode_clipped(tok, [prepare(texts[i]) for i in rows], self.max_length)):
                     out[i] = e
         return out
+
+    def features(self, inputs: list, pair: bool) -> dict:
+        """``to_features`` of texts, or of (a, b) pairs, whose longest_first cut a clipped text could change."""
+        if pair:
+            return to_features(self.full.encode_batch_fast(inputs), True)
+        return to_features(self.encode(inputs), False)
+
+
+class TokenizerProcesses:
+    """Tokenization in worker processes, each with its own Rust thread pool: the per-text Python work
+    (normalization, clipping, ids to arrays) is a third of the tokenizer's time and runs on one core in one process.
+    Two cores are left to the process driving the device: with every core tokenizing, its kernel launches starve.
+    Workers are spawned (safe beside CUDA) once and kept."""
+
+    def __init__(self, tokenizer: PassageTokenizer, processes: int):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        threads = max(1, ((os.cpu_count() or 1) - 2) // processes)
+        self.pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_start_worker, initargs=(tokenizer.spec, tokenizer.max_length,
+                                                                             threads))
+
+    def submit(self, inputs: list, pair: bool):
+        """A future of ``PassageTokenizer.features(inputs, pair)``."""
+        from concurrent.futures import Future
+
+        result = Future()
+
+        def unpack(packed):
+            if packed.cancelled():
+                result.cancel()
+            elif packed.exception() is not None:
+                result.set_exception(packed.exception())
+            else:
+                result.set_result(_unpack(*packed.result()))
+
+        self.pool.submit(_features_in_worker, inputs, pair).add_done_callback(unpack)
+        return result
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+
+_worker: PassageTokenizer | None = None
+
+
+def _start_worker(tokenizer_json: str, max_length: int, threads: int) -> None:
+    global _worker
+    os.environ["RAYON_NUM_THREADS"] = str(threads)  # read when the Rust thread pool starts, at the first batch
+    _worker = PassageTokenizer(tokenizer_json, max_length)
+
+
+def _features_in_worker(inputs: list, pair: bool) -> tuple:
+    """The features packed as one array per field and the lengths: one buffer to send back, not one per text."""
+    features = _worker.features(inputs, pair)
+    lengths = np.fromiter(map(len, features["input_ids"]), dtype=np.int64, count=len(inputs))
+    packed = {k: np.concatenate(v) if len(v) else np.zeros(0, np.int64) for k, v in features.items() if v is not None}
+    return packed, lengths
+
+
+def _unpack(packed: dict, lengths: np.ndarray) -> dict:
+    cuts = np.cumsum(lengths)[:-1]
+    return {"input_ids": np.split(packed["input_ids"], cuts),
+            "token_type_ids": np.split(packed["token_type_ids"], cuts) if "token_type_ids" in packed else None}

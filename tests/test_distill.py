@@ -328,3 +328,20 @@ def test_pseudo_queries_are_the_corpus_titles(cli, tmp_path):
     assert cli("pyserini_dr.train.pseudo_queries", "--corpus", corpus, "--min-words", 9, "--output",
                tmp_path / "none.tsv").error_line() == f"error: no document of {corpus} has a title of 9+ words"
     assert not (tmp_path / "none.tsv").exists()
+
+
+def test_pseudo_queries_add_the_last_sentences_of_each_text(cli, tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in [
+        {"_id": "a", "title": "Gene expression in mice",
+         "text": "Mice were studied. Expression fell by 2.5 fold in  the liver. (Both) results held. IL-6 rose too."},
+        {"_id": "b", "title": "Hi", "text": "One sentence only here."},
+        {"_id": "c", "title": "", "text": "Too short. Is it?"}]))
+    out = tmp_path / "q.tsv"
+    done = cli("pyserini_dr.train.pseudo_queries", "--corpus", corpus, "--last-sentences", 2, "--output", out)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == ("title-a\tGene expression in mice\n"
+                               "sent-a-1\tIL-6 rose too.\nsent-a-2\t(Both) results held.\n"
+                               "sent-b-1\tOne sentence only here.\n")
+    assert cli("pyserini_dr.train.pseudo_queries", "--corpus", corpus, "--last-sentences", -1, "--output",
+               tmp_path / "none.tsv").error_line() == "error: --last-sentences must be >= 0"

@@ -58,7 +58,8 @@ def main(argv=None) -> int:
     parser.add_argument("--shard-num", type=int, default=None)
     parser.add_argument("--chunk-size", type=int, default=None, help="documents per resumable chunk (16384)")
     parser.add_argument("--batch-tokens", type=int, default=None, help="token budget of one padded batch (131072)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model (for large corpora on a GPU)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the model (measured slower on SciFact: each batch shape compiles anew)")
     parser.add_argument("--tokenizer-processes", type=int, default=0,
                         help="tokenize in N worker processes instead of a background thread (faster for small "
                              "models on many-core GPU hosts)")

@@ -9,8 +9,8 @@ from typing import Iterator
 from ..errors import InputError, where
 
 
-def numbered_lines(path) -> Iterator[tuple[int, str]]:
-    """(line number, line without its newline) for each non-blank line."""
+def numbered_lines(path, blank: bool = False) -> Iterator[tuple[int, str]]:
+    """(line number, line without its newline) for each non-blank line, or each line with ``blank``."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise InputError(f"no such file: {path}")
@@ -21,7 +21,7 @@ def numbered_lines(path) -> Iterator[tuple[int, str]]:
                 line = raw.decode("utf-8").rstrip("\n").rstrip("\r")
             except UnicodeDecodeError:
                 raise InputError(f"{where(path, no)}: not UTF-8 text") from None
-            if line.strip():
+            if blank or line.strip():
                 yield no, line
 
 

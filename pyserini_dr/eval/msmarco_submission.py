@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ..cli import run_main
+from ..data._lines import numbered_lines
 from ..data.runs import Run, write_run
 from ..errors import InputError, where
 
@@ -65,43 +66,35 @@ def validate_submission(path, topics: Iterable[str] | None, max_hits: int = MAX_
     path = os.fspath(path)
     ordered = list(topics) if topics is not None else None
     topics = set(ordered) if ordered is not None else None
-    if not os.path.isfile(path):
-        raise InputError(f"no such file: {path}")
     last_rank: dict[str, int] = {}
     seen: dict[str, set[str]] = {}
     no = 0
-    with open(path, "rb") as f:
-        for no, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InputError(f"{where(path, no)}: not UTF-8 text") from None
-            line = line.rstrip("\n").rstrip("\r")
-            at = where(path, no)
-            if not line.strip():
-                raise InputError(f"{at}: blank line")
-            cols = line.split("\t")
-            if len(cols) != 3:
-                raise InputError(f"{at}: expected 3 tab-separated fields (qid, pid, rank), found {len(cols)}: "
-                                 f"{line[:60]!r}")
-            for name, value in zip(("qid", "pid", "rank"), cols):
-                if not _INT.match(value):
-                    raise InputError(f"{at}: {name} {value!r} is not a non-negative integer")
-            qid, pid, rank = cols[0], cols[1], int(cols[2])
-            if topics is not None and qid not in topics:
-                raise InputError(f"{at}: query {qid} is not one of the {len(topics):,} {topics_name} queries")
-            expected = last_rank.get(qid, 0) + 1
-            if rank != expected:
-                what = "the first rank of a query must be 1" if expected == 1 else \
-                    f"ranks of a query must be consecutive, expected {expected} after {expected - 1}"
-                raise InputError(f"{at}: query {qid} has rank {rank}; {what}")
-            if rank > max_hits:
-                raise InputError(f"{at}: query {qid} ranks more than {max_hits} passages (the leaderboard's limit)")
-            pids = seen.setdefault(qid, set())
-            if pid in pids:
-                raise InputError(f"{at}: query {qid} ranks passage {pid} twice (the official scorer refuses this)")
-            pids.add(pid)
-            last_rank[qid] = rank
+    for no, line in numbered_lines(path, blank=True):
+        at = where(path, no)
+        if not line.strip():
+            raise InputError(f"{at}: blank line")
+        cols = line.split("\t")
+        if len(cols) != 3:
+            raise InputError(f"{at}: expected 3 tab-separated fields (qid, pid, rank), found {len(cols)}: "
+                             f"{line[:60]!r}")
+        for name, value in zip(("qid", "pid", "rank"), cols):
+            if not _INT.match(value):
+                raise InputError(f"{at}: {name} {value!r} is not a non-negative integer")
+        qid, pid, rank = cols[0], cols[1], int(cols[2])
+        if topics is not None and qid not in topics:
+            raise InputError(f"{at}: query {qid} is not one of the {len(topics):,} {topics_name} queries")
+        expected = last_rank.get(qid, 0) + 1
+        if rank != expected:
+            what = "the first rank of a query must be 1" if expected == 1 else \
+                f"ranks of a query must be consecutive, expected {expected} after {expected - 1}"
+            raise InputError(f"{at}: query {qid} has rank {rank}; {what}")
+        if rank > max_hits:
+            raise InputError(f"{at}: query {qid} ranks more than {max_hits} passages (the leaderboard's limit)")
+        pids = seen.setdefault(qid, set())
+        if pid in pids:
+            raise InputError(f"{at}: query {qid} ranks passage {pid} twice (the official scorer refuses this)")
+        pids.add(pid)
+        last_rank[qid] = rank
     if not last_rank:
         raise InputError(f"{path}: empty file, no rankings")
     if topics is not None:

@@ -202,8 +202,8 @@ def test_tokenizer_worker_processes_give_the_same_index(small, flat):
     cli(small.workdir, "pyserini_dr.encode", *encode_args(small, out, "--tokenizer-processes", 2)).ok()
     assert read_meta(out)["checksum"] == read_meta(flat)["checksum"]
     assert (out / "docid").read_bytes() == (flat / "docid").read_bytes()
-    refused = cli(small.workdir, "pyserini_dr.encode", *encode_args(small, small.workdir / "no", "--tokenizer-processes",
-                                                                    -1))
+    refused = cli(small.workdir, "pyserini_dr.encode",
+                  *encode_args(small, small.workdir / "no", "--tokenizer-processes", -1))
     assert refused.error_line() == "error: --tokenizer-processes must be 0 or more, got -1"
     assert not (small.workdir / "no").exists()
 

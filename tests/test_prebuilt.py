@@ -230,7 +230,7 @@ def test_sha256_mismatch_is_refused(built, tmp_path, cli, cache_root):
         entries[NAME]["sha256"] = "0" * 64
         write_registry(tmp_path / "registry", entries)
         line = cli(PREBUILT, "fetch", NAME, env={"PYSERINI_DR_PREBUILT": str(tmp_path / "registry")}).error_line()
-    assert line == (f"error: checksum mismatch for {NAME}.tar.gz: sha256 {built.entry['sha256']}, expected "
+    assert line == (f"error: checksum mismatch for {base}/{NAME}.tar.gz: sha256 {built.entry['sha256']}, expected "
                     f"{'0' * 64}: refused")
     assert cache_contents(cache_root) == ["indexes"]
 

@@ -24,15 +24,19 @@ def file_digest(path, algorithm: str = "md5") -> str:
     return h.hexdigest()
 
 
-def download(urls: list[str], md5: str, destination: str, *, size: int | None = None, timeout: float = 30) -> str:
-    """Fetch the first URL that answers into ``destination``, verifying size and md5; returns the path.
+def download(urls: list[str], md5: str, destination: str, *, size: int | None = None, sha256: str | None = None,
+             timeout: float = 30) -> str:
+    """Fetch the first URL that answers into ``destination``, verifying size, md5 and (when given) sha256; returns
+    the path.
 
-    A file already there with the right md5 is reused. The download goes to a temporary name and is renamed only
-    once verified, so a corrupted or truncated transfer never sits in the cache.
+    A file already there with the right digests is reused. The digests are computed from the blocks as they
+    arrive (no second read of a large archive). The download goes to a temporary name and is renamed only once
+    verified, so a corrupted or truncated transfer never sits in the cache.
     """
     from ..cli import progress
 
-    if os.path.exists(destination) and file_digest(destination) == md5:
+    expected = {"md5": md5, **({"sha256": sha256} if sha256 else {})}
+    if os.path.exists(destination) and all(file_digest(destination, a) == d for a, d in expected.items()):
         return destination
     import http.client
     import tempfile
@@ -43,22 +47,26 @@ def download(urls: list[str], md5: str, destination: str, *, size: int | None = 
     os.close(fd)  # one temporary name per process: concurrent ranks never write the same file
     failures, refused = [], []
     for url in urls:
+        hashes = {algorithm: hashlib.new(algorithm) for algorithm in expected}
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
                 total = int(response.headers.get("Content-Length") or 0) or size
                 with progress(total=total, unit="B", unit_scale=True, desc=os.path.basename(destination)) as bar:
                     for block in iter(lambda: response.read(1 << 20), b""):
                         out.write(block)
+                        for h in hashes.values():
+                            h.update(block)
                         bar.update(len(block))
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
             failures.append(f"{url}: {getattr(e, 'reason', e)}")
             continue
         got_size = os.path.getsize(tmp)
-        got = file_digest(tmp) if size is None or got_size == size else None
+        wrong = [(a, h.hexdigest()) for a, h in hashes.items() if h.hexdigest() != expected[a]]
         if size is not None and got_size != size:
             refused.append(f"download of {url} is {got_size:,} bytes, expected {size:,}: refused (truncated?)")
-        elif got != md5:
-            refused.append(f"checksum mismatch for {url}: md5 {got}, expected {md5}: refused")
+        elif wrong:
+            algorithm, got = wrong[0]
+            refused.append(f"checksum mismatch for {url}: {algorithm} {got}, expected {expected[algorithm]}: refused")
         else:
             os.replace(tmp, destination)
             return destination

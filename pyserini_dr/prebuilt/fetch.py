@@ -14,7 +14,7 @@ import tempfile
 import zlib
 from pathlib import PurePosixPath
 
-from ..data.download import cache_dir, download, file_digest
+from ..data.download import cache_dir, download
 from ..errors import InputError
 from .registry import PrebuiltIndex, lookup
 
@@ -45,12 +45,8 @@ def fetch(entry: PrebuiltIndex) -> str:
         return target
     staging = tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".tmp", dir=root)
     try:
-        tarball = download(info["urls"], info["md5"], os.path.join(staging, info["filename"]), size=info["size"])
-        if info["sha256"] is not None:
-            got = file_digest(tarball, "sha256")
-            if got != info["sha256"]:
-                raise InputError(f"checksum mismatch for {info['filename']}: sha256 {got}, expected "
-                                 f"{info['sha256']}: refused")
+        tarball = download(info["urls"], info["md5"], os.path.join(staging, info["filename"]), size=info["size"],
+                           sha256=info["sha256"])
         unpacked = unpack(tarball, os.path.join(staging, "unpacked"))
         check_index_dir(unpacked, entry)
         try:

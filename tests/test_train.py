@@ -875,6 +875,34 @@ def test_adore_trains_the_query_tower_only(setup, vectors, tmp_path, capsys):
     assert losses(out)[0] == pytest.approx(sum(per_query) / len(per_query), rel=1e-5)
 
 
+def test_adore_dev_evaluation_ranks_the_frozen_passage_vectors(setup, tmp_path, monkeypatch):
+    """ADORE's passage tower is frozen: its dev evaluation ranks the vectors encoded at the start instead of
+    encoding the corpus once more, and its run is the final model's exact ranking of the dev queries."""
+    from pyserini_dr.encode import DenseEncoder
+    from pyserini_dr.encode.corpus import CorpusEncoder
+
+    encoded = []
+    real = CorpusEncoder.encode_pairs
+    monkeypatch.setattr(CorpusEncoder, "encode_pairs", lambda self, *a, **k: encoded.append(1) or real(self, *a, **k))
+    dev = tmp_path / "dev.jsonl"
+    dev_examples = read_examples(setup.train)[:6]
+    write_examples(dev_examples, dev)
+    out = tmp_path / "adore-dev"
+    train_here(train_argv(setup, out, "--batch-size", 4, "--max-steps", 2, "--retrieve-depth", 10, "--metric-cut", 5,
+                          "--dev-data", dev, recipe="adore"))
+    assert len(encoded) == 1  # the start's, not one more per evaluation
+    enc = DenseEncoder(out / "model")
+    ids = list(setup.corpus)
+    docs = enc.encode_passages([setup.corpus[d] for d in ids])
+    q = enc.encode_queries([e.query for e in dev_examples])
+    run = {}
+    for line in sorted((out / "dev_runs").iterdir())[-1].read_text().splitlines():
+        qid, _, docid, *_ = line.split()
+        run.setdefault(qid, []).append(docid)
+    for i, e in enumerate(dev_examples):
+        assert run[e.query_id] == [ids[j] for j in np.argsort(-(docs @ q[i]), kind="stable")]
+
+
 def test_warmup_model_loads_with_dense_encoder(setup, one_process):
     from pyserini_dr.encode import DenseEncoder
 

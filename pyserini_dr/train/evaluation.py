@@ -14,10 +14,11 @@ class DevEvaluation:
         self.qrels = qrels
         self.depth = depth
 
-    def evaluate(self, model, run_path: str | None = None) -> dict:
+    def evaluate(self, model, run_path: str | None = None, docs=None) -> dict:
         """The dev scores; where trectools is missing (the GPU machine) the run is only written to ``run_path``,
-        to be scored elsewhere, and {} is returned."""
-        run = self.ranker.rankings(model, self.topics, self.depth)
+        to be scored elsewhere, and {} is returned. ``docs``: passage vectors to rank instead of encoding the corpus
+        with the model (a frozen passage tower's, already at hand)."""
+        run = self.ranker.rankings(model, self.topics, self.depth, docs)
         if run_path:
             from ..data.runs import write_run
 

@@ -108,6 +108,11 @@ class Recipe:
     def summary(self, trainer) -> dict:
         return {}
 
+    def fixed_passages(self):
+        """Passage vectors that stay valid while the model trains (a frozen passage tower's), for the dev
+        evaluation to rank instead of encoding the corpus again; None where the passages move."""
+        return None
+
     def mine(self, model, queries: dict[str, str], docs=None) -> dict[str, list[str]]:
         """New negative pools from the model's own exact ranking of the training queries."""
         rankings = self.ranker.rankings(model, queries, self.options.depth, docs)
@@ -263,6 +268,9 @@ class ADORE(Recipe):
         self.index_of = {d: i for i, d in enumerate(self.ranker.corpus_ids)}
 
     resume = start
+
+    def fixed_passages(self):
+        return self.docs
 
     def loss(self, trainer, q, p, groups, extras):
         _, retrieved = self.ranker.top_k(q.detach(), self.docs, self.options.retrieve_depth)

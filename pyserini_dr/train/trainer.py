@@ -396,7 +396,8 @@ class Trainer:
             return
         self.prefetch.clear()  # the evaluation tokenizes on this thread
         os.makedirs(self._path("dev_runs"), exist_ok=True)
-        score = self.dev.evaluate(self.model, self._path("dev_runs", f"step{self.step:06d}.txt"))
+        score = self.dev.evaluate(self.model, self._path("dev_runs", f"step{self.step:06d}.txt"),
+                                  docs=self.recipe.fixed_passages())
         record = {"step": self.step, "epoch": epoch, **score}
         self.log(DEV_LOG_FILE, record)
         print(f"dev after epoch {epoch + 1}: " + " ".join(f"{k} {v:.4f}" for k, v in score.items()),

@@ -883,7 +883,8 @@ def test_adore_dev_evaluation_ranks_the_frozen_passage_vectors(setup, tmp_path, 
 
     encoded = []
     real = CorpusEncoder.encode_pairs
-    monkeypatch.setattr(CorpusEncoder, "encode_pairs", lambda self, *a, **k: encoded.append(1) or real(self, *a, **k))
+    monkeypatch.setattr(CorpusEncoder, "encode_pairs",
+                        lambda self, *a, **k: encoded.append(1) or real(self, *a, **k))
     dev = tmp_path / "dev.jsonl"
     dev_examples = read_examples(setup.train)[:6]
     write_examples(dev_examples, dev)

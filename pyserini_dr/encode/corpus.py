@@ -48,7 +48,8 @@ class CorpusEncoder:
         worker processes, while the device encodes the previous slice), sorted by length and batched; ``compile``
         runs the model through torch.compile (worth its start-up on large corpora). Worker processes pay off for
         small models, whose device work is shorter than the tokenizer's (MiniLM on a 16-core H100 host); for
-        BERT-base-sized ones the background thread measured faster (scripts/bench_encode.py)."""
+        BERT-base-sized ones the background thread measured as fast or faster (scripts/bench_encode.py). The
+        workers are spawned processes: a calling script needs an ``if __name__ == "__main__":`` guard."""
         self.encoder = encoder
         self.sort_slice = sort_slice
         self.compiled = compile

@@ -575,6 +575,9 @@ def test_the_mask_given_to_the_model_changes_no_vector(tiny, family):
     assert host_model_mask(model, full["attention_mask"]) is None
     assert host_model_mask(model, padded["attention_mask"]).shape == (len(PASSAGES), 1, 1,
                                                                       padded["input_ids"].shape[1])
+    other = type("Model", (), {"config": type("Config", (), {"_attn_implementation": "sdpa",
+                                                             "model_type": "modernbert"})()})()
+    assert host_model_mask(other, padded["attention_mask"]) is _BATCH_MASK  # not known to take a 4D mask
     for batch in (padded, full):
         with torch.inference_mode():
             expected = pool(enc.settings, model, {k: v for k, v in batch.items()

@@ -57,15 +57,20 @@ def pool(settings: EncoderSettings, model, batch: dict, model_mask=_BATCH_MASK) 
     return torch.nn.functional.normalize(out, dim=-1) if settings.l2_norm else out
 
 
+# Encoders whose HF attention takes a prepared 4D mask as is (create_bidirectional_mask); others get their 2D mask
+PREPARED_MASK_MODELS = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "ernie"}
+
+
 def host_model_mask(model, mask: torch.Tensor):
     """The mask to give the model, decided on the host before the copy (see ``pool``): None where no row is padded;
-    for SDPA attention, the boolean (batch, 1, 1, length) mask that HF would build (HF passes a 4D mask through
-    as is); otherwise the batch's own."""
+    for SDPA attention in the families' architectures, the boolean (batch, 1, 1, length) mask that HF would build;
+    otherwise the batch's own."""
     if mask.is_cuda:
         return _BATCH_MASK
     if bool(mask.all()):
         return None
-    if getattr(model.config, "_attn_implementation", None) == "sdpa":
+    config = model.config
+    if getattr(config, "_attn_implementation", None) == "sdpa" and config.model_type in PREPARED_MASK_MODELS:
         return mask[:, None, None, :].bool()
     return _BATCH_MASK
 

@@ -16,12 +16,14 @@ def cache_dir(*parts: str) -> str:
     return path
 
 
-def file_digest(path, algorithm: str = "md5") -> str:
-    h = hashlib.new(algorithm)
+def file_digests(path, algorithms) -> dict[str, str]:
+    """algorithm -> hex digest of the file, every algorithm in one read."""
+    hashes = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+            for h in hashes.values():
+                h.update(block)
+    return {algorithm: h.hexdigest() for algorithm, h in hashes.items()}
 
 
 def download(urls: list[str], md5: str, destination: str, *, size: int | None = None, sha256: str | None = None,
@@ -36,7 +38,7 @@ def download(urls: list[str], md5: str, destination: str, *, size: int | None = 
     from ..cli import progress
 
     expected = {"md5": md5, **({"sha256": sha256} if sha256 else {})}
-    if os.path.exists(destination) and all(file_digest(destination, a) == d for a, d in expected.items()):
+    if os.path.exists(destination) and file_digests(destination, expected) == expected:
         return destination
     import http.client
     import tempfile
@@ -61,12 +63,13 @@ def download(urls: list[str], md5: str, destination: str, *, size: int | None = 
             failures.append(f"{url}: {getattr(e, 'reason', e)}")
             continue
         got_size = os.path.getsize(tmp)
-        wrong = [(a, h.hexdigest()) for a, h in hashes.items() if h.hexdigest() != expected[a]]
+        got = {algorithm: h.hexdigest() for algorithm, h in hashes.items()}
+        wrong = [algorithm for algorithm in expected if got[algorithm] != expected[algorithm]]
         if size is not None and got_size != size:
             refused.append(f"download of {url} is {got_size:,} bytes, expected {size:,}: refused (truncated?)")
         elif wrong:
-            algorithm, got = wrong[0]
-            refused.append(f"checksum mismatch for {url}: {algorithm} {got}, expected {expected[algorithm]}: refused")
+            a = wrong[0]
+            refused.append(f"checksum mismatch for {url}: {a} {got[a]}, expected {expected[a]}: refused")
         else:
             os.replace(tmp, destination)
             return destination

@@ -41,8 +41,8 @@ def pool(settings: EncoderSettings, model, batch: dict, model_mask=_BATCH_MASK) 
     """The family's vector for a tokenized batch: head or pooling, then optional L2 normalization, in float32.
 
     ``model_mask`` replaces the attention mask the model is given (pooling still uses the batch's): None where no
-    row is padded, or ``sdpa_mask``'s. Both give the same computation without HF's test of a 2D mask on the device
-    (``mask.all()``), which waits for the device at every batch."""
+    row is padded, or ``host_model_mask``'s 4D mask. Both give the same computation without HF's test of a 2D mask
+    on the device (``mask.all()``), which waits for the device at every batch."""
     mask = batch["attention_mask"] if model_mask is _BATCH_MASK else model_mask
     if settings.head == "linear-layernorm":
         out = model(input_ids=batch["input_ids"], attention_mask=mask)
@@ -215,7 +215,7 @@ class DenseEncoder:
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         if "token_type_ids" in batch and not _takes_token_types(model):
             batch.pop("token_type_ids")
-        if model_mask is not _BATCH_MASK and model_mask is not None:
+        if isinstance(model_mask, torch.Tensor):
             model_mask = model_mask.to(self.device, non_blocking=True)
         return pool(self.settings, model, batch, model_mask)
 

@@ -1006,7 +1006,8 @@ class Blocker:
             raise ImportError(f'{name} is not installed on the GPU machine')
 sys.meta_path.insert(0, Blocker())
 for m in ['pyserini_dr.encode.__main__', 'pyserini_dr.search.faiss.__main__', 'pyserini_dr.train.__main__',
-          'pyserini_dr.train.trainer', 'pyserini_dr.train.recipes', 'pyserini_dr.train.evaluation']:
+          'pyserini_dr.train.trainer', 'pyserini_dr.train.recipes', 'pyserini_dr.train.evaluation',
+          'pyserini_dr.train.soup']:
     importlib.import_module(m)
 print('ok')
 """
@@ -1050,3 +1051,101 @@ def test_tiled_top_k_equals_one_pass():
     reference = torch.topk(q @ d.T, 50, dim=1)
     assert torch.equal(indices, reference.indices)
     torch.testing.assert_close(scores, reference.values)
+
+
+# ==== 9. weight averaging (python -m pyserini_dr.train.soup) ====================================================
+
+def _variant(setup, path: Path, seed: int) -> Path:
+    """The tiny BERT with every floating-point tensor moved by seeded noise: a stand-in for a fine-tuned copy."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    shutil.copytree(setup.model_nodrop, path)
+    gen = torch.Generator().manual_seed(seed)
+    state = {k: v + 0.1 * torch.randn(v.shape, generator=gen) if v.is_floating_point() else v
+             for k, v in weights(setup.model_nodrop).items()}
+    save_file(state, str(path / "model.safetensors"), metadata={"format": "pt"})
+    return path
+
+
+def _untied(setup, path: Path, query: Path) -> Path:
+    """A checkpoint laid out as ADORE saves one: query_encoder/ from ``query``, passage_encoder/ the start."""
+    import shutil
+
+    path.mkdir()
+    shutil.copytree(query, path / "query_encoder")
+    shutil.copytree(setup.model_nodrop, path / "passage_encoder")
+    shutil.copy(setup.model_nodrop / "encoder_settings.json", path)
+    return path
+
+
+def test_soup_is_the_weighted_mean_of_every_weight(setup, tmp_path, capsys):
+    from pyserini_dr.encode import DenseEncoder
+    from pyserini_dr.train.soup import main
+
+    models = [_variant(setup, tmp_path / f"m{i}", i) for i in range(3)]
+    states = [weights(m) for m in models]
+    assert main(["--models", *map(str, models), "--output", str(tmp_path / "uniform")]) == 0
+    assert capsys.readouterr().err.startswith("averaged ")
+    uniform = weights(tmp_path / "uniform")
+    assert sorted(uniform) == sorted(states[0])
+    for key, tensor in uniform.items():
+        expected = np.mean([s[key].numpy().astype(np.float64) for s in states], axis=0)
+        np.testing.assert_allclose(tensor.numpy(), expected, rtol=0, atol=1e-6)
+        assert tensor.dtype == states[0][key].dtype
+    assert main(["--models", str(models[0]), str(models[1]), "--weights", "0.8", "0.2",
+                 "--output", str(tmp_path / "wise")]) == 0
+    wise = weights(tmp_path / "wise")
+    for key in wise:
+        np.testing.assert_allclose(wise[key].numpy(), 0.8 * states[0][key].numpy() + 0.2 * states[1][key].numpy(),
+                                   rtol=0, atol=1e-6)
+    # the soup is a checkpoint like any other: tokenizer and settings from the first model, its vectors its own
+    for name in ("encoder_settings.json", "tokenizer.json", "config.json"):
+        assert (tmp_path / "uniform" / name).read_bytes() == (models[0] / name).read_bytes()
+    texts = list(setup.topics.values())[:3]
+    soup_vectors = DenseEncoder(tmp_path / "uniform").encode_queries(texts)
+    assert not np.allclose(soup_vectors, DenseEncoder(models[0]).encode_queries(texts), atol=1e-3)
+
+
+def test_query_tower_soup_keeps_the_passage_tower(setup, tmp_path):
+    from pyserini_dr.train.soup import main
+
+    adore = _untied(setup, tmp_path / "adore", _variant(setup, tmp_path / "q", 1))
+    generalist = _variant(setup, tmp_path / "g", 2)  # one tied encoder
+    assert main(["--models", str(adore), str(generalist), "--weights", "0.7", "0.3", "--tower", "query",
+                 "--output", str(tmp_path / "soup")]) == 0
+    soup, q, g = (weights(p) for p in (tmp_path / "soup" / "query_encoder", adore / "query_encoder", generalist))
+    for key in soup:
+        np.testing.assert_allclose(soup[key].numpy(), 0.7 * q[key].numpy() + 0.3 * g[key].numpy(), rtol=0, atol=1e-6)
+    passage = (tmp_path / "soup" / "passage_encoder" / "model.safetensors").read_bytes()
+    assert passage == (adore / "passage_encoder" / "model.safetensors").read_bytes()  # the index stays valid
+
+
+def test_soup_refusals(setup, tmp_path, cli):
+    from transformers import BertConfig, BertModel
+
+    from pyserini_dr.train.soup import soup
+
+    a, b = _variant(setup, tmp_path / "a", 1), _variant(setup, tmp_path / "b", 2)
+    wider = tmp_path / "wider"
+    BertModel(BertConfig(vocab_size=60, hidden_size=48, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=64)).save_pretrained(wider)
+    (wider / "encoder_settings.json").write_text((a / "encoder_settings.json").read_text())
+    other_settings = _variant(setup, tmp_path / "c", 3)
+    settings = json.loads((other_settings / "encoder_settings.json").read_text())
+    (other_settings / "encoder_settings.json").write_text(json.dumps({**settings, "l2_norm": not settings["l2_norm"]}))
+    cases = [(([a], None, "both"), "at least two --models"),
+             (([a, b], [0.5, 0.6], "both"), "sum to 1"),
+             (([a, b], [1.0], "both"), "1 --weights for 2 --models"),
+             (([a, wider], None, "both"), "is another architecture: embeddings."),
+             (([a, other_settings], None, "both"), "has other encoder settings"),
+             (([a, b], None, "query"), "--tower query needs a first model with separate towers")]
+    for (models, w, tower), message in cases:
+        with pytest.raises(InputError, match=message):
+            soup([str(m) for m in models], str(tmp_path / "out"), w, tower)
+    assert not (tmp_path / "out").exists()
+    done = cli("pyserini_dr.train.soup", "--models", a, b, "--weights", "0.5", "0.6", "--output", tmp_path / "out")
+    assert done.returncode == 2
+    assert done.error_line() == "error: --weights must be non-negative and sum to 1, got [0.5, 0.6]"
+    assert not (tmp_path / "out").exists()

@@ -1007,7 +1007,7 @@ class Blocker:
 sys.meta_path.insert(0, Blocker())
 for m in ['pyserini_dr.encode.__main__', 'pyserini_dr.search.faiss.__main__', 'pyserini_dr.train.__main__',
           'pyserini_dr.train.trainer', 'pyserini_dr.train.recipes', 'pyserini_dr.train.evaluation',
-          'pyserini_dr.train.soup']:
+          'pyserini_dr.train.soup', 'pyserini_dr.train.mix']:
     importlib.import_module(m)
 print('ok')
 """
@@ -1053,7 +1053,7 @@ def test_tiled_top_k_equals_one_pass():
     torch.testing.assert_close(scores, reference.values)
 
 
-# ==== 9. weight averaging (python -m pyserini_dr.train.soup) ====================================================
+# ==== 9. weight averaging (python -m pyserini_dr.train.soup), mixed training files (train.mix) ==================
 
 def _variant(setup, path: Path, seed: int) -> Path:
     """The tiny BERT with every floating-point tensor moved by seeded noise: a stand-in for a fine-tuned copy."""
@@ -1149,3 +1149,29 @@ def test_soup_refusals(setup, tmp_path, cli):
     assert done.returncode == 2
     assert done.error_line() == "error: --weights must be non-negative and sum to 1, got [0.5, 0.6]"
     assert not (tmp_path / "out").exists()
+
+
+def test_mix_repeats_each_input_under_its_own_ids(setup, tmp_path, cli):
+    from pyserini_dr.train.examples import repeat_examples
+    from pyserini_dr.train.mix import main
+
+    labelled = read_examples(setup.train)
+    pseudo = [TrainExample("title-d00", "a title", ["d00"], ["d01", "d02"]),
+              TrainExample("title-d03", "another", ["d03"], ["d04"])]
+    write_examples(pseudo, tmp_path / "pseudo.jsonl.gz")
+    assert read_examples(tmp_path / "pseudo.jsonl.gz") == pseudo  # written and read back compressed
+    assert main(["--inputs", str(setup.train), str(tmp_path / "pseudo.jsonl.gz"), "--repeats", "3", "1",
+                 "--output", str(tmp_path / "mix.jsonl.gz")]) == 0
+    mixed = read_examples(tmp_path / "mix.jsonl.gz")
+    n = len(labelled)
+    assert len(mixed) == 3 * n + 2 and mixed[3 * n:] == pseudo
+    for k in range(3):
+        copy = mixed[k * n:(k + 1) * n]
+        assert [e.query_id for e in copy] == [e.query_id + (f"~{k}" if k else "") for e in labelled]
+        assert [(e.query, e.positives, e.negatives) for e in copy] == [(e.query, e.positives, e.negatives)
+                                                                        for e in labelled]
+    with pytest.raises(InputError, match="query id q00 is in two of the inputs"):
+        repeat_examples([labelled, labelled[:1]], [1, 1])
+    done = cli("pyserini_dr.train.mix", "--inputs", setup.train, "--repeats", "0", "--output", tmp_path / "bad.jsonl")
+    assert done.returncode == 2 and done.error_line() == "error: --repeats must be 1 or more, got [0]"
+    assert not (tmp_path / "bad.jsonl").exists()

@@ -44,11 +44,16 @@ def build_examples(topics: dict[str, str], qrels: Qrels, negatives: dict[str, li
 
 
 def write_examples(examples: list[TrainExample], path) -> None:
-    from ..cli import atomic_write
+    """One JSON line per example, gzip-compressed where ``path`` ends in .gz (as ``read_examples`` reads it)."""
+    import gzip
 
-    with atomic_write(path) as f:
-        for ex in examples:
-            f.write(json.dumps(ex.to_json(), ensure_ascii=False) + "\n")
+    from ..cli import atomic_path
+
+    with atomic_path(path) as tmp:
+        opener = gzip.open if str(path).endswith(".gz") else open
+        with opener(tmp, "wt", encoding="utf-8") as f:
+            for ex in examples:
+                f.write(json.dumps(ex.to_json(), ensure_ascii=False) + "\n")
 
 
 def read_examples(path) -> list[TrainExample]:
@@ -67,6 +72,22 @@ def read_examples(path) -> list[TrainExample]:
     if not examples:
         raise InputError(f"{path}: no training examples")
     return examples
+
+
+def repeat_examples(sources: list[list[TrainExample]], repeats: list[int]) -> list[TrainExample]:
+    """Each source's examples ``repeats[i]`` times, in order: copy k > 0 of query QID is named ``QID~k``, so the
+    sampler draws each copy's positive and negatives on its own. Query ids must be unique across the sources."""
+    seen: set[str] = set()
+    mixed = []
+    for examples, times in zip(sources, repeats):
+        ids = {ex.query_id for ex in examples}
+        if ids & seen:
+            raise InputError(f"query id {sorted(ids & seen)[0]} is in two of the inputs")
+        seen |= ids
+        for k in range(times):
+            mixed += [TrainExample(f"{ex.query_id}~{k}" if k else ex.query_id, ex.query, ex.positives, ex.negatives)
+                      for ex in examples]
+    return mixed
 
 
 def _bucket(qid: str) -> float:

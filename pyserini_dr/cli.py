@@ -67,13 +67,18 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
 @contextlib.contextmanager
 def atomic_directory(final: str) -> Iterator[str]:
     """A fresh ``final + '.saving'`` folder to write into, put at ``final`` (``replace_directory``) once the block
-    ends without an error: a crash while writing leaves the old directory."""
+    ends without an error: an error or a crash while writing leaves the old directory (an error removes the
+    unfinished folder too)."""
     import shutil
 
     tmp = final.rstrip("/") + ".saving"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    yield tmp
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # an error while writing leaves nothing half-written behind
+        raise
     replace_directory(tmp, final)
 
 

@@ -1085,21 +1085,29 @@ def test_soup_is_the_weighted_mean_of_every_weight(setup, tmp_path, capsys):
     from pyserini_dr.train.soup import main
 
     models = [_variant(setup, tmp_path / f"m{i}", i) for i in range(3)]
+    from safetensors.torch import save_file  # the first model in float16: the soup keeps its dtype
+
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in weights(models[0]).items()},
+              str(models[0] / "model.safetensors"), metadata={"format": "pt"})
     states = [weights(m) for m in models]
     assert main(["--models", *map(str, models), "--output", str(tmp_path / "uniform")]) == 0
     assert capsys.readouterr().err.startswith("averaged ")
     uniform = weights(tmp_path / "uniform")
     assert sorted(uniform) == sorted(states[0])
     for key, tensor in uniform.items():
-        expected = np.mean([s[key].numpy().astype(np.float64) for s in states], axis=0)
-        np.testing.assert_allclose(tensor.numpy(), expected, rtol=0, atol=1e-6)
         assert tensor.dtype == states[0][key].dtype
+        if tensor.is_floating_point():
+            assert tensor.dtype == torch.float16
+            expected = np.mean([s[key].numpy().astype(np.float64) for s in states], axis=0)
+            np.testing.assert_allclose(tensor.double().numpy(), expected, rtol=1e-3, atol=1e-4)  # float16's step
+        else:
+            assert torch.equal(tensor, states[0][key])
     assert main(["--models", str(models[0]), str(models[1]), "--weights", "0.8", "0.2",
                  "--output", str(tmp_path / "wise")]) == 0
     wise = weights(tmp_path / "wise")
     for key in wise:
-        np.testing.assert_allclose(wise[key].numpy(), 0.8 * states[0][key].numpy() + 0.2 * states[1][key].numpy(),
-                                   rtol=0, atol=1e-6)
+        expected = 0.8 * states[0][key].double().numpy() + 0.2 * states[1][key].double().numpy()
+        np.testing.assert_allclose(wise[key].double().numpy(), expected, rtol=0, atol=2e-3)  # float16's step
     # the soup is a checkpoint like any other: tokenizer and settings from the first model, its vectors its own
     for name in ("encoder_settings.json", "tokenizer.json", "config.json"):
         assert (tmp_path / "uniform" / name).read_bytes() == (models[0] / name).read_bytes()
@@ -1140,11 +1148,17 @@ def test_soup_refusals(setup, tmp_path, cli):
              (([a, b], [1.0], "both"), "1 --weights for 2 --models"),
              (([a, wider], None, "both"), "is another architecture: embeddings."),
              (([a, other_settings], None, "both"), "has other encoder settings"),
-             (([a, b], None, "query"), "--tower query needs a first model with separate towers")]
+             (([a, b], [float("nan"), 0.5], "both"), "non-negative and sum to 1"),
+             (([a, b], None, "query"), "--tower query needs a first model with separate towers"),
+             (([_untied(setup, tmp_path / "split", a), b], None, "both"), "are laid out differently")]
     for (models, w, tower), message in cases:
         with pytest.raises(InputError, match=message):
             soup([str(m) for m in models], str(tmp_path / "out"), w, tower)
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.saving").exists()  # nothing half-written
+    for output in (a, a / "soup", tmp_path):  # a model, inside one, around one: replacing it would lose a model
+        with pytest.raises(InputError, match="must be neither one of the --models nor inside or around one"):
+            soup([str(a), str(b)], str(output))
+    assert weights(a).keys() == weights(b).keys()
     done = cli("pyserini_dr.train.soup", "--models", a, b, "--weights", "0.5", "0.6", "--output", tmp_path / "out")
     assert done.returncode == 2
     assert done.error_line() == "error: --weights must be non-negative and sum to 1, got [0.5, 0.6]"

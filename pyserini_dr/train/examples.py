@@ -46,12 +46,14 @@ def build_examples(topics: dict[str, str], qrels: Qrels, negatives: dict[str, li
 def write_examples(examples: list[TrainExample], path) -> None:
     """One JSON line per example, gzip-compressed where ``path`` ends in .gz (as ``read_examples`` reads it)."""
     import gzip
+    import io
 
     from ..cli import atomic_path
 
-    with atomic_path(path) as tmp:
-        opener = gzip.open if str(path).endswith(".gz") else open
-        with opener(tmp, "wt", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw:
+        # no file name or time in the gzip header: the same examples give the same bytes
+        binary = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if str(path).endswith(".gz") else raw
+        with io.TextIOWrapper(binary, encoding="utf-8") as f:
             for ex in examples:
                 f.write(json.dumps(ex.to_json(), ensure_ascii=False) + "\n")
 

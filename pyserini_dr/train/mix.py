@@ -3,8 +3,8 @@ pseudo-labelled ones seen once, so that one run gives each its own number of epo
 
     python -m pyserini_dr.train.mix --inputs train.jsonl pseudo.jsonl.gz --repeats 10 1 --output mix.jsonl
 
-Copy k > 0 of query QID is named ``QID~k``. A teacher-scores file names the original ids, so with the distillation
-recipes only the first copy of a query gets a KL term.
+Copy k > 0 of query QID is named ``QID~k``. A teacher-scores file names the original ids, so with ``simlm`` only
+the first copy of a query gets a KL term; ``tasb`` refuses a mixed file (its topic clusters name the original ids).
 """
 from __future__ import annotations
 

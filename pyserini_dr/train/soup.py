@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import math
 import os
 import shutil
 import sys
@@ -82,19 +83,27 @@ def soup(models: list[str], output: str, weights: list[float] | None = None, tow
     """Average ``models`` into ``output`` (written whole or not at all); returns the number of tensors averaged."""
     if len(models) < 2:
         raise InputError("a soup needs at least two --models")
+    out = os.path.abspath(output)
     for model in models:
         if not os.path.isdir(model):
             raise InputError(f"{model} is not a checkpoint directory")
+        if os.path.commonpath([out, os.path.abspath(model)]) in (out, os.path.abspath(model)):
+            raise InputError(f"--output {output} must be neither one of the --models nor inside or around one "
+                             f"({model})")
     weights = [1.0 / len(models)] * len(models) if weights is None else list(weights)
     if len(weights) != len(models):
         raise InputError(f"{len(weights)} --weights for {len(models)} --models")
-    if any(w < 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
         raise InputError(f"--weights must be non-negative and sum to 1, got {weights}")
     settings = _settings(models[0])
     for model in models[1:]:
         if _settings(model) != settings:  # pooling, normalization or lengths that differ make the mean meaningless
             raise InputError(f"{model} has other encoder settings ({SETTINGS_FILE}) than {models[0]}")
     split = os.path.isdir(os.path.join(models[0], TOWERS[0]))
+    for model in models[1:]:
+        if tower == "both" and os.path.isdir(os.path.join(model, TOWERS[0])) != split:
+            raise InputError(f"{model} and {models[0]} are laid out differently (one has {TOWERS[0]}/ and "
+                             f"{TOWERS[1]}/, the other one encoder); --tower query averages query encoders alone")
     if tower == "query" and not split:
         raise InputError(f"--tower query needs a first model with separate towers ({TOWERS[0]}/, {TOWERS[1]}/); "
                          f"{models[0]} has one encoder")
@@ -117,8 +126,6 @@ def main(argv=None) -> int:
                    help="query: average only the query encoders; the first model's passage encoder is kept")
     p.add_argument("--output", required=True)
     args = p.parse_args(argv)
-    if os.path.abspath(args.output) in {os.path.abspath(m) for m in args.models}:
-        raise InputError("--output must not be one of the --models")
     count = soup(args.models, args.output, args.weights, args.tower)
     print(f"averaged {count} tensors of {len(args.models)} models -> {args.output}", file=sys.stderr)
     return 0

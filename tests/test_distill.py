@@ -195,7 +195,7 @@ def test_pair_loss_mixes_query_and_passage_centric():
     recipe = PAIR(RecipeOptions(temperature=0.5, pair_alpha=0.25), sampler, None)
     extras = recipe.prepare(groups)
     relevant = torch.tensor([[False, False, False, False], [True, False, False, False]])  # pa is b's positive too
-    assert extras["relevant"].tolist() == relevant.tolist()
+    assert extras["false_negatives"].tolist() == relevant.tolist()
     expected = 0.75 * contrastive(q, p, temperature=0.5, false_negatives=relevant) + \
         0.25 * passage_centric(q, p, temperature=0.5, exclude=relevant)
     assert float(recipe.loss(None, q, p, groups, extras)) == pytest.approx(float(expected), rel=1e-6)

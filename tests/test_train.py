@@ -786,8 +786,8 @@ def test_ance_refreshes_from_its_own_index(setup, vectors, tmp_path, capsys):
     refreshed = []
     original = ANCE._refresh_now
 
-    def refresh(self, model):
-        original(self, model)
+    def refresh(self, model, docs=None):
+        original(self, model, docs)
         refreshed.append({q: list(v) for q, v in self.sampler.pools.items()})
 
     with pytest.MonkeyPatch.context() as mp:
@@ -806,6 +806,30 @@ def test_ance_refreshes_from_its_own_index(setup, vectors, tmp_path, capsys):
     for qid, pool in refreshed[1].items():
         assert not set(pool) & positives[qid] and 5 - len(positives[qid]) <= len(pool) <= 5
     assert len(losses(out)) == 3
+
+
+def test_ance_refresh_at_an_evaluated_epoch_end_reuses_the_evaluation_vectors(setup, tmp_path, monkeypatch):
+    """Both due after step 4 (16 queries in batches of 4: one epoch): the refresh ranks the dev evaluation's corpus
+    vectors (the same weights) instead of encoding the corpus again, and trains exactly as a run without dev data."""
+    from pyserini_dr.encode.corpus import CorpusEncoder
+
+    encoded = []
+    real = CorpusEncoder.encode_pairs
+    monkeypatch.setattr(CorpusEncoder, "encode_pairs",
+                        lambda self, *a, **k: encoded.append(1) or real(self, *a, **k))
+    dev = tmp_path / "dev.jsonl"
+    write_examples(read_examples(setup.train)[:6], dev)
+    args = ("--batch-size", 4, "--negatives", 2, "--max-steps", 8, "--depth", 5)
+    train_here(train_argv(setup, tmp_path / "plain", *args, recipe="ance"))
+    assert len(encoded) == 2  # the start's index, the refresh before step 5
+    encoded.clear()
+    train_here(train_argv(setup, tmp_path / "dev", *args, "--dev-data", dev, recipe="ance"))
+    assert len(encoded) == 3  # the start's, the evaluation after step 4 (reused by the refresh), after step 8
+    assert len(list((tmp_path / "dev" / "dev_runs").iterdir())) == 2
+    assert losses(tmp_path / "dev") == losses(tmp_path / "plain")
+    state = [torch.load(tmp_path / run / "checkpoint" / "state.pt", map_location="cpu", weights_only=False)
+             for run in ("plain", "dev")]
+    assert state[0]["recipe"]["pools"] == state[1]["recipe"]["pools"]
 
 
 def test_star_mines_once_from_the_starting_model(setup, vectors, tmp_path, capsys):

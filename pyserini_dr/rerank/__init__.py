@@ -42,9 +42,6 @@ class CrossEncoder(torch.nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def trainable_parameters(self):
-        return [p for p in self.parameters() if p.requires_grad]
-
     def features(self, queries: Sequence[str], passages: Sequence[tuple[str, str]]) -> dict:
         from ..data.corpus import flat_text
 

@@ -54,9 +54,6 @@ class BottleneckPretrainer(torch.nn.Module):
     def encoder(self):
         return self.bi.encoder
 
-    def trainable_parameters(self):
-        return [p for p in self.parameters() if p.requires_grad]
-
     def _lm_loss(self, hidden: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         keep = labels != -100
         if not bool(keep.any()):

@@ -44,9 +44,6 @@ class BiEncoder(torch.nn.Module):
     def device(self) -> torch.device:
         return self.encoder.device
 
-    def trainable_parameters(self):
-        return [p for p in self.parameters() if p.requires_grad]
-
     def _rep(self, model, batch: dict) -> torch.Tensor:
         if "token_type_ids" in batch and not _takes_token_types(model):
             batch = {k: v for k, v in batch.items() if k != "token_type_ids"}

@@ -113,6 +113,10 @@ class Recipe:
         evaluation to rank instead of encoding the corpus again; None where the passages move."""
         return None
 
+    def passages_encoded(self, trainer, docs) -> None:
+        """The dev evaluation has just encoded the corpus with the current weights (``docs``), before step
+        ``trainer.step``: a recipe that would encode it again before that step may keep them."""
+
     def mine(self, model, queries: dict[str, str], docs=None) -> dict[str, list[str]]:
         """New negative pools from the model's own exact ranking of the training queries."""
         rankings = self.ranker.rankings(model, queries, self.options.depth, docs)
@@ -141,18 +145,14 @@ class PAIR(Warmup):
     with the query-centric loss alone, as its second stage does)."""
     name = "pair"
 
-    def prepare(self, groups):
-        extras = super().prepare(groups)
-        extras["relevant"] = extras["false_negatives"]  # the passages neither loss may count as negatives
-        return extras
-
     def loss(self, trainer, q, p, groups, extras):
         query_centric = super().loss(trainer, q, p, groups, extras)
         alpha = self.options.pair_alpha
         if not alpha:
             return query_centric
         return (1 - alpha) * query_centric + alpha * passage_centric(
-            q, p, temperature=self.options.temperature, exclude=extras["relevant"])
+            q, p, temperature=self.options.temperature,
+            exclude=extras["false_negatives"])  # the passages neither loss may count as negatives
 
 
 class ANCE(Warmup):
@@ -163,13 +163,14 @@ class ANCE(Warmup):
         self.refreshes = 0
         self.refresh_seconds = 0.0
         self._pending = None  # (thread, result dict) of an asynchronous refresh
+        self._encoded = None  # (step, corpus vectors) the dev evaluation made for the refresh due at that step
 
     def _every(self, trainer) -> int:
         return self.options.refresh_every or trainer.steps_per_epoch
 
-    def _refresh_now(self, model) -> None:
+    def _refresh_now(self, model, docs=None) -> None:
         started = time.perf_counter()
-        self.sampler.pools = self.mine(model, self.train_queries())
+        self.sampler.pools = self.mine(model, self.train_queries(), docs)
         self.refresh_seconds += time.perf_counter() - started
         self.refreshes += 1
 
@@ -190,10 +191,11 @@ class ANCE(Warmup):
         if self._pending is not None and not self._pending[0].is_alive():
             self._land()
             changed = True
+        encoded, self._encoded = self._encoded, None
         if step == 0 or step % self._every(trainer):
             return changed
         if not self.options.refresh_async:
-            self._refresh_now(trainer.model)
+            self._refresh_now(trainer.model, encoded[1] if encoded and encoded[0] == step else None)
             return True
         if trainer.world > 1:
             raise ValueError("--refresh-async is for one process: ranks would take the new negatives at different "
@@ -215,6 +217,13 @@ class ANCE(Warmup):
             thread.start()
             self._pending = (thread, result)
         return changed
+
+    def passages_encoded(self, trainer, docs):
+        """At an epoch end that is also a synchronous refresh (the default: both every epoch), the refresh ranks the
+        evaluation's vectors instead of encoding the corpus a second time with the same weights."""
+        due = trainer.step < trainer.total_steps and trainer.step % self._every(trainer) == 0
+        if due and not self.options.refresh_async:
+            self._encoded = (trainer.step, docs)
 
     def finish(self, trainer):
         if self._pending is not None:

@@ -117,7 +117,7 @@ class Trainer:
         if self.world > 1:  # every rank starts from rank 0's weights (a newly initialised head differs per rank)
             for p in model.parameters():
                 torch.distributed.broadcast(p.data, 0)
-        params = model.trainable_parameters()
+        params = [p for p in model.parameters() if p.requires_grad]  # ADORE freezes its passage tower
         decay = [p for n, p in model.named_parameters() if p.requires_grad and not _no_decay(n)]
         no_decay = [p for n, p in model.named_parameters() if p.requires_grad and _no_decay(n)]
         self.optimizer = torch.optim.AdamW(
@@ -396,8 +396,13 @@ class Trainer:
             return
         self.prefetch.clear()  # the evaluation tokenizes on this thread
         os.makedirs(self._path("dev_runs"), exist_ok=True)
-        score = self.dev.evaluate(self.model, self._path("dev_runs", f"step{self.step:06d}.txt"),
-                                  docs=self.recipe.fixed_passages())
+        docs = self.recipe.fixed_passages()
+        encoded = docs is None
+        if encoded:
+            docs = self.dev.ranker.encode_corpus(self.model)
+        score = self.dev.evaluate(self.model, self._path("dev_runs", f"step{self.step:06d}.txt"), docs=docs)
+        if encoded:
+            self.recipe.passages_encoded(self, docs)
         record = {"step": self.step, "epoch": epoch, **score}
         self.log(DEV_LOG_FILE, record)
         print(f"dev after epoch {epoch + 1}: " + " ".join(f"{k} {v:.4f}" for k, v in score.items()),

@@ -4,16 +4,20 @@
 #   2. its uniform soup (python -m pyserini_dr.train.soup): the frozen passage tower;
 #   3. ADORE's query encoder on it, trained on the labelled queries x COPIES beside the title queries, SEEDS runs;
 #   4. the uniform soup of those query towers (--tower query: the passage vectors, so the index, stay the soup's).
-# Writes run.<name>.txt (test topics; for the two soups run.<name>.train.txt too, the dev split) to OUT; score them
-# on the CPU machine with scripts/train_table.py.
+# Writes run.<name>.txt (the test topics) to OUT, and for the two soups run.<name>.train.txt (all 809 train topics,
+# the 80 dev queries among them); score the test runs on the CPU machine with scripts/train_table.py.
 #
 # usage: MODEL=DIR TRAIN=DIR OUT=DIR bash scripts/soup_adore_scifact.sh
 #   TRAIN holds train.jsonl, pseudo.titles.jsonl.gz, hybrid.titles.txt.gz and hybrid.pairs.txt
 #   (scripts/distill_inputs_scifact.sh on the CPU machine makes them all)
-# knobs: SEEDS ("42 1 2"), COPIES (10), ADORE_EPOCHS (4), KL_WEIGHT (5)
+# knobs: SEEDS ("42 1 2", two or more), COPIES (10), ADORE_EPOCHS (4), KL_WEIGHT (5), ENCODE_FLAGS (--bf16, as the
+#   table's indexes were encoded), SEARCH_FLAGS
 set -euo pipefail
 : "${MODEL:?MODEL=the starting checkpoint}" "${TRAIN:?TRAIN=dir with the CPU-made inputs}" "${OUT:?OUT=dir}"
 SEEDS=${SEEDS:-42 1 2}; COPIES=${COPIES:-10}; ADORE_EPOCHS=${ADORE_EPOCHS:-4}; KL_WEIGHT=${KL_WEIGHT:-5}
+ENCODE_FLAGS=${ENCODE_FLAGS:---bf16}
+read -ra seeds <<< "$SEEDS"
+if [ "${#seeds[@]}" -lt 2 ]; then echo "SEEDS needs two or more seeds for a soup, got '$SEEDS'" >&2; exit 2; fi
 PY=${PYTHON:-python}
 work=$OUT/work; mkdir -p "$work"
 common=(--dataset beir-v1.0.0-scifact --bf16 --lr 2e-5 --log-every 50)
@@ -24,7 +28,7 @@ search_train() {  # name: the train topics too (the dev split's queries are amon
 }
 
 generalists=(); adores=()
-for seed in $SEEDS; do
+for seed in "${seeds[@]}"; do
   train "gpl-$seed" simlm "$MODEL" 2 --seed "$seed" --train-data "$TRAIN/pseudo.titles.jsonl.gz" --batch-size 64 \
       --negatives 7 --kl-weight "$KL_WEIGHT" --teacher-scores "$TRAIN/hybrid.titles.txt.gz"
   train "generalist-$seed" simlm "$work/gpl-$seed/model" 10 --seed "$seed" --train-data "$TRAIN/train.jsonl" \
@@ -35,7 +39,7 @@ $PY -m pyserini_dr.train.soup --models "${generalists[@]}" --output "$work/gener
 search generalist-soup; search_train generalist-soup
 $PY -m pyserini_dr.train.mix --inputs "$TRAIN/train.jsonl" "$TRAIN/pseudo.titles.jsonl.gz" --repeats "$COPIES" 1 \
     --output "$work/adore-mix.jsonl.gz"
-for seed in $SEEDS; do
+for seed in "${seeds[@]}"; do
   train "adore-$seed" adore "$work/generalist-soup/model" "$ADORE_EPOCHS" --seed "$seed" \
       --train-data "$work/adore-mix.jsonl.gz" --batch-size 64
   adores+=("$work/adore-$seed/model"); search "adore-$seed"

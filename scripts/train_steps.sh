@@ -1,4 +1,4 @@
-# Sourced by scripts/train_scifact.sh and scripts/train2_scifact.sh: one training step and one test search.
+# Sourced by scripts/train_scifact.sh, train2_scifact.sh and soup_adore_scifact.sh: one training step, one test search.
 # Expects PY (python), work (models), OUT (what comes back) and the array `common` (flags of every training);
 # TRAIN_FLAGS go last on every training line, ENCODE_FLAGS / SEARCH_FLAGS on every encode / search.
 

@@ -194,12 +194,13 @@ class Trainer:
         n = batch.queries["input_ids"].shape[0]
         group = (batch.passages["input_ids"].shape[0] // n) if self.recipe.needs_passages else 0
         spans = [(i, min(i + chunk, n)) for i in range(0, n, chunk)]
+        chunks = [Batch(batch.groups[a:b], _slice(batch.queries, a, b),
+                        _slice(batch.passages, a * group, b * group) if group else {}) for a, b in spans]
         states, qs, ps = [], [], []
         with torch.no_grad():
-            for a, b in spans:
+            for part in chunks:
                 states.append(_rng_state(self.device))
-                q, p = self._encode(Batch(batch.groups[a:b], _slice(batch.queries, a, b),
-                                          _slice(batch.passages, a * group, b * group) if group else {}))
+                q, p = self._encode(part)
                 qs.append(q)
                 ps.append(p)
         q = torch.cat(qs).requires_grad_()
@@ -207,10 +208,9 @@ class Trainer:
         loss = self._loss(q, p, batch, groups)
         (loss * scale).backward()
         after = _rng_state(self.device)
-        for (a, b), state in zip(spans, states):
+        for (a, b), part, state in zip(spans, chunks, states):
             _set_rng_state(state, self.device)
-            qc, pc = self._encode(Batch(batch.groups[a:b], _slice(batch.queries, a, b),
-                                        _slice(batch.passages, a * group, b * group) if group else {}))
+            qc, pc = self._encode(part)
             grads = [(qc, q.grad[a:b])] + ([(pc, p.grad[a * group:b * group])] if group else [])
             torch.autograd.backward([t for t, _ in grads], [g for _, g in grads])
         _set_rng_state(after, self.device)

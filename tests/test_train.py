@@ -637,6 +637,7 @@ def test_resume_after_sigkill_is_exact(setup, tmp_path, capsys):
     assert done.returncode == -signal.SIGKILL, done.stderr
     state = torch.load(killed / "checkpoint" / "state.pt", map_location="cpu", weights_only=False)
     assert state["step"] == 2
+    assert state["recipe"] == {}  # warmup's negatives are the training file's: read again, not checkpointed
     assert [json.loads(x)["step"] for x in (killed / "train_log.jsonl").read_text().splitlines()] == [1, 2, 3]
     assert not (killed / "model").exists()
 

@@ -59,6 +59,7 @@ class Recipe:
     uses_negatives = True           # groups carry hard negatives
     untie = False
     freeze_passages = False
+    mines_negatives = False         # replaces the training file's negative pools (ANCE, STAR): checkpoints keep them
 
     def __init__(self, options: RecipeOptions, sampler: GroupSampler, ranker: DenseRanker):
         self.options = options
@@ -100,10 +101,13 @@ class Recipe:
         pass
 
     def state_dict(self) -> dict:
-        return {"pools": self.sampler.pools}
+        """Mined pools; the training file's own are read again on resume (a checkpoint only continues a run on
+        the same file), so a checkpoint does not carry every query's negatives."""
+        return {"pools": self.sampler.pools} if self.mines_negatives else {}
 
     def load_state_dict(self, state: dict) -> None:
-        self.sampler.pools = state["pools"]
+        if self.mines_negatives:
+            self.sampler.pools = state["pools"]
 
     def summary(self, trainer) -> dict:
         return {}
@@ -157,6 +161,7 @@ class PAIR(Warmup):
 
 class ANCE(Warmup):
     name = "ance"
+    mines_negatives = True
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -246,6 +251,7 @@ class ANCE(Warmup):
 
 class STAR(Recipe):
     name = "star"
+    mines_negatives = True
 
     def start(self, trainer):
         self.sampler.pools = self.mine(trainer.model, self.train_queries())  # static: mined once

@@ -1153,6 +1153,11 @@ def test_query_tower_soup_keeps_the_passage_tower(setup, tmp_path):
         np.testing.assert_allclose(soup[key].numpy(), 0.7 * q[key].numpy() + 0.3 * g[key].numpy(), rtol=0, atol=1e-6)
     passage = (tmp_path / "soup" / "passage_encoder" / "model.safetensors").read_bytes()
     assert passage == (adore / "passage_encoder" / "model.safetensors").read_bytes()  # the index stays valid
+    # WiSE-FT toward the pre-trained start, a checkpoint without saved settings (as from the hub)
+    (generalist / "encoder_settings.json").unlink()
+    assert main(["--models", str(tmp_path / "g"), str(setup.model_nodrop), "--weights", "0.5", "0.5",
+                 "--output", str(tmp_path / "wise")]) == 0
+    assert (tmp_path / "wise" / "model.safetensors").exists()
 
 
 def test_soup_refusals(setup, tmp_path, cli):

@@ -95,10 +95,11 @@ def soup(models: list[str], output: str, weights: list[float] | None = None, tow
         raise InputError(f"{len(weights)} --weights for {len(models)} --models")
     if not all(math.isfinite(w) and w >= 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
         raise InputError(f"--weights must be non-negative and sum to 1, got {weights}")
-    settings = _settings(models[0])
-    for model in models[1:]:
-        if _settings(model) != settings:  # pooling, normalization or lengths that differ make the mean meaningless
-            raise InputError(f"{model} has other encoder settings ({SETTINGS_FILE}) than {models[0]}")
+    saved = [(m, _settings(m)) for m in models]
+    saved = [(m, x) for m, x in saved if x is not None]  # a hub checkpoint (the pre-trained start) has none
+    for model, settings in saved[1:]:
+        if settings != saved[0][1]:  # pooling, normalization or lengths that differ make the mean meaningless
+            raise InputError(f"{model} has other encoder settings ({SETTINGS_FILE}) than {saved[0][0]}")
     split = os.path.isdir(os.path.join(models[0], TOWERS[0]))
     for model in models[1:]:
         if tower == "both" and os.path.isdir(os.path.join(model, TOWERS[0])) != split:

@@ -17,8 +17,7 @@ from ..data.qrels import read_qrels
 from ..data.registry import TOPICS, resolve_qrels
 from ..data.runs import read_run
 from ..errors import InputError
-from .metrics import evaluate, parse_measures
-from .reproduce import measure_label
+from .metrics import evaluate, measure_label, parse_measures
 
 DEFAULT_MEASURES = ["ndcg_cut.10", "recall.100"]
 

@@ -19,6 +19,16 @@ _MEASURE = re.compile(r"^(ndcg_cut|recall|P|map|recip_rank|ndcg)(?:\.(\d+(?:,\d+
 _ALL_RANKS = 1_000_000
 
 
+LABELS = {"ndcg_cut": "nDCG@{k}", "recall": "R@{k}", "P": "P@{k}", "map": "MAP", "recip_rank": "MRR",
+          "ndcg": "nDCG"}
+
+
+def measure_label(measure: str) -> str:
+    """``ndcg_cut.10`` -> ``nDCG@10``, ``recall.100`` -> ``R@100``: how tables name a measure."""
+    family, _, k = measure.partition(".")
+    return LABELS.get(family, family).format(k=k)
+
+
 def parse_measures(names: list[str]) -> list[str]:
     """Expand trec_eval measure names (``ndcg_cut.10,100`` -> ``ndcg_cut.10``, ``ndcg_cut.100``)."""
     out = []

@@ -56,14 +56,6 @@ MATRIX_KEYS = {"name", "topics", "qrels", "tolerance", "conditions"}
 CONDITION_KEYS = {"name", "display", "command", "prepare", "topics", "qrels", "eval"}
 STEP_KEYS = {"command", "creates"}
 METRIC_KEYS = {"metric", "expected", "tolerance", "relevance_level"}
-LABELS = {"ndcg_cut": "nDCG@{k}", "recall": "R@{k}", "P": "P@{k}", "map": "MAP", "recip_rank": "MRR",
-          "ndcg": "nDCG"}
-
-
-def measure_label(measure: str) -> str:
-    """``ndcg_cut.10`` -> ``nDCG@10``, ``recall.100`` -> ``R@100``."""
-    family, _, k = measure.partition(".")
-    return LABELS.get(family, family).format(k=k)
 
 
 # ---- the matrix -------------------------------------------------------------------------------------------------
@@ -83,6 +75,8 @@ class Metric:
 
     @property
     def label(self) -> str:
+        from .metrics import measure_label  # here: the matrix loads without pandas and trectools
+
         return measure_label(self.metric) + (f" (l={self.relevance_level})" if self.relevance_level != 1 else "")
 
 

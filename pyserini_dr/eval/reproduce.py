@@ -75,7 +75,7 @@ class Metric:
 
     @property
     def label(self) -> str:
-        from .metrics import measure_label  # here: the matrix loads without pandas and trectools
+        from .metrics import measure_label  # here, as its other metrics imports: loading the matrix needs no pandas
 
         return measure_label(self.metric) + (f" (l={self.relevance_level})" if self.relevance_level != 1 else "")
 

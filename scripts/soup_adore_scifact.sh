@@ -10,11 +10,12 @@
 # usage: MODEL=DIR TRAIN=DIR OUT=DIR bash scripts/soup_adore_scifact.sh
 #   TRAIN holds train.jsonl, pseudo.titles.jsonl.gz, hybrid.titles.txt.gz and hybrid.pairs.txt
 #   (scripts/distill_inputs_scifact.sh on the CPU machine makes them all)
-# knobs: SEEDS ("42 1 2", two or more), COPIES (10), ADORE_EPOCHS (4), KL_WEIGHT (5), ENCODE_FLAGS (--bf16, as the
-#   table's indexes were encoded), SEARCH_FLAGS
+# knobs: SEEDS ("42 1 2", two or more), JOBS (1: seeds trained at once on the one GPU; the steps of a small model
+#   leave most of an H100 idle), COPIES (10), ADORE_EPOCHS (4), KL_WEIGHT (5), ENCODE_FLAGS (--bf16, as the table's
+#   indexes were encoded), SEARCH_FLAGS
 set -euo pipefail
 : "${MODEL:?MODEL=the starting checkpoint}" "${TRAIN:?TRAIN=dir with the CPU-made inputs}" "${OUT:?OUT=dir}"
-SEEDS=${SEEDS:-42 1 2}; COPIES=${COPIES:-10}; ADORE_EPOCHS=${ADORE_EPOCHS:-4}; KL_WEIGHT=${KL_WEIGHT:-5}
+SEEDS=${SEEDS:-42 1 2}; JOBS=${JOBS:-1}; COPIES=${COPIES:-10}; ADORE_EPOCHS=${ADORE_EPOCHS:-4}; KL_WEIGHT=${KL_WEIGHT:-5}
 ENCODE_FLAGS=${ENCODE_FLAGS:---bf16}
 read -ra seeds <<< "$SEEDS"
 if [ "${#seeds[@]}" -lt 2 ]; then echo "SEEDS needs two or more seeds for a soup, got '$SEEDS'" >&2; exit 2; fi
@@ -27,22 +28,40 @@ search_train() {  # name: the train topics too (the dev split's queries are amon
       --output "$OUT/run.$1.train.txt" --hits 100 --remove-query ${SEARCH_FLAGS:-} 2>&1 | tail -1
 }
 
+each_seed() {  # step: `step SEED` for every seed, JOBS at a time; each seed's output is printed, in order, at the end
+  local step=$1 seed pid started=0 failed=0 batch=()
+  for seed in "${seeds[@]}"; do
+    "$step" "$seed" > "$work/$step-$seed.log" 2>&1 &
+    batch+=($!); started=$((started + 1))
+    if [ "${#batch[@]}" -ge "$JOBS" ] || [ "$started" -eq "${#seeds[@]}" ]; then
+      for pid in "${batch[@]}"; do wait "$pid" || failed=1; done
+      batch=()
+    fi
+  done
+  for seed in "${seeds[@]}"; do cat "$work/$step-$seed.log"; done
+  if [ "$failed" = 1 ]; then echo "$step failed for a seed (its log is above)" >&2; exit 1; fi
+}
+generalist() {  # seed
+  train "gpl-$1" simlm "$MODEL" 2 --seed "$1" --train-data "$TRAIN/pseudo.titles.jsonl.gz" --batch-size 64 \
+      --negatives 7 --kl-weight "$KL_WEIGHT" --teacher-scores "$TRAIN/hybrid.titles.txt.gz"
+  train "generalist-$1" simlm "$work/gpl-$1/model" 10 --seed "$1" --train-data "$TRAIN/train.jsonl" \
+      --batch-size 64 --negatives 7 --kl-weight "$KL_WEIGHT" --teacher-scores "$TRAIN/hybrid.pairs.txt"
+}
+adore() {  # seed
+  train "adore-$1" adore "$work/generalist-soup/model" "$ADORE_EPOCHS" --seed "$1" \
+      --train-data "$work/adore-mix.jsonl.gz" --batch-size 64
+  search "adore-$1"
+}
+
 generalists=(); adores=()
 for seed in "${seeds[@]}"; do
-  train "gpl-$seed" simlm "$MODEL" 2 --seed "$seed" --train-data "$TRAIN/pseudo.titles.jsonl.gz" --batch-size 64 \
-      --negatives 7 --kl-weight "$KL_WEIGHT" --teacher-scores "$TRAIN/hybrid.titles.txt.gz"
-  train "generalist-$seed" simlm "$work/gpl-$seed/model" 10 --seed "$seed" --train-data "$TRAIN/train.jsonl" \
-      --batch-size 64 --negatives 7 --kl-weight "$KL_WEIGHT" --teacher-scores "$TRAIN/hybrid.pairs.txt"
-  generalists+=("$work/generalist-$seed/model")
+  generalists+=("$work/generalist-$seed/model"); adores+=("$work/adore-$seed/model")
 done
+each_seed generalist
 $PY -m pyserini_dr.train.soup --models "${generalists[@]}" --output "$work/generalist-soup/model"
 search generalist-soup; search_train generalist-soup
 $PY -m pyserini_dr.train.mix --inputs "$TRAIN/train.jsonl" "$TRAIN/pseudo.titles.jsonl.gz" --repeats "$COPIES" 1 \
     --output "$work/adore-mix.jsonl.gz"
-for seed in "${seeds[@]}"; do
-  train "adore-$seed" adore "$work/generalist-soup/model" "$ADORE_EPOCHS" --seed "$seed" \
-      --train-data "$work/adore-mix.jsonl.gz" --batch-size 64
-  adores+=("$work/adore-$seed/model"); search "adore-$seed"
-done
+each_seed adore
 $PY -m pyserini_dr.train.soup --tower query --models "${adores[@]}" --output "$work/adore-soup/model"
 search adore-soup; search_train adore-soup

@@ -13,6 +13,7 @@ indexes are built once per session (about a minute on two CPU cores).
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import struct
@@ -551,6 +552,22 @@ def test_check_disjoint():
     with pytest.raises(InputError) as e:
         tune_and_test(NoSearch(), {"1": "a"}, {"1": {"d": 1}}, {"1": "a"})
     assert str(e.value) == "the tuning and test topics share 1 queries: never tune on the test split"
+
+
+def test_tuning_on_part_of_the_qrels_scores_only_those_topics():
+    """A dev split's topics tuned against the whole dataset's qrels: the other judged queries are not zeros."""
+    from pyserini_dr.search.hybrid.tune import tune_and_test
+
+    class Lists:  # dense prefers d2, BM25 prefers d1; each query's relevant document is d1
+        def component_runs(self, topics, hits, remove_query=False):
+            return ({q: [("d2", 0.9), ("d1", 0.8)] for q in topics}, {q: [("d1", 10.0), ("d2", 1.0)] for q in topics})
+
+    qrels = {q: {"d1": 1} for q in ("dev1", "dev2", "other1", "other2", "other3", "other4")}
+    points, chosen, run = tune_and_test(Lists(), {"dev1": "a", "dev2": "b"}, qrels, {"test1": "c"})
+    assert [(p.alpha, p.normalization, p.score) for p in points][:2] == [(0.0, False, pytest.approx(1 / math.log2(3))),
+                                                                         (0.01, False, pytest.approx(1 / math.log2(3)))]
+    assert (chosen.alpha, chosen.normalization, chosen.score) == (0.02, False, 1.0)  # 0.02 x 9 > 0.1: d1 first
+    assert run == {"test1": [("d1", pytest.approx(0.8 + 0.2)), ("d2", pytest.approx(0.9 + 0.02))]}
 
 
 def test_tune_cli_refuses_tuning_on_the_test_split(mirror, cli, tmp_path):

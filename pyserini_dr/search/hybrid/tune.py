@@ -94,6 +94,12 @@ def plot(points: list[Point], path: str, metric: str, title: str) -> None:
     plt.close(fig)
 
 
+def judged_topics(qrels: Qrels, topics: dict) -> Qrels:
+    """The judgements of these topics only: measures average over the qrels' queries (trec_eval -c), so a topics
+    file holding part of a dataset's queries (a dev split) would otherwise count every other query as a zero."""
+    return {qid: judged for qid, judged in qrels.items() if qid in topics}
+
+
 def check_disjoint(tune_topics: dict, test_topics: dict) -> None:
     shared = set(tune_topics) & set(test_topics)
     if shared:
@@ -105,7 +111,7 @@ def tune_and_test(searcher: HybridSearch, tune_topics: dict, tune_qrels: Qrels, 
     """(points, chosen point, test run) for a HybridSearch."""
     check_disjoint(tune_topics, test_topics)
     dense, sparse = searcher.component_runs(tune_topics, hits, remove_query=remove_query)
-    points = sweep(dense, sparse, tune_qrels, metric, hits)
+    points = sweep(dense, sparse, judged_topics(tune_qrels, tune_topics), metric, hits)
     chosen = best(points)
     dense, sparse = searcher.component_runs(test_topics, hits, remove_query=remove_query)
     run = fuse_components(dense, sparse, alpha=chosen.alpha, normalization=chosen.normalization, hits=hits)
@@ -150,7 +156,7 @@ def main(argv=None) -> int:
     points, chosen, run = tune_and_test(searcher, tune_topics, read_qrels(resolve_qrels(t.tune_qrels or t.tune_topics)),
                                         test_topics, metric=t.metric, hits=t.hits, remove_query=t.remove_query)
     write_run(run, t.output, tag="pyserini-dr-hybrid-tuned")
-    test_qrels = read_qrels(resolve_qrels(t.test_qrels or t.test_topics))
+    test_qrels = judged_topics(read_qrels(resolve_qrels(t.test_qrels or t.test_topics)), test_topics)
     test = evaluate(test_qrels, run, [t.metric, "recall.100"])
     if t.plot:
         plot(points, t.plot, t.metric, f"{t.metric} on {t.tune_topics} against alpha")

@@ -88,6 +88,30 @@ def test_search_missing_index(cli, tmp_path):
     assert not (tmp_path / "run.txt").exists()
 
 
+@pytest.mark.parametrize("model, message", [
+    ("{tmp}/no-model", "no such model directory: {tmp}/no-model"),
+    ("./no-model", "no such model directory: ./no-model"),
+    ("{tmp}/c.jsonl", "{tmp}/c.jsonl is a file: give the model's directory"),
+])
+def test_encode_and_train_refuse_a_missing_local_model(cli, tmp_path, model, message):
+    """A path Hugging Face would report as a malformed hub name ("Repo id must use alphanumeric chars ...")."""
+    corpus = write(tmp_path / "c.jsonl", '{"_id": "a", "text": "x"}\n')
+    model, message = model.format(tmp=tmp_path), "error: " + message.format(tmp=tmp_path)
+    assert cli("pyserini_dr.encode", "--corpus", corpus, "--encoder", model, "--output",
+               tmp_path / "out").error_line() == message
+    groups = write(tmp_path / "g.jsonl", '{"query_id": "q", "query_text": "y", "positive_document_ids": ["a"]}\n')
+    assert cli("pyserini_dr.train", "--recipe", "warmup", "--model", model, "--train-data", groups, "--corpus",
+               corpus, "--output", tmp_path / "trained").error_line() == message
+    assert sorted(os.listdir(tmp_path)) == ["c.jsonl", "g.jsonl"]
+
+
+def test_a_hub_name_is_not_taken_for_a_missing_path():
+    from pyserini_dr.encode.families import check_model_location
+
+    for name in ("sentence-transformers/all-MiniLM-L6-v2", "bert-base-uncased"):
+        assert check_model_location(name) is None
+
+
 def test_search_unknown_topics(cli, tmp_path):
     (tmp_path / "idx").mkdir()
     done = cli(SEARCH, "--index", tmp_path / "idx", "--topics", "nope", "--output", tmp_path / "run.txt")

@@ -51,10 +51,21 @@ def guess_family(model: str) -> str:
     return "auto"
 
 
+def check_model_location(model: str) -> None:
+    """Refuses a local model path that is no directory, where Hugging Face would call it a malformed hub name."""
+    if os.path.isdir(model):
+        return
+    if os.path.exists(model):
+        raise InputError(f"{model} is a file: give the model's directory")
+    if os.path.isabs(model) or model.startswith((".", "~")) or model.count("/") > 1:  # no hub name looks so
+        raise InputError(f"no such model directory: {model}")
+
+
 def resolve_settings(model: str, encoder_class: str | None = None, **overrides) -> EncoderSettings:
     """Settings for ``model``: a checkpoint's saved settings, else the family preset (``encoder_class`` or guessed),
     with a sentence-transformers directory's own config for ``auto``; explicit ``overrides`` (non-None) win."""
     model = os.fspath(model)
+    check_model_location(model)
     if encoder_class is not None and encoder_class not in PRESETS:
         raise InputError(f"unknown encoder class {encoder_class!r} (one of {', '.join(FAMILIES)})")
     settings = saved_settings(model) if os.path.isdir(model) else None

@@ -27,7 +27,10 @@ class CrossEncoder(torch.nn.Module):
 
         if os.environ.get("PYSERINI_DR_QUIET"):
             hf_logging.disable_progress_bar()
+        from ..encode.families import check_model_location
+
         path = os.fspath(path)
+        check_model_location(path)
         saved = {}
         if os.path.isfile(os.path.join(path, SETTINGS_FILE)):
             with open(os.path.join(path, SETTINGS_FILE)) as f:

@@ -10,8 +10,8 @@
 # usage: MODEL=DIR TRAIN=DIR OUT=DIR bash scripts/soup_adore_scifact.sh
 #   TRAIN holds train.jsonl, pseudo.titles.jsonl.gz, hybrid.titles.txt.gz and hybrid.pairs.txt
 #   (scripts/distill_inputs_scifact.sh on the CPU machine makes them all)
-# knobs: SEEDS ("42 1 2", two or more), JOBS (1: seeds trained at once on the one GPU; the steps of a small model
-#   leave most of an H100 idle), COPIES (10), ADORE_EPOCHS (4), KL_WEIGHT (5), ENCODE_FLAGS (--bf16, as the table's
+# knobs: SEEDS ("42 1 2", two or more), JOBS (1: seeds trained side by side on the one GPU, up to ~28 GB each; on an
+#   H100 it saves little, the steps being mostly GPU-bound), COPIES (10), ADORE_EPOCHS (4), KL_WEIGHT (5), ENCODE_FLAGS (--bf16, as the table's
 #   indexes were encoded), SEARCH_FLAGS
 set -euo pipefail
 : "${MODEL:?MODEL=the starting checkpoint}" "${TRAIN:?TRAIN=dir with the CPU-made inputs}" "${OUT:?OUT=dir}"

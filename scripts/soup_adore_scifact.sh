@@ -10,15 +10,16 @@
 # usage: MODEL=DIR TRAIN=DIR OUT=DIR bash scripts/soup_adore_scifact.sh
 #   TRAIN holds train.jsonl, pseudo.titles.jsonl.gz, hybrid.titles.txt.gz and hybrid.pairs.txt
 #   (scripts/distill_inputs_scifact.sh on the CPU machine makes them all)
-# knobs: SEEDS ("42 1 2", two or more), JOBS (1: seeds trained side by side on the one GPU, up to ~28 GB each; on an
-#   H100 it saves little, the steps being mostly GPU-bound), COPIES (10), ADORE_EPOCHS (4), KL_WEIGHT (5), ENCODE_FLAGS (--bf16, as the table's
-#   indexes were encoded), SEARCH_FLAGS
+# knobs: SEEDS ("42 1 2", two or more), JOBS (1: seeds trained side by side on the one GPU, up to ~28 GB each; on
+#   an H100 it saves little, the steps being mostly GPU-bound), COPIES (10), ADORE_EPOCHS (4), KL_WEIGHT (5),
+#   ENCODE_FLAGS (--bf16, as the table's indexes were encoded), SEARCH_FLAGS
 set -euo pipefail
 : "${MODEL:?MODEL=the starting checkpoint}" "${TRAIN:?TRAIN=dir with the CPU-made inputs}" "${OUT:?OUT=dir}"
-SEEDS=${SEEDS:-42 1 2}; JOBS=${JOBS:-1}; COPIES=${COPIES:-10}; ADORE_EPOCHS=${ADORE_EPOCHS:-4}; KL_WEIGHT=${KL_WEIGHT:-5}
-ENCODE_FLAGS=${ENCODE_FLAGS:---bf16}
+SEEDS=${SEEDS:-42 1 2}; JOBS=${JOBS:-1}; COPIES=${COPIES:-10}; ADORE_EPOCHS=${ADORE_EPOCHS:-4}
+KL_WEIGHT=${KL_WEIGHT:-5}; ENCODE_FLAGS=${ENCODE_FLAGS:---bf16}
 read -ra seeds <<< "$SEEDS"
 if [ "${#seeds[@]}" -lt 2 ]; then echo "SEEDS needs two or more seeds for a soup, got '$SEEDS'" >&2; exit 2; fi
+if ! [[ "$JOBS" =~ ^[1-9][0-9]*$ ]]; then echo "JOBS must be a whole number >= 1, got '$JOBS'" >&2; exit 2; fi
 PY=${PYTHON:-python}
 work=$OUT/work; mkdir -p "$work"
 common=(--dataset beir-v1.0.0-scifact --bf16 --lr 2e-5 --log-every 50)

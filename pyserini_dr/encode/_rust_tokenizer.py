@@ -1,5 +1,6 @@
-"""The Rust tokenizer, configured like ``tokenizer(..., max_length=L, truncation="longest_first")``, and an exact
-shortcut for long texts: tokenizing only a word-aligned prefix."""
+"""The Rust tokenizer, configured like ``tokenizer(..., max_length=L, truncation="longest_first")``, and exact
+shortcuts around it: tokenizing only a word-aligned prefix of long texts, ASCII texts normalized in Python and, for
+BERT's WordPiece, tokenized in Python (``_wordpiece``); worker processes for all of it."""
 from __future__ import annotations
 
 import os
@@ -60,6 +61,19 @@ def _word_boundary(text: str, limit: int) -> int:
     return end
 
 
+# AsciiWordPiece needs about a quarter of the Rust tokenizer's CPU time for a text but runs on one core: on a 16-vCPU
+# H100 host the Rust tokenizer ran 4.0x faster on 8 threads than on 1 and 7.4x on 16 (eval/results/bench_encode.h100.txt)
+PYTHON_WORDPIECE_MAX_THREADS = 4
+
+
+def rust_threads() -> int:
+    """The Rust tokenizer's thread count: RAYON_NUM_THREADS where set, else the cores."""
+    try:
+        return max(1, int(os.environ.get("RAYON_NUM_THREADS", "")))
+    except ValueError:
+        return os.cpu_count() or 1
+
+
 def _ascii_table(clean: bool, lowercase: bool) -> tuple[bytes, bytes]:
     """A ``bytes.translate`` table and deletions doing what BertNormalizer does to ASCII text in one C pass:
     clean_text drops control characters and makes tab / newline / carriage return spaces; lowercase lowers A-Z."""
@@ -74,31 +88,48 @@ def _ascii_table(clean: bool, lowercase: bool) -> tuple[bytes, bytes]:
 
 
 class PassageTokenizer:
-    """The Rust tokenizer for single passage texts, with two exact shortcuts: long texts are tokenized from a
-    word-aligned prefix (``encode_clipped``), and where the tokenizer normalizes with BERT's normalizer, ASCII texts
-    are normalized in Python (cleaning, lowercasing: all that normalizer does to ASCII; Unicode decomposition and
-    accent stripping change nothing there) and tokenized without it, which saves a third of the tokenizer's time.
-    Every other text goes through the full tokenizer."""
+    """The Rust tokenizer for single passage texts, with exact shortcuts. Where the tokenizer has BERT's normalizer,
+    ASCII texts are normalized in Python (cleaning, lowercasing: all it does to ASCII) and tokenized without it (a
+    third less time) or, where the pipeline is BERT's WordPiece and ``python_wordpiece``, by ``AsciiWordPiece``: a
+    quarter of the Rust tokenizer's CPU time, but on one core, while the Rust tokenizer spreads over all of them.
+    So that is the default only where the Rust tokenizer gets at most ``PYTHON_WORDPIECE_MAX_THREADS`` threads (small
+    machines, tokenizer worker processes). Long texts are tokenized from a word-aligned prefix (``encode_clipped``).
+    Every other text, and any text holding an added token's string (such as "[SEP]", which the full tokenizer reads
+    as that token), goes through the full tokenizer."""
 
-    def __init__(self, tokenizer_json: str, max_length: int):
+    def __init__(self, tokenizer_json: str, max_length: int, python_wordpiece: bool | None = None):
         import json
+
+        from ._wordpiece import AsciiWordPiece
 
         self.spec, self.max_length = tokenizer_json, max_length
         self.full = configured(tokenizer_json, max_length)
         spec = json.loads(tokenizer_json)
+        self.added = [t["content"].lower() for t in spec.get("added_tokens") or []]
         normalizer = spec.get("normalizer") or {}
-        self.ascii = None
+        self.ascii = self.wordpiece = None
         if normalizer.get("type") == "BertNormalizer":
             self.table, self.deletions = _ascii_table(normalizer.get("clean_text", True),
                                                       normalizer.get("lowercase", True))
+            if python_wordpiece is None:
+                python_wordpiece = rust_threads() <= PYTHON_WORDPIECE_MAX_THREADS
+            self.wordpiece = AsciiWordPiece.from_spec(spec, max_length) if python_wordpiece else None
             spec["normalizer"] = None
             self.ascii = configured(json.dumps(spec), max_length)
 
     def _normalize_ascii(self, text: str) -> str:
         return text.encode("ascii").translate(self.table, self.deletions).decode("ascii")
 
+    def _plain(self, text: str) -> bool:
+        """ASCII, with no added token's string in it (in any case: some added tokens are matched after lowercasing)."""
+        if not text.isascii():
+            return False
+        lowered = text.lower() if self.added else text
+        return not any(a in lowered for a in self.added)
+
     def encode(self, texts: list[str]) -> list:
-        plain = [i for i, t in enumerate(texts) if t.isascii()] if self.ascii is not None else []
+        """Rust encodings of single texts: the ASCII shortcut (Python normalization) and word-aligned prefixes."""
+        plain = [i for i, t in enumerate(texts) if self._plain(t)] if self.ascii is not None else []
         if not plain:
             return encode_clipped(self.full, texts, self.max_length)
         ascii_rows = set(plain)
@@ -110,11 +141,32 @@ class PassageTokenizer:
                     out[i] = e
         return out
 
+    def ids(self, texts: list[str]) -> list[np.ndarray]:
+        """The ids of single texts, as the full tokenizer gives them: ``AsciiWordPiece`` for plain texts where it
+        is used (one word cache for the call), while the Rust tokenizer takes the rest on its own threads."""
+        if self.wordpiece is None:
+            return to_features(self.encode(texts), False)["input_ids"]
+        from concurrent.futures import ThreadPoolExecutor
+
+        plain = [self._plain(t) for t in texts]
+        rest = [i for i, p in enumerate(plain) if not p]
+        out: list = [None] * len(texts)
+        with ThreadPoolExecutor(1) as thread:  # the Rust tokenizer releases the GIL
+            others = thread.submit(encode_clipped, self.full, [texts[i] for i in rest], self.max_length) if rest \
+                else None
+            cache, clip_at = self.wordpiece.new_cache(), CLIP_CHARS_PER_TOKEN * self.max_length
+            for i, text in enumerate(texts):
+                if plain[i]:
+                    out[i] = self.wordpiece.ids(self._normalize_ascii(text), cache, clip_at)
+            for i, e in zip(rest, others.result() if others else []):
+                out[i] = np.asarray(e.ids, dtype=np.int64)
+        return out
+
     def features(self, inputs: list, pair: bool) -> dict:
         """``to_features`` of texts, or of (a, b) pairs, whose longest_first cut a clipped text could change."""
         if pair:
             return to_features(self.full.encode_batch_fast(inputs), True)
-        return to_features(self.encode(inputs), False)
+        return {"input_ids": self.ids(inputs), "token_type_ids": None}
 
 
 class TokenizerProcesses:

@@ -57,6 +57,7 @@ def main() -> None:
     from pyserini_dr.data.corpus import read_corpus
     from pyserini_dr.data.registry import resolve_corpus
     from pyserini_dr.encode._encoder import DenseEncoder
+    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer
     from pyserini_dr.encode.corpus import CorpusEncoder
 
     parser = argparse.ArgumentParser()
@@ -65,6 +66,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-tokens", type=int, nargs="+", default=[131072])
     parser.add_argument("--compile", action="store_true", help="add a torch.compile row (slow to start)")
+    parser.add_argument("--tokenizer-processes", type=int, nargs="+", default=[2, 4, 8],
+                        help="a row for each count of tokenizer worker processes")
     args = parser.parse_args()
 
     docs = read_corpus(resolve_corpus(args.dataset))
@@ -86,7 +89,15 @@ def main() -> None:
         ref = DenseEncoder(path, device="cuda", pooling=pooling, l2_norm=True if pooling else None)
         t = time.perf_counter()
         ref.passage_ids(pairs)
-        print(f"{label}: tokenizing {n} passages took {time.perf_counter() - t:.3f}s", flush=True)
+        print(f"{label}: tokenizing {n} passages took {time.perf_counter() - t:.3f}s "
+              f"(Python WordPiece for ASCII texts: {ref.rust_tokenizer().wordpiece is not None})", flush=True)
+        inputs = ref._passage_inputs(pairs)
+        for python_wordpiece in (False, True):
+            tokenizer = PassageTokenizer(ref.rust_tokenizer().spec, 256, python_wordpiece=python_wordpiece)
+            t = time.perf_counter()
+            tokenizer.ids(inputs)
+            print(f"  PassageTokenizer.ids, Python WordPiece {python_wordpiece}: {time.perf_counter() - t:.3f}s",
+                  flush=True)
         lengths = [len(x) for x in ref.passage_ids(pairs)["input_ids"]]
         fpd = flops_per_doc(ref.passage_model.config, lengths)
         del ref
@@ -105,7 +116,7 @@ def main() -> None:
             variants = [(f"{b} tokens/batch", dict(batch_tokens=b)) for b in args.batch_tokens]
             last = args.batch_tokens[-1]
             variants += [(f"tokenized in {n} worker processes", dict(batch_tokens=last, tokenizer_processes=n))
-                         for n in (2, 4)]
+                         for n in args.tokenizer_processes]
             variants.append(("tokenize slices up to 4096", dict(batch_tokens=last, sort_slice=4096)))
             if dtype == "bfloat16" and args.compile:
                 variants.append(("torch.compile", dict(batch_tokens=last, compile=True)))
@@ -129,6 +140,12 @@ def main() -> None:
     print(f"|{'-' * 19}|{'-' * 55}|---------|---------|---------|")
     for r in rows:
         row(*r)
+    from pyserini_dr.encode._rust_tokenizer import PYTHON_WORDPIECE_MAX_THREADS
+    cores = os.cpu_count() or 1
+    python_wp = [k for k in args.tokenizer_processes if max(1, (cores - 2) // k) <= PYTHON_WORDPIECE_MAX_THREADS]
+    print(f"{cores} cores; N worker processes get (cores - 2) / N Rust threads each and tokenize ASCII texts with the "
+          f"Python WordPiece where that is <= {PYTHON_WORDPIECE_MAX_THREADS}: N in {python_wp}; the one-thread rows "
+          "use the Rust tokenizer on all cores")
 
 
 if __name__ == "__main__":

@@ -602,8 +602,9 @@ def test_python_wordpiece_gives_the_full_tokenizers_ids(tmp_path, lowercase):
 
 
 def test_python_wordpiece_only_for_bert_pipelines_and_few_rust_threads(tiny, monkeypatch):
-    """AsciiWordPiece takes BERT's WordPiece pipeline only (not RoBERTa's byte-level BPE, nor a post-processor other
-    than [CLS] ... [SEP]), and by default only where the Rust tokenizer would get at most 4 threads."""
+    """AsciiWordPiece takes BERT's WordPiece pipeline only (not RoBERTa's byte-level BPE, a post-processor other than
+    [CLS] ... [SEP], or a normalizer leaving control characters), and by default only where the Rust tokenizer would
+    get at most 4 threads."""
     import json
 
     from pyserini_dr.encode._rust_tokenizer import PassageTokenizer
@@ -615,6 +616,7 @@ def test_python_wordpiece_only_for_bert_pipelines_and_few_rust_threads(tiny, mon
     assert AsciiWordPiece.from_spec(json.loads(tiny["roberta_tokenizer"].backend_tokenizer.to_str()), 16) is None
     odd = {**bert, "post_processor": {"type": "RobertaProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]}}
     assert AsciiWordPiece.from_spec(odd, 16) is None
+    assert AsciiWordPiece.from_spec({**bert, "normalizer": {**bert["normalizer"], "clean_text": False}}, 16) is None
     spec = json.dumps(bert)
     monkeypatch.setenv("RAYON_NUM_THREADS", "4")
     assert PassageTokenizer(spec, 16).wordpiece is not None

@@ -54,8 +54,10 @@ class AsciiWordPiece:
     def from_spec(cls, spec: dict, max_length: int) -> "AsciiWordPiece | None":
         """For a tokenizer.json (as a dict) with BERT's normalizer, pre-tokenizer, WordPiece model and a [CLS]/[SEP]
         post-processor; None for any other pipeline, or a max_length that leaves no room for text."""
-        model = spec.get("model") or {}
-        if model.get("type") != "WordPiece" or (spec.get("normalizer") or {}).get("type") != "BertNormalizer" \
+        model, normalizer = spec.get("model") or {}, spec.get("normalizer") or {}
+        # without clean_text, tabs, newlines and control characters would reach the pre-tokenizer
+        if model.get("type") != "WordPiece" or normalizer.get("type") != "BertNormalizer" \
+                or not normalizer.get("clean_text", True) \
                 or (spec.get("pre_tokenizer") or {}).get("type") != "BertPreTokenizer":
             return None
         specials = _special_ids(spec.get("post_processor"))

@@ -140,9 +140,9 @@ def main() -> None:
     print(f"|{'-' * 19}|{'-' * 55}|---------|---------|---------|")
     for r in rows:
         row(*r)
-    from pyserini_dr.encode._rust_tokenizer import PYTHON_WORDPIECE_MAX_THREADS
+    from pyserini_dr.encode._rust_tokenizer import PYTHON_WORDPIECE_MAX_THREADS, worker_threads
     cores = os.cpu_count() or 1
-    python_wp = [k for k in args.tokenizer_processes if max(1, (cores - 2) // k) <= PYTHON_WORDPIECE_MAX_THREADS]
+    python_wp = [k for k in args.tokenizer_processes if worker_threads(k) <= PYTHON_WORDPIECE_MAX_THREADS]
     print(f"{cores} cores; N worker processes get (cores - 2) / N Rust threads each and tokenize ASCII texts with the "
           f"Python WordPiece where that is <= {PYTHON_WORDPIECE_MAX_THREADS}: N in {python_wp}; the one-thread rows "
           "use the Rust tokenizer on all cores")

@@ -74,6 +74,11 @@ def rust_threads() -> int:
         return os.cpu_count() or 1
 
 
+def worker_threads(processes: int) -> int:
+    """Rust threads of each of ``processes`` tokenizer workers: the cores less two, shared out."""
+    return max(1, ((os.cpu_count() or 1) - 2) // processes)
+
+
 def _ascii_table(clean: bool, lowercase: bool) -> tuple[bytes, bytes]:
     """A ``bytes.translate`` table and deletions doing what BertNormalizer does to ASCII text in one C pass:
     clean_text drops control characters and makes tab / newline / carriage return spaces; lowercase lowers A-Z."""
@@ -180,7 +185,7 @@ class TokenizerProcesses:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        threads = max(1, ((os.cpu_count() or 1) - 2) // processes)
+        threads = worker_threads(processes)
         self.pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_start_worker, initargs=(tokenizer.spec, tokenizer.max_length,
                                                                              threads))

@@ -17,6 +17,8 @@ from itertools import chain
 
 import numpy as np
 
+from ._rust_tokenizer import _word_boundary  # the clip point of encode_clipped
+
 # BertPreTokenizer on normalized ASCII: letter/digit runs, and each other non-space character alone
 _WORDS = re.compile(r"[A-Za-z0-9]+|[^ A-Za-z0-9]")
 
@@ -91,11 +93,11 @@ class AsciiWordPiece:
 
     def ids(self, text: str, cache: dict, clip_at: int | None = None) -> np.ndarray:
         """The ids of a normalized ASCII text, special tokens included, truncated as the Rust tokenizer does.
-        ``clip_at``: the text's first that many characters are tried first, cut at a space (a word boundary, so
-        their ids are the whole text's first ones); the whole text is read where they fall short of the limit."""
+        ``clip_at``: the text's first that many characters are tried first, cut at a space between words (so their
+        ids are the whole text's first ones); the whole text is read where they fall short of the limit."""
         whole = text
         if clip_at is not None and len(text) > clip_at:
-            end = text.rfind(" ", 0, clip_at)
+            end = _word_boundary(text, clip_at)
             if end > 0:
                 text = text[:end]
         body = np.fromiter(chain.from_iterable(map(cache.__getitem__, _WORDS.findall(text))), dtype=np.int64)

@@ -507,6 +507,20 @@ def test_the_clip_point_is_a_single_space_between_words():
     assert _word_boundary("one  two", 8) == -1 and _word_boundary("solid", 5) == -1
 
 
+def _wordpiece_vocab_tokenizer(tmp_path, lowercase: bool):
+    """A BERT fast tokenizer over a vocabulary of the test texts' words, some split into pieces, and every printable
+    ASCII character."""
+    from transformers import BertTokenizerFast
+
+    words = sorted({w.strip(".,?!") for w in " ".join(ALL_TEXT).split()})
+    whole = [w for i, w in enumerate(words) if i % 3]            # a third of the words only as pieces
+    pieces = sorted({"##" + w[k:] for w in words for k in range(1, len(w), 2)} | {w[:2] for w in words})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + whole + [w.lower() for w in whole] + pieces \
+        + [c.lower() for c in pieces] + [chr(c) for c in range(33, 127)]
+    (tmp_path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
+    return BertTokenizerFast(str(tmp_path / "vocab.txt"), do_lower_case=lowercase)
+
+
 @pytest.mark.parametrize("lowercase", [True, False])
 def test_ascii_texts_normalized_in_python_give_the_full_tokenizers_ids(tmp_path, lowercase):
     """PassageTokenizer tokenizes ASCII texts without BERT's normalizer after cleaning (and lowercasing) them in
@@ -514,16 +528,10 @@ def test_ascii_texts_normalized_in_python_give_the_full_tokenizers_ids(tmp_path,
     without lowercasing; non-ASCII texts take the full tokenizer."""
     import random
 
-    from transformers import BertTokenizerFast
-
     from pyserini_dr.encode._rust_tokenizer import PassageTokenizer, configured
 
     words = " ".join(ALL_TEXT).split()
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted({w.strip(".,?!") for w in words} |
-                                                                  {w.strip(".,?!").lower() for w in words}) \
-        + [chr(c) for c in range(33, 127)]
-    (tmp_path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
-    tok = BertTokenizerFast(str(tmp_path / "vocab.txt"), do_lower_case=lowercase)
+    tok = _wordpiece_vocab_tokenizer(tmp_path, lowercase)
     rng = random.Random(3)
     ascii_chars = [chr(c) for c in range(128)]
     texts = [" ".join(rng.choice(words) + "".join(rng.choices(ascii_chars, k=rng.randint(0, 3)))
@@ -558,20 +566,6 @@ def test_scifact_passages_tokenize_as_the_full_tokenizer_does(data_dir):
             ours = PassageTokenizer(spec, max_length, python_wordpiece=python_wordpiece)
             assert ours.ascii is not None and (ours.wordpiece is not None) == python_wordpiece
             assert [list(x) for x in ours.ids(texts)] == expected
-
-
-def _wordpiece_vocab_tokenizer(tmp_path, lowercase: bool):
-    """A BERT fast tokenizer over a vocabulary of the test texts' words, some split into pieces, and every printable
-    ASCII character."""
-    from transformers import BertTokenizerFast
-
-    words = sorted({w.strip(".,?!") for w in " ".join(ALL_TEXT).split()})
-    whole = [w for i, w in enumerate(words) if i % 3]            # a third of the words only as pieces
-    pieces = sorted({"##" + w[k:] for w in words for k in range(1, len(w), 2)} | {w[:2] for w in words})
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + whole + [w.lower() for w in whole] + pieces \
-        + [c.lower() for c in pieces] + [chr(c) for c in range(33, 127)]
-    (tmp_path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
-    return BertTokenizerFast(str(tmp_path / "vocab.txt"), do_lower_case=lowercase)
 
 
 @pytest.mark.parametrize("lowercase", [True, False])

@@ -647,8 +647,8 @@ def test_the_mask_given_to_the_model_changes_no_vector(tiny, family):
 
 
 def test_tokenizer_worker_processes_give_passage_ids(tiny):
-    """submit_passage_ids in a spawned worker process returns what passage_ids returns, segment ids of (title, text)
-    pairs included; the corpus encoder's slices start at an eighth of sort_slice and double up to it."""
+    """submit_passage_ids in a spawned worker process returns what passage_ids returns (int64 again after the worker
+    sends uint8/uint16 arrays), segment ids of (title, text) pairs included; the corpus encoder's slices start at an eighth of sort_slice and double up to it."""
     from concurrent.futures import ThreadPoolExecutor
 
     from pyserini_dr.encode.corpus import CorpusEncoder
@@ -664,5 +664,5 @@ def test_tokenizer_worker_processes_give_passage_ids(tiny):
         enc.close_workers()
     for key in ("input_ids", "token_type_ids"):
         assert len(got[key]) == len(passages)
-        assert all(np.array_equal(a, b) for a, b in zip(got[key], expected[key]))
+        assert all(np.array_equal(a, b) and a.dtype == np.int64 for a, b in zip(got[key], expected[key]))
     assert CorpusEncoder(enc, sort_slice=64)._slices(150) == [(0, 8), (8, 24), (24, 56), (56, 120), (120, 150)]

@@ -62,7 +62,8 @@ def _word_boundary(text: str, limit: int) -> int:
 
 
 # AsciiWordPiece needs about a quarter of the Rust tokenizer's CPU time for a text but runs on one core: on a 16-vCPU
-# H100 host the Rust tokenizer ran 4.0x faster on 8 threads than on 1 and 7.4x on 16 (eval/results/bench_encode.h100.txt)
+# H100 host the Rust tokenizer ran 4.0x faster on 8 threads than on 1 and 7.4x on 16, and the SciFact texts took
+# 0.26-0.41 s on 16 threads against 0.46-0.80 s for the Python path (eval/results/bench_encode.h100.txt)
 PYTHON_WORDPIECE_MAX_THREADS = 4
 
 
@@ -230,7 +231,8 @@ def _features_in_worker(inputs: list, pair: bool) -> tuple:
     """The features packed as one array per field, in the smallest integer type that holds them (uint16 for
     vocabularies under 65,536), and the lengths: one buffer of a quarter of the bytes to send back. The launching
     process reads it in pipe-sized pieces on a thread that shares the interpreter lock with the one feeding the
-    device (on this 2-core machine, 1 MB results slowed a busy main thread about four times as much as 250 kB ones)."""
+    device (a throw-away test on a 2-core machine: a busy thread lost 27% of its work while 1 MB results arrived
+    back to back, 1% with 250 kB ones)."""
     features = _worker.features(inputs, pair)
     lengths = np.fromiter(map(len, features["input_ids"]), dtype=np.int64, count=len(inputs))
     packed = {}

@@ -63,7 +63,7 @@ def _word_boundary(text: str, limit: int) -> int:
 
 # AsciiWordPiece needs about a quarter of the Rust tokenizer's CPU time for a text but runs on one core: on a 16-vCPU
 # H100 host the Rust tokenizer ran 4.0x faster on 8 threads than on 1 and 7.4x on 16, and the SciFact texts took
-# 0.26-0.41 s on 16 threads against 0.46-0.80 s for the Python path (eval/results/bench_encode.h100.txt)
+# 0.26-0.41 s on 16 threads against 0.46-0.95 s for the Python path (eval/results/bench_encode.h100.txt)
 PYTHON_WORDPIECE_MAX_THREADS = 4
 
 

@@ -648,8 +648,9 @@ def test_the_mask_given_to_the_model_changes_no_vector(tiny, family):
 
 def test_tokenizer_worker_processes_give_passage_ids(tiny):
     """submit_passage_ids in a spawned worker process returns what passage_ids returns (int64 again after the worker
-    sends uint8/uint16 arrays), segment ids of (title, text) pairs included; the corpus encoder's slices start at an
-    eighth of sort_slice and double up to it."""
+    sends uint8/uint16 arrays), segment ids of (title, text) pairs included, in order when the texts are cut into
+    several tasks, and empty for no texts; the corpus encoder's slices start at an eighth of sort_slice and double
+    up to it."""
     from concurrent.futures import ThreadPoolExecutor
 
     from pyserini_dr.encode.corpus import CorpusEncoder
@@ -659,10 +660,13 @@ def test_tokenizer_worker_processes_give_passage_ids(tiny):
     expected = enc.passage_ids(passages)
     try:
         with ThreadPoolExecutor(1) as thread:
-            got = enc.submit_passage_ids(passages, 1, thread).result()
+            empty = enc.submit_passage_ids([], 1, thread).result()
             assert enc._workers[0] == 1
+            enc._workers[1].task_size = 4
+            got = enc.submit_passage_ids(passages, 1, thread).result()
     finally:
         enc.close_workers()
+    assert empty == {"input_ids": [], "token_type_ids": []} and len(passages) > 2 * 4
     for key in ("input_ids", "token_type_ids"):
         assert len(got[key]) == len(passages)
         assert all(np.array_equal(a, b) and a.dtype == np.int64 for a, b in zip(got[key], expected[key]))

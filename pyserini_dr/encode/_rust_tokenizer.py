@@ -175,6 +175,12 @@ class PassageTokenizer:
         return {"input_ids": self.ids(inputs), "token_type_ids": None}
 
 
+# Texts per worker task. A slice of the corpus is cut into such tasks so all workers share it: the device gets its
+# first slice after one task's tokenization rather than a slice's (128 texts: 11-23 ms on one core of
+# the H100 hosts, from PassageTokenizer.ids's 0.46-0.95 s for SciFact's 5,183)
+TASK_SIZE = 128
+
+
 class TokenizerProcesses:
     """Tokenization in worker processes, each with its own Rust thread pool: the per-text Python work
     (normalization, clipping, ids to arrays) is a third of the tokenizer's time and runs on one core in one process.
@@ -195,22 +201,39 @@ class TokenizerProcesses:
                                                   ready))
         for started in [self.pool.submit(os.getpid) for _ in range(processes)]:
             started.result()
+        self.task_size = TASK_SIZE
 
     def submit(self, inputs: list, pair: bool):
-        """A future of ``PassageTokenizer.features(inputs, pair)``."""
+        """A future of ``PassageTokenizer.features(inputs, pair)``, tokenized as tasks of up to ``task_size`` texts
+        spread over the workers: a slice is ready when its tasks are, not after one worker's pass over all of it."""
+        import threading
         from concurrent.futures import Future
 
         result = Future()
+        starts = range(0, len(inputs), self.task_size)
+        parts: list = [None] * len(starts)
+        pending, lock = [len(parts)], threading.RLock()
 
-        def unpack(packed):
-            if packed.cancelled():
-                result.cancel()
-            elif packed.exception() is not None:
-                result.set_exception(packed.exception())
-            else:
-                result.set_result(_unpack(*packed.result()))
+        def arrived(part, done):  # on the executor's thread, or on the caller's for a task already done
+            with lock:
+                if result.done():
+                    return
+                if done.cancelled():
+                    result.cancel()
+                elif done.exception() is not None:
+                    result.set_exception(done.exception())
+                else:
+                    parts[part] = _unpack(*done.result())
+                    pending[0] -= 1
+                    if pending[0] == 0:
+                        result.set_result({key: None if parts[0][key] is None else
+                                           [x for p in parts for x in p[key]] for key in parts[0]})
 
-        self.pool.submit(_features_in_worker, inputs, pair).add_done_callback(unpack)
+        if not parts:
+            result.set_result({"input_ids": [], "token_type_ids": [] if pair else None})
+        for part, start in enumerate(starts):
+            task = self.pool.submit(_features_in_worker, inputs[start:start + self.task_size], pair)
+            task.add_done_callback(lambda done, part=part: arrived(part, done))
         return result
 
     def close(self) -> None:

@@ -573,7 +573,7 @@ def test_python_wordpiece_gives_the_full_tokenizers_ids(tmp_path, lowercase):
     """AsciiWordPiece (through PassageTokenizer.ids) against the full Rust tokenizer, at max lengths 5 to 64: words
     split into pieces, words with no pieces and words over 100 characters ([UNK]), every ASCII character, runs of
     whitespace, added tokens written in the text ("[SEP]", "[mask]": the full tokenizer reads them as tokens, so they
-    go to it), long texts whose clipped prefix falls short, non-ASCII texts."""
+    go to it), long texts whose clipped prefix falls short, non-ASCII texts and characters of many kinds."""
     import random
 
     from pyserini_dr.encode._rust_tokenizer import PassageTokenizer, configured
@@ -587,12 +587,28 @@ def test_python_wordpiece_gives_the_full_tokenizers_ids(tmp_path, lowercase):
     texts += ["".join(ascii_chars), "qqqq zzzz xyzzy", "a" * 101 + " " + "a" * 100, "see [SEP] and [MASK] here",
               "lower [sep] [mask] end", "Tab\tNew\nLine\rEnd  \x0b\x0c gap", "", "Ünïcödé and ASCII", "日本 text",
               "x" + " " * 400 + " ".join(words[:40]), "word " * 20 + "z" * 500]
+    # non-ASCII texts: their ASCII stretches by AsciiWordPiece, runs holding a non-ASCII character by the Rust
+    # tokenizer; runs at the text's edges, Unicode spaces and controls inside a run (NBSP, thin, zero-width, U+FFFD),
+    # accents and a combining mark after a space, CJK inside a word, a Kelvin sign that lowercases to ASCII "k",
+    # a dotted capital I that lowercases to two characters, an added token's string, a long text cut short
+    odd = ["é", "Ωmega", "α-helix", "10\u2009mg", "a\u00a0b", "zero\u200bwidth", "bad\ufffdbyte", " \u0301accent",
+           "Ünïcödé", "ab日本cd", "\u212aelvin", "İstanbul", "ΣΑΣ", "ＡＢＣ", "x–y—z", "β\t\x00γ", "👍", "[SÉP]", "é [SEP]"]
+    texts += [" ".join(rng.choice(words + odd) for _ in range(rng.randint(1, 60))) for _ in range(200)]
+    texts += odd + ["é" + " word" * 300, "word " * 30 + "é" * 400 + " end", "β " + "z" * 500]
     spec = tok.backend_tokenizer.to_str()
     for max_length in (5, 8, 16, 64):
         ours = PassageTokenizer(spec, max_length, python_wordpiece=True)
-        assert ours.wordpiece is not None
+        assert ours.wordpiece is not None and ours.runs is not None
         full = configured(spec, max_length)
         assert [list(x) for x in ours.ids(texts)] == [e.ids for e in full.encode_batch_fast(texts)]
+    # an added token that takes in the whitespace beside it could match across a run's edge: no runs then
+    from tokenizers import AddedToken
+    tok.add_tokens([AddedToken("<mark>", lstrip=True)])
+    ours = PassageTokenizer(tok.backend_tokenizer.to_str(), 16, python_wordpiece=True)
+    assert ours.wordpiece is not None and ours.runs is None
+    texts += ["é <mark> x", "a <mark>é"]
+    full = configured(tok.backend_tokenizer.to_str(), 16)
+    assert [list(x) for x in ours.ids(texts)] == [e.ids for e in full.encode_batch_fast(texts)]
 
 
 def test_python_wordpiece_only_for_bert_pipelines_and_few_rust_threads(tiny, monkeypatch):

@@ -4,6 +4,8 @@ BERT's WordPiece, tokenized in Python (``_wordpiece``); worker processes for all
 from __future__ import annotations
 
 import os
+import re
+from itertools import chain
 
 import numpy as np
 
@@ -21,6 +23,10 @@ def to_features(encodings, with_types: bool) -> dict:
     return {"input_ids": [np.asarray(e.ids, dtype=np.int64) for e in encodings],
             "token_type_ids": [np.asarray(e.type_ids, dtype=np.int64) for e in encodings] if with_types else None}
 
+
+# A run of characters other than BERT's ASCII whitespace holding a non-ASCII character (PassageTokenizer._mixed_ids),
+# tried only where a run starts, and its ASCII head read without backtracking: one pass over the text
+_NON_ASCII_RUN = re.compile(r"(?<![^ \t\n\r])[^ \t\n\r\x80-\U0010ffff]*+[^\x00-\x7f][^ \t\n\r]*")
 
 # Characters kept per allowed token when a long text is clipped before tokenization. English and scientific text
 # runs 4-6 characters a word piece; a clipped text that still fills max_length gives exactly the full text's ids.
@@ -40,17 +46,23 @@ def encode_clipped(tok, texts: list[str], max_length: int) -> list:
     limit = CLIP_CHARS_PER_TOKEN * max_length
     clipped, cut = [], []
     for i, text in enumerate(texts):
-        if len(text) > limit:
-            end = _word_boundary(text, limit)
-            if end > 0:
-                text = text[:end]
-                cut.append(i)
-        clipped.append(text)
+        clipped.append(clip_text(text, limit))
+        if clipped[-1] is not text:
+            cut.append(i)
     encodings = tok.encode_batch_fast(clipped)
     short = [i for i in cut if len(encodings[i].ids) < max_length]
     for i, full in zip(short, tok.encode_batch_fast([texts[i] for i in short]) if short else []):
         encodings[i] = full
     return encodings
+
+
+def clip_text(text: str, limit: int | None) -> str:
+    """``text`` cut where ``encode_clipped`` cuts it (the same object where it is not cut)."""
+    if limit is not None and len(text) > limit:
+        end = _word_boundary(text, limit)
+        if end > 0:
+            return text[:end]
+    return text
 
 
 def _word_boundary(text: str, limit: int) -> int:
@@ -99,9 +111,10 @@ class PassageTokenizer:
     third less time) or, where the pipeline is BERT's WordPiece and ``python_wordpiece``, by ``AsciiWordPiece``: a
     quarter of the Rust tokenizer's CPU time, but on one core, while the Rust tokenizer spreads over all of them.
     So that is the default only where the Rust tokenizer gets at most ``PYTHON_WORDPIECE_MAX_THREADS`` threads (small
-    machines, tokenizer worker processes). Long texts are tokenized from a word-aligned prefix (``encode_clipped``).
-    Every other text, and any text holding an added token's string (such as "[SEP]", which the full tokenizer reads
-    as that token), goes through the full tokenizer."""
+    machines, tokenizer worker processes). With it, the other texts' ASCII stretches go to it too and only their
+    runs of non-ASCII words to the Rust tokenizer (``_mixed_ids``). Long texts are tokenized from a word-aligned
+    prefix (``encode_clipped``). Every other text, and any text holding an added token's string (such as "[SEP]",
+    which the full tokenizer reads as that token), goes through the full tokenizer."""
 
     def __init__(self, tokenizer_json: str, max_length: int, python_wordpiece: bool | None = None):
         import json
@@ -113,13 +126,22 @@ class PassageTokenizer:
         spec = json.loads(tokenizer_json)
         self.added = [t["content"].lower() for t in spec.get("added_tokens") or []]
         normalizer = spec.get("normalizer") or {}
-        self.ascii = self.wordpiece = None
+        self.ascii = self.wordpiece = self.runs = None
         if normalizer.get("type") == "BertNormalizer":
             self.table, self.deletions = _ascii_table(normalizer.get("clean_text", True),
                                                       normalizer.get("lowercase", True))
             if python_wordpiece is None:
                 python_wordpiece = rust_threads() <= PYTHON_WORDPIECE_MAX_THREADS
             self.wordpiece = AsciiWordPiece.from_spec(spec, max_length) if python_wordpiece else None
+            # an added token is matched inside a run as in its text unless it can take in whitespace
+            local = all(not (t.get("lstrip") or t.get("rstrip") or any(c.isspace() for c in t["content"]))
+                        for t in spec.get("added_tokens") or [])
+            if self.wordpiece is not None and local:
+                from tokenizers import Tokenizer
+
+                self.runs = Tokenizer.from_str(tokenizer_json)
+                self.runs.no_truncation()
+                self.runs.no_padding()
             spec["normalizer"] = None
             self.ascii = configured(json.dumps(spec), max_length)
 
@@ -127,11 +149,15 @@ class PassageTokenizer:
         return text.encode("ascii").translate(self.table, self.deletions).decode("ascii")
 
     def _plain(self, text: str) -> bool:
-        """ASCII, with no added token's string in it (in any case: some added tokens are matched after lowercasing)."""
-        if not text.isascii():
+        """ASCII, with no added token's string in it."""
+        return text.isascii() and not self._holds_added(text)
+
+    def _holds_added(self, text: str) -> bool:
+        """An added token's string is in the text, in any case (some added tokens are matched after lowercasing)."""
+        if not self.added:
             return False
-        lowered = text.lower() if self.added else text
-        return not any(a in lowered for a in self.added)
+        lowered = text.lower()
+        return any(a in lowered for a in self.added)
 
     def encode(self, texts: list[str]) -> list:
         """Rust encodings of single texts: the ASCII shortcut (Python normalization) and word-aligned prefixes."""
@@ -148,24 +174,56 @@ class PassageTokenizer:
         return out
 
     def ids(self, texts: list[str]) -> list[np.ndarray]:
-        """The ids of single texts, as the full tokenizer gives them: ``AsciiWordPiece`` for plain texts where it
-        is used (one word cache for the call), while the Rust tokenizer takes the rest on its own threads."""
+        """The ids of single texts, as the full tokenizer gives them: where ``AsciiWordPiece`` is used, it takes
+        ASCII texts and the ASCII stretches of the others (``_mixed_ids``); the full tokenizer takes texts holding an
+        added token's string."""
         if self.wordpiece is None:
             return to_features(self.encode(texts), False)["input_ids"]
-        from concurrent.futures import ThreadPoolExecutor
-
-        plain = [self._plain(t) for t in texts]
-        rest = [i for i, p in enumerate(plain) if not p]
         out: list = [None] * len(texts)
-        with ThreadPoolExecutor(1) as thread:  # the Rust tokenizer releases the GIL
-            others = thread.submit(encode_clipped, self.full, [texts[i] for i in rest], self.max_length) if rest \
-                else None
-            cache, clip_at = self.wordpiece.new_cache(), CLIP_CHARS_PER_TOKEN * self.max_length
-            for i, text in enumerate(texts):
-                if plain[i]:
-                    out[i] = self.wordpiece.ids(self._normalize_ascii(text), cache, clip_at)
-            for i, e in zip(rest, others.result() if others else []):
-                out[i] = np.asarray(e.ids, dtype=np.int64)
+        mixed, rest = [], []
+        cache, clip_at = self.wordpiece.cache(), CLIP_CHARS_PER_TOKEN * self.max_length
+        for i, text in enumerate(texts):
+            if self._plain(text):
+                out[i] = self.wordpiece.ids(self._normalize_ascii(text), cache, clip_at)
+            elif self.runs is not None and not self._holds_added(text):
+                mixed.append(i)
+            else:
+                rest.append(i)
+        for rows, tokenize in ((mixed, self._mixed_ids), (rest, self._full_ids)):
+            if rows:
+                for i, ids in zip(rows, tokenize([texts[i] for i in rows], cache, clip_at)):
+                    out[i] = ids
+        return out
+
+    def _full_ids(self, texts: list[str], cache, clip_at) -> list[np.ndarray]:
+        return [np.asarray(e.ids, dtype=np.int64) for e in encode_clipped(self.full, texts, self.max_length)]
+
+    def _mixed_ids(self, texts: list[str], cache: dict, clip_at: int | None) -> list[np.ndarray]:
+        """The ids of texts with non-ASCII characters (and no added token's string): the stretches between runs of
+        non-whitespace holding a non-ASCII character are ASCII and go to ``AsciiWordPiece``, the runs to the full
+        tokenizer, all in one call. Exact: BERT's normalizer and pre-tokenizer change or split each run between
+        ASCII whitespace on its own, and WordPiece splits words, so a run's ids are the same alone as in its text.
+        A fifth of SciFact's texts have a non-ASCII character; their runs hold 1.7% of their characters."""
+        wordpiece, runs, layouts = self.wordpiece, [], []
+        clipped = [clip_text(text, clip_at) for text in texts]
+        for text in clipped:
+            layout, at = [], 0  # ASCII stretches (normalized) and, between them, the runs' numbers
+            for run in _NON_ASCII_RUN.finditer(text):
+                layout += [self._normalize_ascii(text[at:run.start()]), len(runs)]
+                runs.append(run.group())
+                at = run.end()
+            layout.append(self._normalize_ascii(text[at:]))
+            layouts.append(layout)
+        pieces = [e.ids for e in self.runs.encode_batch_fast(runs, add_special_tokens=False)] if runs else []
+        out, short = [], []
+        for k, layout in enumerate(layouts):
+            body = np.fromiter(chain.from_iterable(pieces[x] if isinstance(x, int) else wordpiece.words(x, cache)
+                                                   for x in layout), dtype=np.int64)
+            if len(body) < wordpiece.limit and clipped[k] is not texts[k]:
+                short.append(k)
+            out.append(wordpiece.wrap(body))
+        for k, ids in zip(short, self._mixed_ids([texts[k] for k in short], cache, None) if short else []):
+            out[k] = ids
         return out
 
     def features(self, inputs: list, pair: bool) -> dict:
@@ -176,15 +234,14 @@ class PassageTokenizer:
 
 
 # Texts per worker task. A slice of the corpus is cut into such tasks so all workers share it: the device gets its
-# first slice after one task's tokenization rather than a slice's (128 texts: 11-23 ms on one core of
-# the H100 hosts, from PassageTokenizer.ids's 0.46-0.95 s for SciFact's 5,183)
+# first slice after one task's tokenization rather than a whole slice's
 TASK_SIZE = 128
 
 
 class TokenizerProcesses:
-    """Tokenization in worker processes, each with its own Rust thread pool: the per-text Python work
-    (normalization, clipping, ids to arrays) is a third of the tokenizer's time and runs on one core in one process.
-    Two cores are left to the process that launches the device's kernels (diagnostics on an H100 host found no clear
+    """Tokenization in worker processes, each with its own Rust thread pool: Python tokenization (``AsciiWordPiece``
+    where the workers get few Rust threads) and the per-text Python work around the Rust tokenizer run on one core
+    in one process. Two cores are left to the process that launches the device's kernels (diagnostics on an H100 host found no clear
     difference from using all 16, within that host's noise). Workers are spawned (safe beside CUDA) once and kept;
     spawning re-imports the main script, so a script using them needs an ``if __name__ == "__main__":`` guard."""
 

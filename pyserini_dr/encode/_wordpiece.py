@@ -6,9 +6,9 @@ is punctuation to BERT), and WordPiece maps each piece on its own, greedily long
 words' ids, looked up in a cache filled from the vocabulary, in order. The Rust tokenizer spends most of its time on
 per-character bookkeeping (alignments for offsets) that encoding never reads.
 
-Used by ``PassageTokenizer`` for ASCII texts it has normalized; it leaves to the Rust tokenizer any text that could
-take another path there (an added token such as "[SEP]" written in the text), and ``from_spec`` accepts only the
-exact pipeline described here.
+Used by ``PassageTokenizer`` for ASCII texts it has normalized and for the ASCII stretches of other texts; it leaves
+to the Rust tokenizer any text that could take another path there (an added token such as "[SEP]" written in the
+text), and ``from_spec`` accepts only the exact pipeline described here.
 """
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ from itertools import chain
 
 import numpy as np
 
-from ._rust_tokenizer import _word_boundary  # the clip point of encode_clipped
+from ._rust_tokenizer import clip_text
 
 # BertPreTokenizer on normalized ASCII: letter/digit runs, and each other non-space character alone
 _WORDS = re.compile(r"[A-Za-z0-9]+|[^ A-Za-z0-9]")
+# words a cache holds beyond the vocabulary's before it starts anew (some tens of MB)
+CACHE_WORDS = 200_000
 
 
 def _special_ids(processor: dict | None) -> tuple[list[int], list[int]] | None:
@@ -51,6 +53,7 @@ class AsciiWordPiece:
         self.head, self.tail = head, tail
         self.limit = max_length - len(head) - len(tail)  # longest_first truncation of one text keeps this many
         self.whole_words = {w: (i,) for w, i in vocab.items() if not w.startswith(prefix)}
+        self._cache = None
 
     @classmethod
     def from_spec(cls, spec: dict, max_length: int) -> "AsciiWordPiece | None":
@@ -87,28 +90,35 @@ class AsciiWordPiece:
                 return (self.unk_id,)
         return tuple(pieces)
 
-    def new_cache(self) -> dict:
-        """Word -> ids, starting from the whole-word vocabulary entries; one per batch of texts, so it stays small."""
-        return _Cache(self._pieces, self.whole_words)
+    def cache(self) -> dict:
+        """Word -> ids, kept from call to call (a new one per call cost a 128-text call a quarter more time) and
+        started anew from the whole-word vocabulary entries once it holds ``CACHE_WORDS`` more words."""
+        if self._cache is None or len(self._cache) > len(self.whole_words) + CACHE_WORDS:
+            self._cache = _Cache(self._pieces, self.whole_words)
+        return self._cache
 
-    def ids(self, text: str, cache: dict, clip_at: int | None = None) -> np.ndarray:
-        """The ids of a normalized ASCII text, special tokens included, truncated as the Rust tokenizer does.
-        ``clip_at``: the text's first that many characters are tried first, cut at a space between words (so their
-        ids are the whole text's first ones); the whole text is read where they fall short of the limit."""
-        whole = text
-        if clip_at is not None and len(text) > clip_at:
-            end = _word_boundary(text, clip_at)
-            if end > 0:
-                text = text[:end]
-        body = np.fromiter(chain.from_iterable(map(cache.__getitem__, _WORDS.findall(text))), dtype=np.int64)
-        if len(body) < self.limit and text is not whole:
-            return self.ids(whole, cache)
+    def words(self, text: str, cache: dict):
+        """The ids of a normalized ASCII text's words, in order, without special tokens or truncation."""
+        return chain.from_iterable(map(cache.__getitem__, _WORDS.findall(text)))
+
+    def wrap(self, body: np.ndarray) -> np.ndarray:
+        """A text's word ids truncated as the Rust tokenizer truncates one text, between the special tokens."""
         body = body[:self.limit]
         out = np.empty(len(self.head) + len(body) + len(self.tail), dtype=np.int64)
         out[:len(self.head)] = self.head
         out[len(self.head):len(self.head) + len(body)] = body
         out[len(self.head) + len(body):] = self.tail
         return out
+
+    def ids(self, text: str, cache: dict, clip_at: int | None = None) -> np.ndarray:
+        """The ids of a normalized ASCII text, special tokens included, truncated as the Rust tokenizer does.
+        ``clip_at``: the text's first that many characters are tried first, cut at a space between words (so their
+        ids are the whole text's first ones); the whole text is read where they fall short of the limit."""
+        clipped = clip_text(text, clip_at)
+        body = np.fromiter(self.words(clipped, cache), dtype=np.int64)
+        if len(body) < self.limit and clipped is not text:
+            return self.ids(text, cache)
+        return self.wrap(body)
 
 
 class _Cache(dict):

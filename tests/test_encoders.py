@@ -662,10 +662,10 @@ def test_the_mask_given_to_the_model_changes_no_vector(tiny, family):
         assert torch.equal(enc._encode(model, batch), expected)
 
 
-def test_tokenizer_worker_processes_give_passage_ids(tiny):
+def test_tokenizer_worker_processes_give_passage_ids(tiny, monkeypatch):
     """submit_passage_ids in a spawned worker process returns what passage_ids returns (int64 again after the worker
     sends uint8/uint16 arrays), segment ids of (title, text) pairs included, in order when the texts are cut into
-    several tasks, and empty for no texts; the corpus encoder's slices start at an eighth of sort_slice and double
+    several tasks, and empty for no texts; an error on a task's arrival is the caller's error; the corpus encoder's slices start at an eighth of sort_slice and double
     up to it."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -680,6 +680,10 @@ def test_tokenizer_worker_processes_give_passage_ids(tiny):
             assert enc._workers[0] == 1
             enc._workers[1].task_size = 4
             got = enc.submit_passage_ids(passages, 1, thread).result()
+            with monkeypatch.context() as patch:  # an error on arrival reaches the caller (no wait without end)
+                patch.setattr("pyserini_dr.encode._rust_tokenizer._unpack", lambda *_: 1 / 0)
+                with pytest.raises(ZeroDivisionError):
+                    enc.submit_passage_ids(passages, 1, thread).result(timeout=60)
     finally:
         enc.close_workers()
     assert empty == {"input_ids": [], "token_type_ids": []} and len(passages) > 2 * 4

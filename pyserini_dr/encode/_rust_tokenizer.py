@@ -280,7 +280,11 @@ class TokenizerProcesses:
                 elif done.exception() is not None:
                     result.set_exception(done.exception())
                 else:
-                    parts[part] = _unpack(*done.result())
+                    try:  # an error raised in a done-callback would only be logged, and the caller wait forever
+                        parts[part] = _unpack(*done.result())
+                    except Exception as error:
+                        result.set_exception(error)
+                        return
                     pending[0] -= 1
                     if pending[0] == 0:
                         result.set_result({key: None if parts[0][key] is None else

@@ -665,8 +665,8 @@ def test_the_mask_given_to_the_model_changes_no_vector(tiny, family):
 def test_tokenizer_worker_processes_give_passage_ids(tiny, monkeypatch):
     """submit_passage_ids in a spawned worker process returns what passage_ids returns (int64 again after the worker
     sends uint8/uint16 arrays), segment ids of (title, text) pairs included, in order when the texts are cut into
-    several tasks, and empty for no texts; an error on a task's arrival is the caller's error; the corpus encoder's slices start at an eighth of sort_slice and double
-    up to it."""
+    several tasks, and empty for no texts; an error on a task's arrival is the caller's error; the corpus encoder's
+    slices start at an eighth of sort_slice and double up to it."""
     from concurrent.futures import ThreadPoolExecutor
 
     from pyserini_dr.encode.corpus import CorpusEncoder

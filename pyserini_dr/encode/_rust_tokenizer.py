@@ -196,6 +196,7 @@ class PassageTokenizer:
         return out
 
     def _full_ids(self, texts: list[str], cache, clip_at) -> list[np.ndarray]:
+        """The full tokenizer's ids (called as ``_mixed_ids`` is; it needs neither the cache nor the clip point)."""
         return [np.asarray(e.ids, dtype=np.int64) for e in encode_clipped(self.full, texts, self.max_length)]
 
     def _mixed_ids(self, texts: list[str], cache: dict, clip_at: int | None) -> list[np.ndarray]:
@@ -233,17 +234,18 @@ class PassageTokenizer:
         return {"input_ids": self.ids(inputs), "token_type_ids": None}
 
 
-# Texts per worker task. A slice of the corpus is cut into such tasks so all workers share it: the device gets its
-# first slice after one task's tokenization rather than a whole slice's
+# Texts per worker task. Each slice of the corpus is cut into such tasks, so all workers share it and it is ready
+# after about one task's tokenization rather than one worker's pass over the whole slice
 TASK_SIZE = 128
 
 
 class TokenizerProcesses:
     """Tokenization in worker processes, each with its own Rust thread pool: Python tokenization (``AsciiWordPiece``
     where the workers get few Rust threads) and the per-text Python work around the Rust tokenizer run on one core
-    in one process. Two cores are left to the process that launches the device's kernels (diagnostics on an H100 host found no clear
-    difference from using all 16, within that host's noise). Workers are spawned (safe beside CUDA) once and kept;
-    spawning re-imports the main script, so a script using them needs an ``if __name__ == "__main__":`` guard."""
+    in one process. Two cores are left to the process that launches the device's kernels (diagnostics on an H100
+    host found no clear difference from using all 16, within that host's noise). Workers are spawned (safe beside
+    CUDA) once and kept; spawning re-imports the main script, so a script using them needs an
+    ``if __name__ == "__main__":`` guard."""
 
     def __init__(self, tokenizer: PassageTokenizer, processes: int):
         import multiprocessing

@@ -91,8 +91,8 @@ class AsciiWordPiece:
         return tuple(pieces)
 
     def cache(self) -> dict:
-        """Word -> ids, kept from call to call (a new one per call cost a 128-text call a quarter more time) and
-        started anew from the whole-word vocabulary entries once it holds ``CACHE_WORDS`` more words."""
+        """Word -> ids, kept from call to call (worker tasks are calls of 128 texts: a new cache for each refilled the
+        same words) and started anew from the whole-word vocabulary entries once it holds ``CACHE_WORDS`` more."""
         if self._cache is None or len(self._cache) > len(self.whole_words) + CACHE_WORDS:
             self._cache = _Cache(self._pieces, self.whole_words)
         return self._cache

@@ -6,6 +6,10 @@ Rows: all-MiniLM-L6-v2 and a BERT-base-sized encoder (random weights, same token
 (title + " " + text, max length 256). The first call of each setting is a warm-up (kernels, allocator, the
 tokenizer worker processes' start). FLOPs are counted from each document's real token count (matmuls and
 attention, no padding), so the share of the 798 TFLOP/s bf16 ceiling is the useful work done.
+
+Candidate settings get bf16 rows beside the defaults: ``--first-slices 16`` (a smaller first slice, so the device
+starts sooner) and ``--switch-intervals 50`` (Python's GIL switch interval while encoding), each for every count of
+``--tokenizer-processes``. ``--device cpu --limit 200`` tries the script out where there is no GPU.
 """
 from __future__ import annotations
 
@@ -30,23 +34,28 @@ def flops_per_doc(config, lengths) -> float:
     return total / len(lengths)
 
 
-def timed(fn, repeats: int) -> float:
+def synchronize() -> None:
     import torch
 
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def timed(fn, repeats: int) -> float:
     fn()  # warm-up: kernels, allocator, tokenizer caches
     times = []
     for _ in range(repeats):
-        torch.cuda.synchronize()
+        synchronize()
         t = time.perf_counter()
         fn()
-        torch.cuda.synchronize()
+        synchronize()
         times.append(time.perf_counter() - t)
     return sorted(times)[len(times) // 2]
 
 
 def row(label: str, what: str, docs_per_s: float, flops: float) -> tuple:
     tf = docs_per_s * flops / 1e12
-    print(f"| {label:<17} | {what:<53} | {docs_per_s:7,.0f} | {tf:7.1f} | {100 * tf / PEAK_TFLOPS:6.1f}% |", flush=True)
+    print(f"| {label:<17} | {what:<58} | {docs_per_s:7,.0f} | {tf:7.1f} | {100 * tf / PEAK_TFLOPS:6.1f}% |", flush=True)
     return label, what, docs_per_s, flops
 
 
@@ -63,14 +72,23 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True, help="all-MiniLM-L6-v2 directory")
     parser.add_argument("--dataset", default="beir-v1.0.0-scifact")
+    parser.add_argument("--device", default="cuda", help="cpu only to try the script out (with --limit)")
+    parser.add_argument("--limit", type=int, default=None, help="the corpus's first N documents only")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-tokens", type=int, nargs="+", default=[131072])
     parser.add_argument("--compile", action="store_true", help="add a torch.compile row (slow to start)")
     parser.add_argument("--tokenizer-processes", type=int, nargs="+", default=[2, 4, 8],
                         help="a row for each count of tokenizer worker processes")
+    parser.add_argument("--first-slices", type=int, nargs="*", default=[],
+                        help="bf16 rows with each of these first-slice sizes (default an eighth of the 1024-document "
+                             "slices), for each count of worker processes")
+    parser.add_argument("--switch-intervals", type=float, nargs="*", default=[],
+                        help="bf16 rows with Python's GIL switch interval (sys.setswitchinterval, default 5 ms) set "
+                             "to each of these milliseconds, for each count of worker processes")
     args = parser.parse_args()
 
-    docs = read_corpus(resolve_corpus(args.dataset))
+    docs = read_corpus(resolve_corpus(args.dataset))[:args.limit]
+    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device
     pairs = [(d.title, d.text) for d in docs]
     texts = [d.contents for d in docs]
     n = len(docs)
@@ -86,7 +104,7 @@ def main() -> None:
 
     rows = []
     for label, path, pooling in [("all-MiniLM-L6-v2", args.model, None), ("BERT-base-sized", base_dir, "mean")]:
-        ref = DenseEncoder(path, device="cuda", pooling=pooling, l2_norm=True if pooling else None)
+        ref = DenseEncoder(path, device=args.device, pooling=pooling, l2_norm=True if pooling else None)
         t = time.perf_counter()
         ref.passage_ids(pairs)
         print(f"{label}: tokenizing {n} passages took {time.perf_counter() - t:.3f}s "
@@ -103,41 +121,55 @@ def main() -> None:
         del ref
         from sentence_transformers import SentenceTransformer
         for dtype in ("float32", "float16"):
-            st = SentenceTransformer(path, device="cuda")
+            st = SentenceTransformer(path, device=args.device)
             st.max_seq_length = 256
             if dtype == "float16":
                 st = st.half()
             secs = timed(lambda: st.encode(texts, batch_size=32, convert_to_numpy=True), args.repeats)
             rows.append(row(label, f"sentence-transformers encode, {dtype}, batch 32", n / secs, fpd))
             st = None
-            torch.cuda.empty_cache()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
         for dtype in ("bfloat16", "float16"):
-            enc = DenseEncoder(path, device="cuda", dtype=dtype, pooling=pooling, l2_norm=True if pooling else None)
+            enc = DenseEncoder(path, device=args.device, dtype=dtype, pooling=pooling,
+                               l2_norm=True if pooling else None)
             variants = [(f"{b} tokens/batch", dict(batch_tokens=b)) for b in args.batch_tokens]
             last = args.batch_tokens[-1]
             variants += [(f"tokenized in {n} worker processes", dict(batch_tokens=last, tokenizer_processes=n))
                          for n in args.tokenizer_processes]
+            if dtype == "bfloat16":
+                variants += [(f"{n} worker processes, first slice {f}",
+                              dict(batch_tokens=last, tokenizer_processes=n, first_slice=f))
+                             for f in args.first_slices for n in args.tokenizer_processes]
+                variants += [(f"{n} worker processes, GIL switch {ms:g} ms",
+                              dict(batch_tokens=last, tokenizer_processes=n, switch_ms=ms))
+                             for ms in args.switch_intervals for n in args.tokenizer_processes]
             variants.append(("tokenize slices up to 4096", dict(batch_tokens=last, sort_slice=4096)))
             if dtype == "bfloat16" and args.compile:
                 variants.append(("torch.compile", dict(batch_tokens=last, compile=True)))
             for what, kwargs in variants:
+                switch = kwargs.pop("switch_ms", None)
                 ce = CorpusEncoder(enc, max_batch=4096, **kwargs)
+                default_switch = sys.getswitchinterval()
+                sys.setswitchinterval(default_switch if switch is None else switch / 1000)
                 secs = timed(lambda: ce.encode_pairs(pairs), args.repeats)
+                sys.setswitchinterval(default_switch)
                 rows.append(row(label, f"pyserini-dr {dtype}, {what}", n / secs, fpd))
                 if what == "torch.compile" or what.startswith(str(args.batch_tokens[-1])):
                     features = enc.passage_ids(pairs)  # the device alone: tokenized beforehand
-                    out = torch.empty((n, enc.dimension), device="cuda")
+                    out = torch.empty((n, enc.dimension), device=args.device)
                     secs = timed(lambda: ce._encode_features(features, out, 0), args.repeats)
                     rows.append(row(label, f"  (device only, pre-tokenized, {what})", n / secs, fpd))
                 enc.passage_model.forward = type(enc.passage_model).forward.__get__(enc.passage_model)
             enc.close_workers()
             del enc
-            torch.cuda.empty_cache()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
 
-    print(f"\nencoding {n:,} {args.dataset} texts (max length 256) on {torch.cuda.get_device_name()}, "
+    print(f"\nencoding {n:,} {args.dataset} texts (max length 256) on {device_name}, "
           f"median of {args.repeats}; share of the {PEAK_TFLOPS:.0f} TFLOP/s bf16 ceiling")
-    print(f"| {'model':<17} | {'encoder':<53} |  docs/s | TFLOP/s | ceiling |")
-    print(f"|{'-' * 19}|{'-' * 55}|---------|---------|---------|")
+    print(f"| {'model':<17} | {'encoder':<58} |  docs/s | TFLOP/s | ceiling |")
+    print(f"|{'-' * 19}|{'-' * 60}|---------|---------|---------|")
     for r in rows:
         row(*r)
     from pyserini_dr.encode._rust_tokenizer import PYTHON_WORDPIECE_MAX_THREADS, worker_threads

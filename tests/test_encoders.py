@@ -666,7 +666,7 @@ def test_tokenizer_worker_processes_give_passage_ids(tiny, monkeypatch):
     """submit_passage_ids in a spawned worker process returns what passage_ids returns (int64 again after the worker
     sends uint8/uint16 arrays), segment ids of (title, text) pairs included, in order when the texts are cut into
     several tasks, and empty for no texts; an error on a task's arrival is the caller's error; the corpus encoder's
-    slices start at an eighth of sort_slice and double up to it."""
+    slices start at an eighth of sort_slice, or at first_slice, and double up to it."""
     from concurrent.futures import ThreadPoolExecutor
 
     from pyserini_dr.encode.corpus import CorpusEncoder
@@ -691,3 +691,4 @@ def test_tokenizer_worker_processes_give_passage_ids(tiny, monkeypatch):
         assert len(got[key]) == len(passages)
         assert all(np.array_equal(a, b) and a.dtype == np.int64 for a, b in zip(got[key], expected[key]))
     assert CorpusEncoder(enc, sort_slice=64)._slices(150) == [(0, 8), (8, 24), (24, 56), (56, 120), (120, 150)]
+    assert CorpusEncoder(enc, sort_slice=64, first_slice=20)._slices(150) == [(0, 20), (20, 60), (60, 124), (124, 150)]

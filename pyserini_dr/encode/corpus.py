@@ -42,10 +42,11 @@ def shard_range(total: int, shard_id: int, shard_num: int) -> tuple[int, int]:
 
 class CorpusEncoder:
     def __init__(self, encoder: DenseEncoder, *, chunk_size: int = CHUNK_SIZE, batch_tokens: int = BATCH_TOKENS,
-                 max_batch: int = 4096, sort_slice: int = 1024, compile: bool = False,
-                 tokenizer_processes: int = 0):
+                 max_batch: int = 4096, sort_slice: int = 1024, first_slice: int | None = None,
+                 compile: bool = False, tokenizer_processes: int = 0):
         """``sort_slice`` documents are tokenized together (on a background thread, or in ``tokenizer_processes``
-        worker processes, while the device encodes the previous slice), sorted by length and batched; ``compile``
+        worker processes, while the device encodes the previous slice), sorted by length and batched; the first
+        slice holds ``first_slice`` (an eighth of ``sort_slice`` by default) and each next one doubles; ``compile``
         runs the model through torch.compile. On a 16-core H100 host (scripts/bench_encode.py, bf16, session 9)
         12 worker processes doubled MiniLM's docs/s over the background thread (15,418 vs 7,715; 6 gave 13,601)
         and 6 took a BERT-base-sized model from 32.9% to 38.6% of the ceiling (12 gave 36.1%). They stay opt-in
@@ -53,6 +54,7 @@ class CorpusEncoder:
         the workers re-run it."""
         self.encoder = encoder
         self.sort_slice = sort_slice
+        self.first_slice = max(1, min(sort_slice, first_slice or sort_slice // 8))
         self.compiled = compile
         if compile:
             encoder.passage_model.forward = torch.compile(encoder.passage_model.forward, dynamic=True)
@@ -87,9 +89,10 @@ class CorpusEncoder:
                 on_batch(len(rows))
 
     def _slices(self, count: int) -> list[tuple[int, int]]:
-        """(start, end) of the slices tokenized together: the first is an eighth of ``sort_slice`` and each next
-        one doubles up to it, so the device starts after a short tokenization instead of a whole slice's."""
-        bounds, start, size = [], 0, max(1, self.sort_slice // 8)
+        """(start, end) of the slices tokenized together: the first holds ``first_slice`` documents and each next
+        one doubles up to ``sort_slice``, so the device starts after a short tokenization instead of a whole
+        slice's."""
+        bounds, start, size = [], 0, self.first_slice
         while start < count:
             bounds.append((start, min(count, start + size)))
             start, size = start + size, min(self.sort_slice, 2 * size)
@@ -124,7 +127,8 @@ class CorpusEncoder:
         os.makedirs(output_dir, exist_ok=True)
         plan = {"corpus": os.path.abspath(corpus_path), "shard": [shard_id, shard_num], "start": start,
                 "count": count, "dimension": dim, "chunk_size": self.chunk_size, "batch_tokens": self.batch_tokens,
-                "sort_slice": self.sort_slice, "compiled": self.compiled, "encoder": self.encoder.describe()}
+                "sort_slice": self.sort_slice, "first_slice": self.first_slice, "compiled": self.compiled,
+                "encoder": self.encoder.describe()}
         done_chunks = self._resume_point(output_dir, plan)
         if done_chunks == 0:  # the plan is on disk before any vector: a run killed in chunk 0 resumes too
             self._save_progress(output_dir, plan, 0)
@@ -162,7 +166,8 @@ class CorpusEncoder:
         encode_seconds = time.time() - started
         meta = {**plan, "corpus": corpus_name or plan["corpus"], "documents": count,
                 "empty_documents": empty, "encode_seconds": round(encode_seconds, 2)}
-        for key in ("chunk_size", "batch_tokens", "sort_slice", "compiled"):  # how, not what: not in meta.json
+        # how the vectors were computed, not what they are: not in meta.json
+        for key in ("chunk_size", "batch_tokens", "sort_slice", "first_slice", "compiled"):
             meta.pop(key)
         meta = write_dense_index(output_dir, docids, meta)
         os.remove(os.path.join(output_dir, PROGRESS_FILE))

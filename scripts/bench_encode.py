@@ -7,9 +7,10 @@ Rows: all-MiniLM-L6-v2 and a BERT-base-sized encoder (random weights, same token
 tokenizer worker processes' start). FLOPs are counted from each document's real token count (matmuls and
 attention, no padding), so the share of the 798 TFLOP/s bf16 ceiling is the useful work done.
 
-Candidate settings get bf16 rows beside the defaults: ``--first-slices 16`` (a smaller first slice, so the device
-starts sooner) and ``--switch-intervals 50`` (Python's GIL switch interval while encoding), each for every count of
-``--tokenizer-processes``. ``--device cpu --limit 200`` tries the script out where there is no GPU.
+With several ``--batch-tokens`` (the padded batch's token budget, 131072 by default), the worker-process rows are
+run for each. Candidate settings get bf16 rows beside the defaults: ``--first-slices 16`` (a smaller first slice,
+so the device starts sooner) and ``--switch-intervals 50`` (Python's GIL switch interval while encoding), each for
+every count of ``--tokenizer-processes``. ``--device cpu --limit 200`` tries the script out where there is no GPU.
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def timed(fn, repeats: int) -> float:
 
 def row(label: str, what: str, docs_per_s: float, flops: float) -> tuple:
     tf = docs_per_s * flops / 1e12
-    print(f"| {label:<17} | {what:<58} | {docs_per_s:7,.0f} | {tf:7.1f} | {100 * tf / PEAK_TFLOPS:6.1f}% |", flush=True)
+    print(f"| {label:<17} | {what:<62} | {docs_per_s:7,.0f} | {tf:7.1f} | {100 * tf / PEAK_TFLOPS:6.1f}% |", flush=True)
     return label, what, docs_per_s, flops
 
 
@@ -134,9 +135,12 @@ def main() -> None:
             enc = DenseEncoder(path, device=args.device, dtype=dtype, pooling=pooling,
                                l2_norm=True if pooling else None)
             variants = [(f"{b} tokens/batch", dict(batch_tokens=b)) for b in args.batch_tokens]
+            device_rows = {what for what, _ in variants} | {"torch.compile"}  # followed by the model alone
             last = args.batch_tokens[-1]
-            variants += [(f"tokenized in {n} worker processes", dict(batch_tokens=last, tokenizer_processes=n))
-                         for n in args.tokenizer_processes]
+            # worker rows for every token budget given (named by it where there are several)
+            variants += [(f"{n} worker processes, {b} tokens/batch" if len(args.batch_tokens) > 1
+                          else f"tokenized in {n} worker processes", dict(batch_tokens=b, tokenizer_processes=n))
+                         for b in args.batch_tokens for n in args.tokenizer_processes]
             if dtype == "bfloat16":
                 variants += [(f"{n} worker processes, first slice {f}",
                               dict(batch_tokens=last, tokenizer_processes=n, first_slice=f))
@@ -155,7 +159,7 @@ def main() -> None:
                 secs = timed(lambda: ce.encode_pairs(pairs), args.repeats)
                 sys.setswitchinterval(default_switch)
                 rows.append(row(label, f"pyserini-dr {dtype}, {what}", n / secs, fpd))
-                if what == "torch.compile" or what.startswith(str(args.batch_tokens[-1])):
+                if what in device_rows:
                     features = enc.passage_ids(pairs)  # the device alone: tokenized beforehand
                     out = torch.empty((n, enc.dimension), device=args.device)
                     secs = timed(lambda: ce._encode_features(features, out, 0), args.repeats)
@@ -168,8 +172,8 @@ def main() -> None:
 
     print(f"\nencoding {n:,} {args.dataset} texts (max length 256) on {device_name}, "
           f"median of {args.repeats}; share of the {PEAK_TFLOPS:.0f} TFLOP/s bf16 ceiling")
-    print(f"| {'model':<17} | {'encoder':<58} |  docs/s | TFLOP/s | ceiling |")
-    print(f"|{'-' * 19}|{'-' * 60}|---------|---------|---------|")
+    print(f"| {'model':<17} | {'encoder':<62} |  docs/s | TFLOP/s | ceiling |")
+    print(f"|{'-' * 19}|{'-' * 64}|---------|---------|---------|")
     for r in rows:
         row(*r)
     from pyserini_dr.encode._rust_tokenizer import PYTHON_WORDPIECE_MAX_THREADS, worker_threads

@@ -189,15 +189,13 @@ class PassageTokenizer:
                 mixed.append(i)
             else:
                 rest.append(i)
-        for rows, tokenize in ((mixed, self._mixed_ids), (rest, self._full_ids)):
-            if rows:
-                for i, ids in zip(rows, tokenize([texts[i] for i in rows], cache, clip_at)):
-                    out[i] = ids
+        if mixed:
+            for i, ids in zip(mixed, self._mixed_ids([texts[i] for i in mixed], cache, clip_at)):
+                out[i] = ids
+        if rest:
+            for i, ids in zip(rest, to_features(self.encode([texts[i] for i in rest]), False)["input_ids"]):
+                out[i] = ids
         return out
-
-    def _full_ids(self, texts: list[str], cache, clip_at) -> list[np.ndarray]:
-        """The full tokenizer's ids (called as ``_mixed_ids`` is; it needs neither the cache nor the clip point)."""
-        return [np.asarray(e.ids, dtype=np.int64) for e in encode_clipped(self.full, texts, self.max_length)]
 
     def _mixed_ids(self, texts: list[str], cache: dict, clip_at: int | None) -> list[np.ndarray]:
         """The ids of texts with non-ASCII characters (and no added token's string): the stretches between runs of
@@ -271,7 +269,7 @@ class TokenizerProcesses:
         result = Future()
         starts = range(0, len(inputs), self.task_size)
         parts: list = [None] * len(starts)
-        pending, lock = [len(parts)], threading.RLock()
+        lock = threading.Lock()
 
         def arrived(part, done):  # on the executor's thread, or on the caller's for a task already done
             with lock:
@@ -287,8 +285,7 @@ class TokenizerProcesses:
                     except Exception as error:
                         result.set_exception(error)
                         return
-                    pending[0] -= 1
-                    if pending[0] == 0:
+                    if all(p is not None for p in parts):
                         result.set_result({key: None if parts[0][key] is None else
                                            [x for p in parts for x in p[key]] for key in parts[0]})
 

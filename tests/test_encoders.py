@@ -692,3 +692,60 @@ def test_tokenizer_worker_processes_give_passage_ids(tiny, monkeypatch):
         assert all(np.array_equal(a, b) and a.dtype == np.int64 for a, b in zip(got[key], expected[key]))
     assert CorpusEncoder(enc, sort_slice=64)._slices(150) == [(0, 8), (8, 24), (24, 56), (56, 120), (120, 150)]
     assert CorpusEncoder(enc, sort_slice=64, first_slice=20)._slices(150) == [(0, 20), (20, 60), (60, 124), (124, 150)]
+
+
+@pytest.mark.parametrize("family", ["tasb", "ance", "simlm"])
+def test_batches_padded_to_a_graphs_shape_give_the_same_vectors(tiny, family):
+    """A CUDA graph runs a batch padded to its shape (more rows, each holding one attended pad token, and a width up
+    to a multiple of 16 tokens): the real rows' vectors must be those of the batch padded to its own width. Checked
+    on the CPU, where the same padded batch runs eagerly, with the mask a graph gets (prepared 4D)."""
+    from pyserini_dr.encode._encoder import pool
+    from pyserini_dr.encode._graphs import padded_rows, padded_width
+
+    enc = DenseEncoder(tiny[family][0], encoder_class=family)
+    model = enc.passage_model
+    features = enc.passage_ids(PASSAGES * 3)
+    rows = [8, 2, 0, 5, 4, 7, 1, 3, 6]
+    own = enc._encode(model, enc.pad(features, rows))
+    width = max(len(features["input_ids"][i]) for i in rows)
+    shape = (padded_rows(len(rows) + 3), padded_width(width + 1, enc.settings.passage_max_length))
+    assert shape[0] > len(rows) and shape[1] > width
+    batch = enc.pad(features, rows, shape)
+    assert batch["input_ids"].shape == shape and batch["attention_mask"][len(rows):].sum(1).tolist() == \
+        [1] * (shape[0] - len(rows))
+    assert torch.equal(batch["attention_mask"][:len(rows), :width], enc.pad(features, rows)["attention_mask"])
+    if family != "simlm":
+        batch.pop("token_type_ids", None)
+    with torch.inference_mode():
+        padded = pool(enc.settings, model, batch, batch["attention_mask"][:, None, None, :].bool())
+    np.testing.assert_allclose(padded[:len(rows)].numpy(), own.numpy(), rtol=RTOL, atol=ATOL)
+    assert torch.isfinite(padded).all()
+
+
+def test_graph_shapes_and_width_drop_batches(tiny):
+    """Padded row counts are multiples of an eighth of their power of two, widths multiples of 16 within the max
+    length; without a GPU the corpus encoder's graphs are off and its vectors unchanged; width_drop closes a batch
+    that holds an eighth of the token budget before a passage 10% shorter than its width."""
+    from pyserini_dr.encode._graphs import graphs_supported, padded_rows, padded_width
+    from pyserini_dr.encode.corpus import CorpusEncoder
+
+    assert [padded_rows(r) for r in (1, 8, 9, 17, 221, 291, 512, 513, 1000)] == [1, 8, 9, 18, 224, 320, 512, 576, 1024]
+    assert [padded_width(w, 256) for w in (1, 16, 17, 250, 256, 300)] == [16, 16, 32, 256, 256, 300]
+    assert padded_width(509, 510) == 510
+    enc = DenseEncoder(tiny["simlm"][0], encoder_class="simlm")
+    assert not graphs_supported(enc.passage_model, enc.device)
+    passages = PASSAGES * 4
+    graphed = CorpusEncoder(enc, cuda_graphs=True, width_drop=0.1, batch_tokens=64)
+    assert np.array_equal(graphed.encode_pairs(passages), CorpusEncoder(enc, batch_tokens=64).encode_pairs(passages))
+    assert not graphed._forward.enabled
+
+    lengths = [100, 100, 95, 89, 89, 50, 10, 10]
+    order = list(range(len(lengths)))
+    assert list(CorpusEncoder(enc, batch_tokens=1000)._batches(lengths)) == [order[:8]]
+    # 2 rows of width 100 hold 200 >= 1000 / 8 tokens: cut before 89 (< 90), not before 95; 2 rows of 89 hold
+    # 178 >= 125: cut before 50; one row of 50 holds 50 < 125: the 10s join it
+    assert list(CorpusEncoder(enc, batch_tokens=1000, width_drop=0.1)._batches(lengths)) == \
+        [[0, 1, 2], [3, 4], [5, 6, 7]]
+    # 2 rows of 89 hold 178 < 1600 / 8: the 50 joins them; 3 rows hold 267 >= 200: the 10s start a batch
+    assert list(CorpusEncoder(enc, batch_tokens=1600, width_drop=0.1)._batches(lengths)) == \
+        [[0, 1, 2], [3, 4, 5], [6, 7]]

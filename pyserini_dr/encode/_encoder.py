@@ -187,17 +187,25 @@ class DenseEncoder:
             self._rust = PassageTokenizer(backend.to_str(), self.settings.passage_max_length) if backend else None
         return self._rust
 
-    def pad(self, features: dict, rows: Sequence[int] | None = None) -> dict:
-        """Right-pad the chosen rows of ``passage_ids`` output into tensors (input_ids, attention_mask, types)."""
+    def pad(self, features: dict, rows: Sequence[int] | None = None, shape: tuple[int, int] | None = None) -> dict:
+        """Right-pad the chosen rows of ``passage_ids`` output into tensors (input_ids, attention_mask, types); to
+        ``shape`` (rows, width) where given, the rows past the passages holding one attended pad token (so that no
+        row's attention is empty)."""
         rows = range(len(features["input_ids"])) if rows is None else rows
         lengths = np.fromiter((len(features["input_ids"][i]) for i in rows), dtype=np.int64)
-        mask = np.arange(lengths.max()) < lengths[:, None]  # row-major True cells = the ids in order, no loop
-        ids = np.full(mask.shape, self.passage_tokenizer.pad_token_id or 0, dtype=np.int64)
-        ids[mask] = np.concatenate([features["input_ids"][i] for i in rows])
+        pad_id = self.passage_tokenizer.pad_token_id or 0
+        filler = []
+        if shape is not None:
+            filler = [np.full(shape[0] - len(lengths), pad_id, dtype=np.int64)]
+            lengths = np.concatenate([lengths, np.ones(shape[0] - len(lengths), dtype=np.int64)])
+        width = shape[1] if shape is not None else lengths.max()
+        mask = np.arange(width) < lengths[:, None]  # row-major True cells = the ids in order, no loop
+        ids = np.full(mask.shape, pad_id, dtype=np.int64)
+        ids[mask] = np.concatenate([features["input_ids"][i] for i in rows] + filler)
         types = None
         if features.get("token_type_ids"):
             types = np.zeros(mask.shape, dtype=np.int64)
-            types[mask] = np.concatenate([features["token_type_ids"][i] for i in rows])
+            types[mask] = np.concatenate([features["token_type_ids"][i] for i in rows] + [np.zeros_like(f) for f in filler])
         mask = mask.astype(np.int64)
         batch = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
         if types is not None:
@@ -220,12 +228,15 @@ class DenseEncoder:
         return pool(self.settings, model, batch, model_mask)
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
-        """A host tensor copied to a GPU from page-locked memory: a copy from pageable memory can make the launching
-        thread wait for the work already queued on the device (on an H100 host, the launching thread spent 11-14 ms
-        instead of 27 per 1,024 MiniLM passages once the tokenizer workers were done)."""
+        return self._pinned(tensor).to(self.device, non_blocking=True)
+
+    def _pinned(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A host tensor in page-locked memory where it goes to a GPU: a copy from pageable memory can make the
+        launching thread wait for the work already queued on the device (on an H100 host, the launching thread spent
+        11-14 ms instead of 27 per 1,024 MiniLM passages once the tokenizer workers were done)."""
         if self.device.type == "cuda" and not tensor.is_cuda and not tensor.is_pinned():
-            tensor = tensor.pin_memory()
-        return tensor.to(self.device, non_blocking=True)
+            return tensor.pin_memory()
+        return tensor
 
     def encode_queries(self, queries: Sequence[str], batch_size: int = 256) -> np.ndarray:
         out = [self._encode(self.query_model, self.tokenize_queries(queries[i:i + batch_size])).cpu()

@@ -43,11 +43,14 @@ def shard_range(total: int, shard_id: int, shard_num: int) -> tuple[int, int]:
 class CorpusEncoder:
     def __init__(self, encoder: DenseEncoder, *, chunk_size: int = CHUNK_SIZE, batch_tokens: int = BATCH_TOKENS,
                  max_batch: int = 4096, sort_slice: int = 1024, first_slice: int | None = None,
-                 compile: bool = False, tokenizer_processes: int = 0):
+                 compile: bool = False, tokenizer_processes: int = 0, cuda_graphs: bool = False,
+                 width_drop: float = 0.0):
         """``sort_slice`` documents are tokenized together (on a background thread, or in ``tokenizer_processes``
         worker processes, while the device encodes the previous slice), sorted by length and batched; the first
         slice holds ``first_slice`` (an eighth of ``sort_slice`` by default) and each next one doubles; ``compile``
-        runs the model through torch.compile. On a 16-core H100 host (scripts/bench_encode.py, bf16, session 9)
+        runs the model through torch.compile; ``cuda_graphs`` replays the model's forward from CUDA graphs
+        (``GraphedForward``); ``width_drop`` closes a batch early where the next passage is that fraction shorter
+        than the batch's width (once the batch holds an eighth of the token budget). On a 16-core H100 host (scripts/bench_encode.py, bf16, session 9)
         12 worker processes doubled MiniLM's docs/s over the background thread (15,418 vs 7,715; 6 gave 13,601)
         and 6 took a BERT-base-sized model from 32.9% to 38.6% of the ceiling (12 gave 36.1%). They stay opt-in
         because workers are spawned processes: a calling script needs an ``if __name__ == "__main__":`` guard, or
@@ -56,6 +59,9 @@ class CorpusEncoder:
         self.sort_slice = sort_slice
         self.first_slice = max(1, min(sort_slice, first_slice or sort_slice // 8))
         self.compiled = compile
+        self.cuda_graphs = cuda_graphs and not compile
+        self.width_drop = width_drop
+        self._forward = None  # the GraphedForward, made at the first batch
         if compile:
             encoder.passage_model.forward = torch.compile(encoder.passage_model.forward, dynamic=True)
         self.chunk_size = chunk_size
@@ -64,22 +70,31 @@ class CorpusEncoder:
         self.tokenizer_processes = tokenizer_processes
 
     def _batches(self, lengths: list[int]):
-        """Rows in descending token length, grouped so each padded batch stays within the token budget."""
+        """Rows in descending token length, grouped so each padded batch stays within the token budget; with
+        ``width_drop``, a batch holding an eighth of the budget also ends before a passage that much shorter than
+        its width (less padding, more batches)."""
         order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+        shorter = (1 - self.width_drop) if self.width_drop else 0
         batch, width = [], 0
         for i in order:
-            width = max(width, lengths[i])
-            if batch and (width * (len(batch) + 1) > self.batch_tokens or len(batch) >= self.max_batch):
+            n = lengths[i]
+            if batch and (max(width, n) * (len(batch) + 1) > self.batch_tokens or len(batch) >= self.max_batch or
+                          (n < width * shorter and 8 * width * len(batch) >= self.batch_tokens)):
                 yield batch
-                batch, width = [], lengths[i]
+                batch, width = [], 0
             batch.append(i)
+            width = max(width, n)
         if batch:
             yield batch
 
     def _encode_features(self, features: dict, out: torch.Tensor, offset: int, on_batch=None) -> None:
+        if self._forward is None:
+            from ._graphs import GraphedForward
+
+            self._forward = GraphedForward(self.encoder, self.encoder.passage_model, self.cuda_graphs)
         lengths = [len(ids) for ids in features["input_ids"]]
         for rows in self._batches(lengths):
-            vecs = self.encoder._encode(self.encoder.passage_model, self.encoder.pad(features, rows))
+            vecs = self._forward(features, rows)
             # the row numbers go up from pinned memory without waiting: the device never idles on this copy
             index = torch.tensor(rows, dtype=torch.int64).add_(offset)
             if out.is_cuda:
@@ -128,6 +143,7 @@ class CorpusEncoder:
         plan = {"corpus": os.path.abspath(corpus_path), "shard": [shard_id, shard_num], "start": start,
                 "count": count, "dimension": dim, "chunk_size": self.chunk_size, "batch_tokens": self.batch_tokens,
                 "sort_slice": self.sort_slice, "first_slice": self.first_slice, "compiled": self.compiled,
+                "cuda_graphs": self.cuda_graphs, "width_drop": self.width_drop,
                 "encoder": self.encoder.describe()}
         done_chunks = self._resume_point(output_dir, plan)
         if done_chunks == 0:  # the plan is on disk before any vector: a run killed in chunk 0 resumes too
@@ -167,7 +183,8 @@ class CorpusEncoder:
         meta = {**plan, "corpus": corpus_name or plan["corpus"], "documents": count,
                 "empty_documents": empty, "encode_seconds": round(encode_seconds, 2)}
         # how the vectors were computed, not what they are: not in meta.json
-        for key in ("chunk_size", "batch_tokens", "sort_slice", "first_slice", "compiled"):
+        for key in ("chunk_size", "batch_tokens", "sort_slice", "first_slice", "compiled", "cuda_graphs",
+                    "width_drop"):
             meta.pop(key)
         meta = write_dense_index(output_dir, docids, meta)
         os.remove(os.path.join(output_dir, PROGRESS_FILE))

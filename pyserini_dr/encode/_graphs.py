@@ -1,0 +1,115 @@
+"""The passage model's forward and pooling on a batch, replayed from a CUDA graph captured once per padded shape.
+
+Why: a small model such as MiniLM finishes a batch on the device sooner than the launching thread's Python can
+queue it (HF's modules launch some fifteen kernels a layer), and the tokenizer workers slow that thread further.
+A graph's replay is one launch. Batches are padded to few shapes so that few graphs serve a corpus: the width up
+to a multiple of ``WIDTH_STEP`` tokens, the rows up to a multiple of an eighth of their power of two (at most 12.5%
+more rows; none for a batch of a power of two, as a full token budget of 256-token passages is).
+"""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+
+import torch
+
+from ._encoder import PREPARED_MASK_MODELS, _takes_token_types, pool
+
+WIDTH_STEP = 16
+ROW_STEPS = 8       # padded row counts per doubling
+MAX_GRAPHS = 64     # the least recently used graph goes beyond this (a corpus whose batches take many shapes)
+
+log = logging.getLogger(__name__)
+
+
+def padded_rows(rows: int) -> int:
+    if rows <= ROW_STEPS:
+        return rows
+    step = 1 << (rows.bit_length() - ROW_STEPS.bit_length())  # rows' power of two over ROW_STEPS
+    return -(-rows // step) * step
+
+
+def padded_width(width: int, max_length: int) -> int:
+    """``width`` up to a multiple of ``WIDTH_STEP``, but never past the family's max length (position embeddings)."""
+    return min(-(-width // WIDTH_STEP) * WIDTH_STEP, max(width, max_length))
+
+
+def graphs_supported(model, device: torch.device) -> bool:
+    """A CUDA device and a model whose forward never waits for the device: SDPA attention in the families'
+    architectures, where HF takes our prepared 4D mask as is (no ``mask.all()`` test)."""
+    config = model.config
+    return device.type == "cuda" and config.model_type in PREPARED_MASK_MODELS and \
+        getattr(config, "_attn_implementation", None) == "sdpa"
+
+
+class GraphedForward:
+    """``forward(features, rows)``: the vectors of those rows of ``DenseEncoder.passage_ids`` output, as a float32
+    tensor on the device. With graphs, the batch is padded to its shape's graph and the tensor returned is that
+    graph's output: read it (or copy it, in stream order) before the next call. Without (``enabled`` False, or a
+    model ``graphs_supported`` refuses), the batch is padded to its own width and run eagerly."""
+
+    def __init__(self, encoder, model, enabled: bool = True):
+        self.encoder, self.model = encoder, model
+        self.enabled = enabled and graphs_supported(model, encoder.device)
+        self.max_length = encoder.settings.passage_max_length
+        self.graphs: OrderedDict = OrderedDict()  # (rows, width, masked) -> (graph, static inputs, static output)
+        self.memory = torch.cuda.graph_pool_handle() if self.enabled else None
+
+    def __call__(self, features: dict, rows) -> torch.Tensor:
+        if not self.enabled:
+            return self.encoder._encode(self.model, self.encoder.pad(features, rows))
+        width = max(len(features["input_ids"][i]) for i in rows)
+        batch = self.encoder.pad(features, rows, (padded_rows(len(rows)), padded_width(width, self.max_length)))
+        if "token_type_ids" in batch and not _takes_token_types(self.model):
+            batch.pop("token_type_ids")
+        masked = not bool(batch["attention_mask"].all())  # an unpadded shape runs without a mask (flash attention)
+        key = (*batch["input_ids"].shape, masked)
+        entry = self.graphs.get(key)
+        if entry is None:
+            entry = self._capture(batch, masked)
+            if entry is None:  # capture failed: eager from now on
+                return self(features, rows)
+            self.graphs[key] = entry
+            if len(self.graphs) > MAX_GRAPHS:
+                self.graphs.popitem(last=False)
+        else:
+            self.graphs.move_to_end(key)
+            graph, static, _ = entry
+            for name, tensor in batch.items():
+                static[name].copy_(self.encoder._pinned(tensor), non_blocking=True)
+            graph.replay()
+        return entry[2][:len(rows)]
+
+    def _forward(self, static: dict, masked: bool) -> torch.Tensor:
+        mask = static["attention_mask"][:, None, None, :].bool() if masked else None
+        return pool(self.encoder.settings, self.model, static, mask)
+
+    @torch.inference_mode()
+    def _capture(self, batch: dict, masked: bool):
+        """A graph of ``_forward`` on this batch's shape, its static inputs (holding this batch) and output, which
+        holds this batch's vectors; None, with graphs turned off, where the capture fails or the replay differs
+        from the eager forward."""
+        device = self.encoder.device
+        static = {name: tensor.to(device) for name, tensor in batch.items()}
+        side = torch.cuda.Stream(device)  # warm-up on a side stream, as torch.cuda.graphs asks
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            eager = self._forward(static, masked)
+        torch.cuda.current_stream(device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph, pool=self.memory, capture_error_mode="thread_local"):
+                out = self._forward(static, masked)
+            graph.replay()
+            # the same kernels on the same inputs; a margin for a cuBLAS algorithm that differs under capture
+            same = bool((out - eager).abs().max() <= 1e-2 * eager.abs().max())
+        except Exception as error:  # an op that waits for the device or allocates outside the pool
+            log.warning("CUDA graphs off for %s: capture failed (%s)", type(self.model).__name__, error)
+            same = None
+        if not same:
+            if same is False:
+                log.warning("CUDA graphs off for %s: replay differs from the eager forward", type(self.model).__name__)
+            self.enabled, self.graphs = False, OrderedDict()
+            return None
+        return graph, static, out
+

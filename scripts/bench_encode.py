@@ -8,9 +8,10 @@ tokenizer worker processes' start). FLOPs are counted from each document's real 
 attention, no padding), so the share of the 798 TFLOP/s bf16 ceiling is the useful work done.
 
 With several ``--batch-tokens`` (the padded batch's token budget, 131072 by default), the worker-process rows are
-run for each. Candidate settings get bf16 rows beside the defaults: ``--first-slices 16`` (a smaller first slice,
-so the device starts sooner) and ``--switch-intervals 50`` (Python's GIL switch interval while encoding), each for
-every count of ``--tokenizer-processes``. ``--device cpu --limit 200`` tries the script out where there is no GPU.
+run for each. ``--candidates`` adds bf16 rows with other CorpusEncoder settings, one for each count of
+``--tokenizer-processes`` and one with the model alone; e.g. ``cuda_graphs=1,width_drop=0.1,first_slice=16``
+(``switch_ms=50`` sets Python's GIL switch interval while encoding). ``--device cpu --limit 200`` tries the script
+out where there is no GPU.
 """
 from __future__ import annotations
 
@@ -56,8 +57,23 @@ def timed(fn, repeats: int) -> float:
 
 def row(label: str, what: str, docs_per_s: float, flops: float) -> tuple:
     tf = docs_per_s * flops / 1e12
-    print(f"| {label:<17} | {what:<62} | {docs_per_s:7,.0f} | {tf:7.1f} | {100 * tf / PEAK_TFLOPS:6.1f}% |", flush=True)
+    print(f"| {label:<17} | {what:<84} | {docs_per_s:7,.0f} | {tf:7.1f} | {100 * tf / PEAK_TFLOPS:6.1f}% |", flush=True)
     return label, what, docs_per_s, flops
+
+
+def settings(text: str) -> dict:
+    """``key=value,...`` as CorpusEncoder keyword arguments (numbers where they parse as numbers)."""
+    out = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        for kind in (int, float):
+            try:
+                value = kind(value)
+                break
+            except ValueError:
+                pass
+        out[key.strip()] = value
+    return out
 
 
 def main() -> None:
@@ -80,12 +96,10 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="add a torch.compile row (slow to start)")
     parser.add_argument("--tokenizer-processes", type=int, nargs="+", default=[2, 4, 8],
                         help="a row for each count of tokenizer worker processes")
-    parser.add_argument("--first-slices", type=int, nargs="*", default=[],
-                        help="bf16 rows with each of these first-slice sizes (default an eighth of the 1024-document "
-                             "slices), for each count of worker processes")
-    parser.add_argument("--switch-intervals", type=float, nargs="*", default=[],
-                        help="bf16 rows with Python's GIL switch interval (sys.setswitchinterval, default 5 ms) set "
-                             "to each of these milliseconds, for each count of worker processes")
+    parser.add_argument("--candidates", nargs="*", default=[], type=settings,
+                        help="bf16 rows with these CorpusEncoder settings (key=value,...), for each count of worker "
+                             "processes and for the model alone; switch_ms=M sets the GIL switch interval")
+    parser.add_argument("--dtypes", nargs="+", default=["bfloat16", "float16"])
     args = parser.parse_args()
 
     docs = read_corpus(resolve_corpus(args.dataset))[:args.limit]
@@ -131,27 +145,27 @@ def main() -> None:
             st = None
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-        for dtype in ("bfloat16", "float16"):
+        for dtype in args.dtypes:
             enc = DenseEncoder(path, device=args.device, dtype=dtype, pooling=pooling,
                                l2_norm=True if pooling else None)
-            variants = [(f"{b} tokens/batch", dict(batch_tokens=b)) for b in args.batch_tokens]
-            device_rows = {what for what, _ in variants} | {"torch.compile"}  # followed by the model alone
             last = args.batch_tokens[-1]
+            # (what, CorpusEncoder settings, the model-alone row that follows, if any)
+            variants = [(f"{b} tokens/batch", dict(batch_tokens=b), f"{b} tokens/batch") for b in args.batch_tokens]
             # worker rows for every token budget given (named by it where there are several)
             variants += [(f"{n} worker processes, {b} tokens/batch" if len(args.batch_tokens) > 1
-                          else f"tokenized in {n} worker processes", dict(batch_tokens=b, tokenizer_processes=n))
+                          else f"tokenized in {n} worker processes", dict(batch_tokens=b, tokenizer_processes=n), None)
                          for b in args.batch_tokens for n in args.tokenizer_processes]
             if dtype == "bfloat16":
-                variants += [(f"{n} worker processes, first slice {f}",
-                              dict(batch_tokens=last, tokenizer_processes=n, first_slice=f))
-                             for f in args.first_slices for n in args.tokenizer_processes]
-                variants += [(f"{n} worker processes, GIL switch {ms:g} ms",
-                              dict(batch_tokens=last, tokenizer_processes=n, switch_ms=ms))
-                             for ms in args.switch_intervals for n in args.tokenizer_processes]
-            variants.append(("tokenize slices up to 4096", dict(batch_tokens=last, sort_slice=4096)))
+                for candidate in args.candidates:
+                    named = ",".join(f"{k}={v}" for k, v in candidate.items())
+                    variants += [(f"{n} workers, {named}", dict(batch_tokens=last, **candidate, tokenizer_processes=n),
+                                  named if n == args.tokenizer_processes[-1] else None)
+                                 for n in args.tokenizer_processes]
+            variants.append(("tokenize slices up to 4096", dict(batch_tokens=last, sort_slice=4096), None))
             if dtype == "bfloat16" and args.compile:
-                variants.append(("torch.compile", dict(batch_tokens=last, compile=True)))
-            for what, kwargs in variants:
+                variants.append(("torch.compile", dict(batch_tokens=last, compile=True), "torch.compile"))
+            for what, kwargs, model_alone in variants:
+                kwargs = dict(kwargs)
                 switch = kwargs.pop("switch_ms", None)
                 ce = CorpusEncoder(enc, max_batch=4096, **kwargs)
                 default_switch = sys.getswitchinterval()
@@ -159,11 +173,11 @@ def main() -> None:
                 secs = timed(lambda: ce.encode_pairs(pairs), args.repeats)
                 sys.setswitchinterval(default_switch)
                 rows.append(row(label, f"pyserini-dr {dtype}, {what}", n / secs, fpd))
-                if what in device_rows:
+                if model_alone:
                     features = enc.passage_ids(pairs)  # the device alone: tokenized beforehand
                     out = torch.empty((n, enc.dimension), device=args.device)
                     secs = timed(lambda: ce._encode_features(features, out, 0), args.repeats)
-                    rows.append(row(label, f"  (device only, pre-tokenized, {what})", n / secs, fpd))
+                    rows.append(row(label, f"  (device only, pre-tokenized, {model_alone})", n / secs, fpd))
                 enc.passage_model.forward = type(enc.passage_model).forward.__get__(enc.passage_model)
             enc.close_workers()
             del enc
@@ -172,8 +186,8 @@ def main() -> None:
 
     print(f"\nencoding {n:,} {args.dataset} texts (max length 256) on {device_name}, "
           f"median of {args.repeats}; share of the {PEAK_TFLOPS:.0f} TFLOP/s bf16 ceiling")
-    print(f"| {'model':<17} | {'encoder':<62} |  docs/s | TFLOP/s | ceiling |")
-    print(f"|{'-' * 19}|{'-' * 64}|---------|---------|---------|")
+    print(f"| {'model':<17} | {'encoder':<84} |  docs/s | TFLOP/s | ceiling |")
+    print(f"|{'-' * 19}|{'-' * 86}|---------|---------|---------|")
     for r in rows:
         row(*r)
     from pyserini_dr.encode._rust_tokenizer import PYTHON_WORDPIECE_MAX_THREADS, worker_threads

@@ -55,6 +55,7 @@ class GraphedForward:
         self.graphs: OrderedDict = OrderedDict()  # (rows, width, masked) -> (graph, static inputs, static output)
         self.memory = torch.cuda.graph_pool_handle() if self.enabled else None
 
+    @torch.inference_mode()  # the static inputs were made in it
     def __call__(self, features: dict, rows) -> torch.Tensor:
         if not self.enabled:
             return self.encoder._encode(self.model, self.encoder.pad(features, rows))

@@ -52,7 +52,7 @@ class GraphedForward:
         self.encoder, self.model = encoder, model
         self.enabled = enabled and graphs_supported(model, encoder.device)
         self.max_length = encoder.settings.passage_max_length
-        self.graphs: OrderedDict = OrderedDict()  # (rows, width, masked) -> (graph, static inputs, static output)
+        self.graphs: OrderedDict = OrderedDict()  # (rows, width) -> (graph, static inputs, static output)
         self.memory = torch.cuda.graph_pool_handle() if self.enabled else None
 
     @torch.inference_mode()  # the static inputs were made in it
@@ -63,13 +63,10 @@ class GraphedForward:
         batch = self.encoder.pad(features, rows, (padded_rows(len(rows)), padded_width(width, self.max_length)))
         if "token_type_ids" in batch and not _takes_token_types(self.model):
             batch.pop("token_type_ids")
-        masked = not bool(batch["attention_mask"].all())  # an unpadded shape runs without a mask (flash attention)
-        key = (*batch["input_ids"].shape, masked)
+        key = tuple(batch["input_ids"].shape)
         entry = self.graphs.get(key)
         if entry is None:
-            entry = self._capture(batch, masked)
-            if entry is None and not masked and self.enabled:  # no fused unmasked attention: the same with a mask
-                entry = self._capture(batch, True)
+            entry = self._capture(batch)
             if entry is None:  # capture failed: eager from now on
                 return self(features, rows)
             self.graphs[key] = entry
@@ -83,17 +80,19 @@ class GraphedForward:
             graph.replay()
         return entry[2][:len(rows)]
 
-    def _forward(self, static: dict, masked: bool) -> torch.Tensor:
+    def _forward(self, static: dict) -> torch.Tensor:
+        """The forward with our prepared 4D mask, also where no row is padded: while a graph is captured, HF cannot
+        test a mask for padding and builds an expanded one (stride 0), which no fused attention kernel takes (SDPA's
+        math kernel, in float32, made a BERT-base forward 3.4x slower on an H100). Fused kernels only: a capture
+        without one fails and turns graphs off, rather than running slowly."""
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
-        mask = static["attention_mask"][:, None, None, :].bool() if masked else None
-        # under capture, SDPA without a mask fell back to its math kernel (in float32, 3.4x the time of a BERT-base
-        # forward on an H100): only fused kernels, or an error that turns to the masked graph
+        mask = static["attention_mask"][:, None, None, :].bool()
         with sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION]):
             return pool(self.encoder.settings, self.model, static, mask)
 
     @torch.inference_mode()
-    def _capture(self, batch: dict, masked: bool):
+    def _capture(self, batch: dict):
         """A graph of ``_forward`` on this batch's shape, its static inputs (holding this batch) and output, which
         holds this batch's vectors; None, with graphs turned off, where the capture fails or the replay differs
         from the eager forward."""
@@ -104,17 +103,15 @@ class GraphedForward:
         graph = torch.cuda.CUDAGraph()
         try:
             with torch.cuda.stream(side):
-                eager = self._forward(static, masked)
+                eager = self._forward(static)
             torch.cuda.current_stream(device).wait_stream(side)
             with torch.cuda.graph(graph, pool=self.memory, capture_error_mode="thread_local"):
-                out = self._forward(static, masked)
+                out = self._forward(static)
             graph.replay()
             # the same kernels on the same inputs; a margin for a cuBLAS algorithm that differs under capture
             same = bool((out - eager).abs().max() <= 1e-2 * eager.abs().max())
         except Exception as error:  # no fused attention, an op that waits for the device, ...
             torch.cuda.current_stream(device).wait_stream(side)
-            if not masked:
-                return None  # tried again with a mask
             log.warning("CUDA graphs off for %s: capture failed (%s)", type(self.model).__name__, error)
             same = None
         if not same:

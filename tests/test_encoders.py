@@ -666,7 +666,7 @@ def test_tokenizer_worker_processes_give_passage_ids(tiny, monkeypatch):
     """submit_passage_ids in a spawned worker process returns what passage_ids returns (int64 again after the worker
     sends uint8/uint16 arrays), segment ids of (title, text) pairs included, in order when the texts are cut into
     several tasks, and empty for no texts; an error on a task's arrival is the caller's error; the corpus encoder's
-    slices start at an eighth of sort_slice, or at first_slice, and double up to it."""
+    slices start at 16 documents, or at first_slice, and double up to sort_slice."""
     from concurrent.futures import ThreadPoolExecutor
 
     from pyserini_dr.encode.corpus import CorpusEncoder
@@ -690,7 +690,7 @@ def test_tokenizer_worker_processes_give_passage_ids(tiny, monkeypatch):
     for key in ("input_ids", "token_type_ids"):
         assert len(got[key]) == len(passages)
         assert all(np.array_equal(a, b) and a.dtype == np.int64 for a, b in zip(got[key], expected[key]))
-    assert CorpusEncoder(enc, sort_slice=64)._slices(150) == [(0, 8), (8, 24), (24, 56), (56, 120), (120, 150)]
+    assert CorpusEncoder(enc, sort_slice=64)._slices(150) == [(0, 16), (16, 48), (48, 112), (112, 150)]
     assert CorpusEncoder(enc, sort_slice=64, first_slice=20)._slices(150) == [(0, 20), (20, 60), (60, 124), (124, 150)]
 
 
@@ -735,13 +735,15 @@ def test_graph_shapes_and_width_drop_batches(tiny):
     enc = DenseEncoder(tiny["simlm"][0], encoder_class="simlm")
     assert not graphs_supported(enc.passage_model, enc.device)
     passages = PASSAGES * 4
-    graphed = CorpusEncoder(enc, cuda_graphs=True, width_drop=0.1, batch_tokens=64)
-    assert np.array_equal(graphed.encode_pairs(passages), CorpusEncoder(enc, batch_tokens=64).encode_pairs(passages))
+    graphed = CorpusEncoder(enc, batch_tokens=64)
+    assert graphed.cuda_graphs and graphed.width_drop == 0.1
+    assert np.array_equal(graphed.encode_pairs(passages),
+                          CorpusEncoder(enc, batch_tokens=64, cuda_graphs=False).encode_pairs(passages))
     assert not graphed._forward.enabled
 
     lengths = [100, 100, 95, 89, 89, 50, 10, 10]
     order = list(range(len(lengths)))
-    assert list(CorpusEncoder(enc, batch_tokens=1000)._batches(lengths)) == [order[:8]]
+    assert list(CorpusEncoder(enc, batch_tokens=1000, width_drop=0)._batches(lengths)) == [order[:8]]
     # 2 rows of width 100 hold 200 >= 1000 / 8 tokens: cut before 89 (< 90), not before 95; 2 rows of 89 hold
     # 178 >= 125: cut before 50; one row of 50 holds 50 < 125: the 10s join it
     assert list(CorpusEncoder(enc, batch_tokens=1000, width_drop=0.1)._batches(lengths)) == \

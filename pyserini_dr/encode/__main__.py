@@ -62,9 +62,11 @@ def main(argv=None) -> int:
                         help="torch.compile the model (measured slower on SciFact: each batch shape compiles anew)")
     parser.add_argument("--tokenizer-processes", type=int, default=0,
                         help="tokenize in N worker processes instead of a background thread (faster on many-core "
-                             "GPU hosts; on 16-core H100 hosts 12 did best for MiniLM, 6 for a BERT-base-sized "
-                             "model; with (cores - 2) / N <= 4 Rust threads each, BERT WordPiece models tokenize "
-                             "in Python, exactly)")
+                             "GPU hosts; on a 16-core H100 host 12 did best for MiniLM and a BERT-base-sized model; "
+                             "with (cores - 2) / N <= 4 Rust threads each, BERT WordPiece models tokenize in "
+                             "Python, exactly)")
+    parser.add_argument("--no-cuda-graphs", action="store_true",
+                        help="run the model's forward eagerly on a GPU instead of replaying CUDA graphs")
     args = parser.parse_args(argv)
     if args.tokenizer_processes < 0:
         raise InputError(f"--tokenizer-processes must be 0 or more, got {args.tokenizer_processes}")
@@ -91,7 +93,7 @@ def main(argv=None) -> int:
     encoder = build_encoder(args)
     corpus_encoder = CorpusEncoder(encoder, chunk_size=args.chunk_size or CHUNK_SIZE,
                                    batch_tokens=args.batch_tokens or BATCH_TOKENS, compile=args.compile,
-                                   tokenizer_processes=args.tokenizer_processes)
+                                   tokenizer_processes=args.tokenizer_processes, cuda_graphs=not args.no_cuda_graphs)
     try:
         meta = corpus_encoder.encode(corpus, output, shard_id=shard_id, shard_num=shard_num,
                                      corpus_name=args.dataset or corpus)

@@ -46,11 +46,13 @@ class GraphedForward:
     """``forward(features, rows)``: the vectors of those rows of ``DenseEncoder.passage_ids`` output, as a float32
     tensor on the device. With graphs, the batch is padded to its shape's graph and the tensor returned is that
     graph's output: read it (or copy it, in stream order) before the next call. Without (``enabled`` False, or a
-    model ``graphs_supported`` refuses), the batch is padded to its own width and run eagerly."""
+    model ``graphs_supported`` refuses, or under autocast), the batch is padded to its own width and run eagerly."""
 
     def __init__(self, encoder, model, enabled: bool = True):
         self.encoder, self.model = encoder, model
-        self.enabled = enabled and graphs_supported(model, encoder.device)
+        # autocast's cached weight casts are freed when its context ends, and a graph would keep reading them
+        self.enabled = enabled and graphs_supported(model, encoder.device) and \
+            not torch.is_autocast_enabled(encoder.device.type)
         self.max_length = encoder.settings.passage_max_length
         self.graphs: OrderedDict = OrderedDict()  # (rows, width) -> (graph, static inputs, static output)
         self.memory = torch.cuda.graph_pool_handle() if self.enabled else None

@@ -27,6 +27,8 @@ from ._encoder import DenseEncoder
 PROGRESS_FILE = ".progress.json"
 CHUNK_SIZE = 16384       # documents per resumable chunk
 BATCH_TOKENS = 131072    # token budget of one padded batch (a BERT-base batch in bf16 fits easily on a GPU)
+FIRST_SLICE = 16         # documents in the first tokenized slice: the device starts after a short tokenization
+WIDTH_DROP = 0.1         # a batch ends before a passage 10% shorter than its width (once it holds budget / 8)
 
 
 def count_documents(corpus_path: str) -> int:
@@ -43,21 +45,23 @@ def shard_range(total: int, shard_id: int, shard_num: int) -> tuple[int, int]:
 class CorpusEncoder:
     def __init__(self, encoder: DenseEncoder, *, chunk_size: int = CHUNK_SIZE, batch_tokens: int = BATCH_TOKENS,
                  max_batch: int = 4096, sort_slice: int = 1024, first_slice: int | None = None,
-                 compile: bool = False, tokenizer_processes: int = 0, cuda_graphs: bool = False,
-                 width_drop: float = 0.0):
+                 compile: bool = False, tokenizer_processes: int = 0, cuda_graphs: bool = True,
+                 width_drop: float = WIDTH_DROP):
         """``sort_slice`` documents are tokenized together (on a background thread, or in ``tokenizer_processes``
         worker processes, while the device encodes the previous slice), sorted by length and batched; the first
-        slice holds ``first_slice`` (an eighth of ``sort_slice`` by default) and each next one doubles; ``compile``
-        runs the model through torch.compile; ``cuda_graphs`` replays the model's forward from CUDA graphs
-        (``GraphedForward``); ``width_drop`` closes a batch early where the next passage is that fraction shorter
-        than the batch's width (once the batch holds an eighth of the token budget). On a 16-core H100 host (scripts/bench_encode.py, bf16, session 9)
-        12 worker processes doubled MiniLM's docs/s over the background thread (15,418 vs 7,715; 6 gave 13,601)
-        and 6 took a BERT-base-sized model from 32.9% to 38.6% of the ceiling (12 gave 36.1%). They stay opt-in
-        because workers are spawned processes: a calling script needs an ``if __name__ == "__main__":`` guard, or
-        the workers re-run it."""
+        slice holds ``first_slice`` documents and each next one doubles. ``cuda_graphs`` replays the model's forward
+        from CUDA graphs on a GPU (``GraphedForward``); ``width_drop`` closes a batch early where the next passage is
+        that fraction shorter than the batch's width (once the batch holds an eighth of the token budget);
+        ``compile`` runs the model through torch.compile instead of graphs.
+
+        On a 16-core H100 host (scripts/bench_encode.py, bf16, session 10) graphs, width_drop 0.1 and a first slice
+        of 16 took MiniLM from 16,793 to 19,475 docs/s and a BERT-base-sized model from 37.2% to 42.1% of the
+        ceiling, both with 12 tokenizer worker processes (6,880 docs/s and 30.8% with the background thread).
+        Workers stay opt-in because they are spawned processes: a calling script needs an
+        ``if __name__ == "__main__":`` guard, or the workers re-run it."""
         self.encoder = encoder
         self.sort_slice = sort_slice
-        self.first_slice = max(1, min(sort_slice, first_slice or sort_slice // 8))
+        self.first_slice = max(1, min(sort_slice, first_slice or FIRST_SLICE))
         self.compiled = compile
         self.cuda_graphs = cuda_graphs and not compile
         self.width_drop = width_drop

@@ -9,9 +9,9 @@ attention, no padding), so the share of the 798 TFLOP/s bf16 ceiling is the usef
 
 With several ``--batch-tokens`` (the padded batch's token budget, 131072 by default), the worker-process rows are
 run for each. ``--candidates`` adds bf16 rows with other CorpusEncoder settings, one for each count of
-``--tokenizer-processes`` and one with the model alone; e.g. ``cuda_graphs=0,width_drop=0,first_slice=128`` (the settings before session 10)
-(``switch_ms=50`` sets Python's GIL switch interval while encoding). ``--device cpu --limit 200`` tries the script
-out where there is no GPU.
+``--tokenizer-processes`` and one with the model alone; e.g. ``cuda_graphs=0,width_drop=0,first_slice=128`` (the
+settings before session 10; ``switch_ms=50`` sets Python's GIL switch interval while encoding). ``--device cpu
+--limit 200`` tries the script out where there is no GPU.
 """
 from __future__ import annotations
 

@@ -205,7 +205,8 @@ class DenseEncoder:
         types = None
         if features.get("token_type_ids"):
             types = np.zeros(mask.shape, dtype=np.int64)
-            types[mask] = np.concatenate([features["token_type_ids"][i] for i in rows] + [np.zeros_like(f) for f in filler])
+            types[mask] = np.concatenate([features["token_type_ids"][i] for i in rows] +
+                                         [np.zeros_like(f) for f in filler])
         mask = mask.astype(np.int64)
         batch = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
         if types is not None:

@@ -100,7 +100,7 @@ class GraphedForward:
         from the eager forward."""
         device = self.encoder.device
         static = {name: tensor.to(device) for name, tensor in batch.items()}
-        side = torch.cuda.Stream(device)  # warm-up on a side stream, as torch.cuda.graphs asks
+        side = torch.cuda.Stream(device)  # warm-up on a side stream, as torch.cuda.graph's documentation asks
         side.wait_stream(torch.cuda.current_stream(device))
         graph = torch.cuda.CUDAGraph()
         try:

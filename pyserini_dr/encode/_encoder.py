@@ -63,16 +63,32 @@ PREPARED_MASK_MODELS = {"bert", "roberta", "xlm-roberta", "distilbert", "electra
 
 def host_model_mask(model, mask: torch.Tensor):
     """The mask to give the model, decided on the host before the copy (see ``pool``): None where no row is padded;
-    for SDPA attention in the families' architectures, the boolean (batch, 1, 1, length) mask that HF would build;
-    otherwise the batch's own."""
+    where ``takes_prepared_mask``, the boolean (batch, 1, 1, length) mask that HF would build; otherwise the batch's
+    own."""
     if mask.is_cuda:
         return _BATCH_MASK
     if bool(mask.all()):
         return None
+    return prepared_mask(mask) if takes_prepared_mask(model) else _BATCH_MASK
+
+
+def takes_prepared_mask(model) -> bool:
+    """SDPA attention in the families' architectures: HF takes a prepared 4D mask as is (no test of the mask on the
+    device)."""
     config = model.config
-    if getattr(config, "_attn_implementation", None) == "sdpa" and config.model_type in PREPARED_MASK_MODELS:
-        return mask[:, None, None, :].bool()
-    return _BATCH_MASK
+    return getattr(config, "_attn_implementation", None) == "sdpa" and config.model_type in PREPARED_MASK_MODELS
+
+
+def prepared_mask(mask: torch.Tensor) -> torch.Tensor:
+    """A (batch, length) attention mask as the boolean (batch, 1, 1, length) mask SDPA attention reads."""
+    return mask[:, None, None, :].bool()
+
+
+def model_inputs(model, batch: dict) -> dict:
+    """The batch without token_type_ids where the model takes none (``_takes_token_types``)."""
+    if "token_type_ids" in batch and not _takes_token_types(model):
+        return {k: v for k, v in batch.items() if k != "token_type_ids"}
+    return batch
 
 
 def _takes_token_types(model) -> bool:
@@ -221,9 +237,7 @@ class DenseEncoder:
     @torch.inference_mode()
     def _encode(self, model, batch: dict) -> torch.Tensor:
         model_mask = host_model_mask(model, batch["attention_mask"])
-        batch = {k: self._to_device(v) for k, v in batch.items()}
-        if "token_type_ids" in batch and not _takes_token_types(model):
-            batch.pop("token_type_ids")
+        batch = {k: self._to_device(v) for k, v in model_inputs(model, batch).items()}
         if isinstance(model_mask, torch.Tensor):
             model_mask = self._to_device(model_mask)
         return pool(self.settings, model, batch, model_mask)

@@ -13,7 +13,7 @@ from collections import OrderedDict
 
 import torch
 
-from ._encoder import PREPARED_MASK_MODELS, _takes_token_types, pool
+from ._encoder import model_inputs, pool, prepared_mask, takes_prepared_mask
 
 WIDTH_STEP = 16
 ROW_STEPS = 8       # padded row counts per doubling
@@ -35,11 +35,9 @@ def padded_width(width: int, max_length: int) -> int:
 
 
 def graphs_supported(model, device: torch.device) -> bool:
-    """A CUDA device and a model whose forward never waits for the device: SDPA attention in the families'
-    architectures, where HF takes our prepared 4D mask as is (no ``mask.all()`` test)."""
-    config = model.config
-    return device.type == "cuda" and config.model_type in PREPARED_MASK_MODELS and \
-        getattr(config, "_attn_implementation", None) == "sdpa"
+    """A CUDA device and a model whose forward never waits for the device (``takes_prepared_mask``: no
+    ``mask.all()`` test)."""
+    return device.type == "cuda" and takes_prepared_mask(model)
 
 
 class GraphedForward:
@@ -62,9 +60,8 @@ class GraphedForward:
         if not self.enabled:
             return self.encoder._encode(self.model, self.encoder.pad(features, rows))
         width = max(len(features["input_ids"][i]) for i in rows)
-        batch = self.encoder.pad(features, rows, (padded_rows(len(rows)), padded_width(width, self.max_length)))
-        if "token_type_ids" in batch and not _takes_token_types(self.model):
-            batch.pop("token_type_ids")
+        shape = (padded_rows(len(rows)), padded_width(width, self.max_length))
+        batch = model_inputs(self.model, self.encoder.pad(features, rows, shape))
         key = tuple(batch["input_ids"].shape)
         entry = self.graphs.get(key)
         if entry is None:
@@ -89,7 +86,7 @@ class GraphedForward:
         without one fails and turns graphs off, rather than running slowly."""
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
-        mask = static["attention_mask"][:, None, None, :].bool()
+        mask = prepared_mask(static["attention_mask"])
         with sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION]):
             return pool(self.encoder.settings, self.model, static, mask)
 

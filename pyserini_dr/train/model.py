@@ -12,7 +12,7 @@ import os
 
 import torch
 
-from ..encode._encoder import TOWERS, DenseEncoder, _takes_token_types, pool
+from ..encode._encoder import TOWERS, DenseEncoder, model_inputs, pool
 from ..cli import atomic_directory
 from ..encode._settings import SETTINGS_FILE
 
@@ -45,9 +45,7 @@ class BiEncoder(torch.nn.Module):
         return self.encoder.device
 
     def _rep(self, model, batch: dict) -> torch.Tensor:
-        if "token_type_ids" in batch and not _takes_token_types(model):
-            batch = {k: v for k, v in batch.items() if k != "token_type_ids"}
-        return pool(self.settings, model, batch)
+        return pool(self.settings, model, model_inputs(model, batch))
 
     def encode_queries(self, batch: dict) -> torch.Tensor:
         return self._rep(self.query_model, batch)

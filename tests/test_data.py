@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import need
-from pyserini_dr.cli import atomic_path, atomic_write
+from pyserini_dr.files import atomic_path, atomic_write
 from pyserini_dr.data import (DATASETS, Document, read_corpus, read_qrels, read_run, read_topics, resolve_corpus,
                               resolve_qrels, resolve_topics, sort_hits, write_json_collection, write_run,
                               write_topics_tsv, write_trec_qrels)

@@ -35,7 +35,7 @@ def download(urls: list[str], md5: str, destination: str, *, size: int | None = 
     arrive (no second read of a large archive). The download goes to a temporary name and is renamed only once
     verified, so a corrupted or truncated transfer never sits in the cache.
     """
-    from ..cli import progress
+    from ..progress import progress
 
     expected = {"md5": md5, **({"sha256": sha256} if sha256 else {})}
     if os.path.exists(destination) and file_digests(destination, expected) == expected:

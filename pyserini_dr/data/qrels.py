@@ -30,7 +30,7 @@ def read_qrels(path) -> Qrels:
 
 
 def write_trec_qrels(qrels: Qrels, path) -> None:
-    from ..cli import atomic_write
+    from ..files import atomic_write
 
     with atomic_write(path) as f:
         for qid, docs in qrels.items():

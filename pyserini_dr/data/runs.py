@@ -43,7 +43,7 @@ def read_run(path) -> Run:
 def write_run(run: Run, path, *, output_format: str = "trec", tag: str = "pyserini-dr",
               hits: int | None = None) -> int:
     """Write atomically in TREC or MS MARCO format with deterministic tie-breaking; returns the line count."""
-    from ..cli import atomic_write
+    from ..files import atomic_write
 
     if output_format not in ("trec", "msmarco"):
         raise InputError(f"unknown output format {output_format!r} (trec or msmarco)")

@@ -35,7 +35,7 @@ def _tsv_topic(path, no, line):
 
 
 def write_topics_tsv(topics: dict[str, str], path) -> None:
-    from ..cli import atomic_write
+    from ..files import atomic_write
 
     with atomic_write(path) as f:
         for qid, text in topics.items():

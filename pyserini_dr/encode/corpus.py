@@ -18,7 +18,8 @@ from itertools import islice
 import numpy as np
 import torch
 
-from ..cli import atomic_write, progress
+from ..files import atomic_write
+from ..progress import progress
 from ..data.corpus import iter_corpus
 from ..errors import InputError
 from ..index.dense import EMBEDDINGS_FILE, META_FILE, write_dense_index

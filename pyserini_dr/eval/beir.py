@@ -12,7 +12,8 @@ import argparse
 import os
 import sys
 
-from ..cli import atomic_write, run_main
+from ..cli import run_main
+from ..files import atomic_write
 from ..data.qrels import read_qrels
 from ..data.registry import TOPICS, resolve_qrels
 from ..data.runs import read_run

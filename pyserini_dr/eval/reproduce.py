@@ -47,7 +47,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from ..cli import atomic_write, run_main
+from ..cli import run_main
+from ..files import atomic_write
 from ..errors import InputError
 
 DEFAULT_TOLERANCE = 0.0005

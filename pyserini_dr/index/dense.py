@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from ..cli import atomic_path, atomic_write
+from ..files import atomic_path, atomic_write
 from ..errors import InputError
 
 META_FILE = "meta.json"

@@ -8,7 +8,8 @@ import time
 
 import numpy as np
 
-from ..cli import atomic_write, progress
+from ..files import atomic_write
+from ..progress import progress
 from ..errors import InputError
 from .dense import (DOCID_FILE, EMBEDDINGS_FILE, FAISS_FILE, META_FILE, DenseIndex, write_dense_index,
                     write_faiss_index)

@@ -14,7 +14,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
-from ..cli import atomic_path, atomic_write
+from ..files import atomic_path, atomic_write
 from ..errors import InputError
 from .registry import REPO_REGISTRY, check_entry, load_registry, read_registry_file, registry_files
 

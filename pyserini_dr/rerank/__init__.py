@@ -94,7 +94,7 @@ class CrossEncoder(torch.nn.Module):
 
     def save(self, directory: str) -> None:
         """Written beside, then renamed into place."""
-        from ..cli import atomic_directory
+        from ..files import atomic_directory
 
         with atomic_directory(directory) as tmp:
             self.model.save_pretrained(tmp)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..cli import progress, run_main
+from ..cli import run_main
+from ..progress import progress
 from ..data.registry import resolve_corpus
 from ..errors import InputError
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import atomic_write, run_main
+from ..cli import run_main
+from ..files import atomic_write
 from ..data._lines import numbered_lines
 from ..errors import InputError, where
 

@@ -48,7 +48,7 @@ def write_examples(examples: list[TrainExample], path) -> None:
     import gzip
     import io
 
-    from ..cli import atomic_path
+    from ..files import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "wb") as raw:
         # no file name or time in the gzip header: the same examples give the same bytes

@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from ..cli import progress, run_main
+from ..cli import run_main
+from ..progress import progress
 from ..data.runs import Run, sort_hits
 from ..errors import InputError
 

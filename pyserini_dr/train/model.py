@@ -13,7 +13,7 @@ import os
 import torch
 
 from ..encode._encoder import TOWERS, DenseEncoder, model_inputs, pool
-from ..cli import atomic_directory
+from ..files import atomic_directory
 from ..encode._settings import SETTINGS_FILE
 
 

@@ -17,7 +17,8 @@ import os
 import shutil
 import sys
 
-from ..cli import atomic_directory, run_main
+from ..cli import run_main
+from ..files import atomic_directory
 from ..encode._encoder import TOWERS
 from ..encode._settings import SETTINGS_FILE, saved_settings
 from ..errors import InputError

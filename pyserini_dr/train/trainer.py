@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from ..cli import atomic_directory, atomic_write, progress
+from ..files import atomic_directory, atomic_write
+from ..progress import progress
 from .batches import Batch, GroupSampler, Prefetcher, Tokenized
 from .model import BiEncoder
 

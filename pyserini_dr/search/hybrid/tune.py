@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...cli import atomic_path, run_main
+from ...cli import run_main
+from ...files import atomic_path
 from ...data.qrels import Qrels, read_qrels
 from ...data.registry import resolve_qrels, resolve_topics
 from ...data.runs import Run, write_run

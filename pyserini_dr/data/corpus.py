@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from ..errors import InputError, where
-from ._lines import json_lines
+from .lines import json_lines
 
 
 def flat_text(title: str, text: str) -> str:

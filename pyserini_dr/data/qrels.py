@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import InputError, where
-from ._lines import numbered_lines
+from .lines import numbered_lines
 
 Qrels = dict[str, dict[str, int]]
 

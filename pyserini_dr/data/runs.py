@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..errors import InputError, where
-from ._lines import numbered_lines
+from .lines import numbered_lines
 
 Hits = list[tuple[str, float]]
 Run = dict[str, Hits]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import InputError, where
-from ._lines import is_jsonl, json_lines, numbered_lines
+from .lines import is_jsonl, json_lines, numbered_lines
 
 
 def read_topics(path, qids: set[str] | None = None) -> dict[str, str]:

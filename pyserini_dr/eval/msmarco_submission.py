@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ..cli import run_main
-from ..data._lines import numbered_lines
+from ..data.lines import numbered_lines
 from ..data.runs import Run, write_run
 from ..errors import InputError, where
 

@@ -155,7 +155,7 @@ def _kind(value) -> str:
 
 def load_matrix(path: str) -> Matrix:
     """Read and validate a matrix; any problem is an InputError naming the file and the key."""
-    from ..data._yaml import load_yaml
+    from ..data.yaml_files import load_yaml
     from .metrics import parse_measures
 
     if not os.path.isfile(path):

@@ -99,7 +99,7 @@ def check_entry(path, name, entry) -> None:
 
 def read_registry_file(path) -> dict[str, dict]:
     """name -> entry of one registry file, each entry checked."""
-    from ..data._yaml import load_yaml
+    from ..data.yaml_files import load_yaml
 
     data = load_yaml(path)
     if data is None:

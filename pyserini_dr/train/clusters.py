@@ -12,7 +12,7 @@ import sys
 
 from ..cli import run_main
 from ..files import atomic_write
-from ..data._lines import numbered_lines
+from ..data.lines import numbered_lines
 from ..errors import InputError, where
 
 

@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from ..data._lines import json_lines
+from ..data.lines import json_lines
 from ..data.qrels import Qrels
 from ..errors import InputError, where
 

@@ -28,3 +28,12 @@ def run_main(main: Callable[[list[str] | None], int | None], argv: list[str] | N
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def options_from(namespace, options_class):
+    """The ``options_class`` dataclass filled from parsed arguments of the same names (its fields are argparse's
+    destinations)."""
+    import dataclasses
+
+    return options_class(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(options_class)
+                            if hasattr(namespace, f.name)})

@@ -242,7 +242,7 @@ def test_search_cli_in_process(tmp_path, capsys):
 
 
 def test_search_cli_bad_fields(tmp_path):
-    from pyserini_dr.search.lucene.__main__ import parse_fields
+    from pyserini_dr.search.lucene.options import parse_fields
 
     assert parse_fields(["contents=1.0", "title=2", "body"]) == {"contents": 1.0, "title": 2.0, "body": 1.0}
     with pytest.raises(InputError) as e:

@@ -9,42 +9,10 @@ import argparse
 import os
 import sys
 
-from ..cli import run_main
+from ..cli import options_from, run_main
 from ..data.registry import resolve_corpus
 from ..errors import InputError
-
-
-def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bool = False) -> None:
-    from .families import FAMILIES
-
-    g = parser.add_argument_group("encoder")
-    g.add_argument("--encoder", required=not defaults_from_index, help="HF model name or checkpoint directory")
-    g.add_argument("--encoder-class", choices=FAMILIES, help="model family (default: guessed from the name)")
-    g.add_argument("--pooling", choices=["cls", "mean"], help="override the family's pooling")
-    g.add_argument("--l2-norm", action="store_true", default=None, help="L2-normalize vectors")
-    g.add_argument("--max-length", type=int, help="max passage tokens (default: the family's)")
-    g.add_argument("--query-max-length", type=int, help="max query tokens (default: the family's)")
-    g.add_argument("--query-prefix", help="text put before each query")
-    g.add_argument("--passage-prefix", help="text put before each passage")
-    g.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
-    g.add_argument("--fp16", action="store_true", help="half precision on the GPU")
-    g.add_argument("--bf16", action="store_true", help="bfloat16 on the GPU")
-
-
-def build_encoder(args, model: str | None = None, settings=None):
-    import torch
-
-    from ._encoder import DenseEncoder
-
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = "bfloat16" if args.bf16 else "float16" if args.fp16 else "float32"
-    overrides = dict(pooling=args.pooling, l2_norm=args.l2_norm, passage_max_length=args.max_length,
-                     query_max_length=args.query_max_length, query_prefix=args.query_prefix,
-                     passage_prefix=args.passage_prefix)
-    if settings is not None:
-        settings = settings.with_overrides(**overrides)
-    return DenseEncoder(model or args.encoder, settings, encoder_class=args.encoder_class, device=device,
-                        dtype=dtype, **({} if settings is not None else overrides))
+from .options import EncoderOptions, add_encoder_args, build_encoder
 
 
 def main(argv=None) -> int:
@@ -90,7 +58,7 @@ def main(argv=None) -> int:
             return 0
     elif os.path.isfile(os.path.join(output, META_FILE)):
         raise InputError(f"{output} already holds a finished index; remove it or pick another --output")
-    encoder = build_encoder(args)
+    encoder = build_encoder(options_from(args, EncoderOptions))
     corpus_encoder = CorpusEncoder(encoder, chunk_size=args.chunk_size or CHUNK_SIZE,
                                    batch_tokens=args.batch_tokens or BATCH_TOKENS, compile=args.compile,
                                    tokenizer_processes=args.tokenizer_processes, cuda_graphs=not args.no_cuda_graphs)

@@ -10,14 +10,13 @@ import argparse
 import os
 import sys
 
-from ..cli import run_main
+from ..cli import options_from, run_main
+from ..encode.options import EncoderOptions, add_encoder_args, build_encoder
 from ..errors import InputError
 from .registry import REPO_REGISTRY, load_registry
 
 
 def add_build_parser(subparsers) -> None:
-    from ..encode.__main__ import add_encoder_args
-
     p = subparsers.add_parser("build", help="build NAME.tar.gz and its entry NAME.yaml in --output-dir")
     p.add_argument("name", help="index name (a registry entry of that name gives the defaults)")
     source = p.add_mutually_exclusive_group()
@@ -55,13 +54,12 @@ def build_command(args) -> None:
         if args.lucene:
             index_lucene(corpus, index_dir, multifield=args.fields)
         else:
-            from ..encode.__main__ import build_encoder
-
-            args.encoder = args.encoder or template.get("model")
-            args.encoder_class = args.encoder_class or template.get("encoder", {}).get("encoder_class")
-            if not args.encoder:
+            options = options_from(args, EncoderOptions)
+            options.encoder = options.encoder or template.get("model")
+            options.encoder_class = options.encoder_class or template.get("encoder", {}).get("encoder_class")
+            if not options.encoder:
                 raise InputError("give --encoder (a model name or checkpoint directory)")
-            encode_corpus(corpus, index_dir, build_encoder(args), corpus_name=source, factory=args.factory)
+            encode_corpus(corpus, index_dir, build_encoder(options), corpus_name=source, factory=args.factory)
     entry, path = build(args.name, index_dir, args.output_dir, lucene=args.lucene, template=template,
                         corpus=args.dataset, description=args.description)
     print(f"built {args.name}: {entry['documents']:,} documents, {entry['size']:,} bytes, md5 {entry['md5']} -> "

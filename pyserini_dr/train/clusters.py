@@ -39,7 +39,8 @@ def cluster_queries(vectors, k: int, seed: int = 42, iterations: int = 20):
 
 
 def main(argv=None) -> int:
-    from ..encode.__main__ import add_encoder_args, build_encoder
+    from ..cli import options_from
+    from ..encode.options import EncoderOptions, add_encoder_args, build_encoder
     from .examples import read_examples
 
     p = argparse.ArgumentParser(prog="python -m pyserini_dr.train.clusters", description=__doc__.split("\n\n")[0])
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
     examples = read_examples(args.train_data)
     if not 1 <= args.clusters <= len(examples):
         raise InputError(f"--clusters must be in [1, {len(examples)}] (the number of training queries)")
-    encoder = build_encoder(args)
+    encoder = build_encoder(options_from(args, EncoderOptions))
     ids = cluster_queries(encoder.encode_queries([e.query for e in examples]), args.clusters, args.seed)
     with atomic_write(args.output) as f:
         for ex, c in zip(examples, ids):

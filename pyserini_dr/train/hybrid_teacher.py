@@ -63,15 +63,17 @@ class HybridTeacher:
 
 
 def main(argv=None) -> int:
-    from ..search.faiss.__main__ import add_dense_args, load_index_and_encoder
+    from ..cli import options_from
+    from ..encode.options import EncoderOptions
+    from ..search.faiss.options import add_dense_args, load_index_and_encoder
     from ..search.lucene import BM25Searcher
     from .. import _pyserini
     from ..prebuilt import resolve_index
     from .teacher import add_pair_args, pairs_to_score, write_scores
 
     p = argparse.ArgumentParser(prog="python -m pyserini_dr.train.hybrid_teacher", description=__doc__.split("\n\n")[1])
-    add_dense_args(p)
-    p._option_string_actions["--threads"].help = "Lucene threads for the BM25 searches"
+    add_dense_args(p, search_flags=False)
+    p.add_argument("--threads", type=int, default=None, help="Lucene threads for the BM25 searches")
     p.add_argument("--sparse-index", required=True, help="Lucene index directory or prebuilt name (BM25 k1 0.9, b 0.4)")
     p.add_argument("--alpha", type=float, required=True, help="weight of BM25 (pyserini's hybrid semantics)")
     p.add_argument("--scale", type=float, default=1.0, help="multiplies every score (1 / the student's temperature)")
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
     started = time.time()
     topics, pairs = pairs_to_score(args)
     sparse_dir = resolve_index(args.sparse_index, "lucene")
-    index, encoder = load_index_and_encoder(args)
+    index, encoder = load_index_and_encoder(args.index, options_from(args, EncoderOptions))
     teacher = HybridTeacher(index, encoder, BM25Searcher(sparse_dir), _pyserini.lucene_index_reader(sparse_dir),
                             alpha=args.alpha, scale=args.scale, depth=args.depth, sparse_dir=sparse_dir)
     scored = teacher.score(topics, pairs, batch_size=args.batch_size, threads=args.threads or 1)

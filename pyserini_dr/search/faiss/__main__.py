@@ -9,50 +9,12 @@ import argparse
 import sys
 import time
 
-from ...cli import run_main
+from ...cli import options_from, run_main
 from ...data.registry import resolve_topics
 from ...data.runs import write_run
-from ...errors import InputError
-from ...prebuilt import resolve_index
-from ..lucene.__main__ import add_output_args
-from . import BACKENDS, DenseSearcher
-
-
-def load_index_and_encoder(args):
-    from ...encode.__main__ import build_encoder
-    from ...encode._settings import EncoderSettings
-    from ...index.dense import DenseIndex
-
-    index = DenseIndex(resolve_index(args.index, "dense"))
-    saved = index.meta.get("encoder")
-    model = args.encoder or (saved or {}).get("model")
-    if not model:
-        raise InputError(f"{args.index} records no encoder: give --encoder")
-    settings = None
-    if saved and not args.encoder_class and (args.encoder is None or args.encoder == saved.get("model")):
-        settings = EncoderSettings.from_dict(saved)
-    return index, build_encoder(args, model, settings)
-
-
-def add_dense_args(parser: argparse.ArgumentParser) -> None:
-    from ...encode.__main__ import add_encoder_args
-
-    parser.add_argument("--index", required=True, help="dense index directory or prebuilt name")
-    add_encoder_args(parser, defaults_from_index=True)
-    parser.add_argument("--backend", choices=BACKENDS, default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="faiss CPU threads")
-    parser.add_argument("--ef-search", type=int, default=None, help="HNSW efSearch")
-    parser.add_argument("--nprobe", type=int, default=None, help="IVF lists probed")
-    parser.add_argument("--fp8-select", action="store_true",
-                        help="torch backend on an H100-class GPU: candidates picked from float8 scores (approximate: "
-                        "check the overlap on your index), then float32 re-scoring")
-
-
-def dense_searcher(args) -> DenseSearcher:
-    index, encoder = load_index_and_encoder(args)
-    return DenseSearcher(index, encoder, backend=args.backend, device=str(encoder.device), threads=args.threads,
-                         dtype="bfloat16" if args.bf16 else "float16", ef_search=args.ef_search, nprobe=args.nprobe,
-                         fp8_select=args.fp8_select)
+from ...encode.options import EncoderOptions
+from ..options import add_output_args
+from .options import DenseSearchOptions, add_dense_args, dense_searcher
 
 
 def main(argv=None) -> int:
@@ -65,7 +27,7 @@ def main(argv=None) -> int:
 
     started = time.time()
     topics = resolve_topics(args.topics)
-    searcher = dense_searcher(args)
+    searcher = dense_searcher(options_from(args, DenseSearchOptions), options_from(args, EncoderOptions))
     run = searcher.batch_search(topics, args.hits, args.batch_size, args.remove_query)
     lines = write_run(run, args.output, output_format=args.output_format, tag=args.run_tag or "pyserini-dr-dense")
     print(f"searched {len(topics):,} topics with {searcher.backend_name} ({lines:,} hits) in "

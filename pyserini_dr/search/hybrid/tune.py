@@ -120,9 +120,11 @@ def tune_and_test(searcher: HybridSearch, tune_topics: dict, tune_qrels: Qrels, 
 
 
 def main(argv=None) -> int:
-    from ..lucene.__main__ import bm25_searcher
-    from .__main__ import section_parsers, split_sections
-    from ..faiss.__main__ import dense_searcher
+    from ...cli import options_from
+    from ...encode.options import EncoderOptions
+    from ..faiss.options import DenseSearchOptions, dense_searcher
+    from ..lucene.options import BM25Options, bm25_searcher
+    from .options import section_parsers, split_sections
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if "tune" not in argv:
@@ -152,8 +154,9 @@ def main(argv=None) -> int:
 
     tune_topics, test_topics = resolve_topics(t.tune_topics), resolve_topics(t.test_topics)
     check_disjoint(tune_topics, test_topics)
-    sparse = bm25_searcher(sparse_args)
-    searcher = HybridSearch(dense_searcher(dense_args), sparse)
+    sparse = bm25_searcher(options_from(sparse_args, BM25Options))
+    dense = dense_searcher(options_from(dense_args, DenseSearchOptions), options_from(dense_args, EncoderOptions))
+    searcher = HybridSearch(dense, sparse)
     points, chosen, run = tune_and_test(searcher, tune_topics, read_qrels(resolve_qrels(t.tune_qrels or t.tune_topics)),
                                         test_topics, metric=t.metric, hits=t.hits, remove_query=t.remove_query)
     write_run(run, t.output, tag="pyserini-dr-hybrid-tuned")

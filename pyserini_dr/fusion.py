@@ -1,5 +1,5 @@
-"""Run fusion with Pyserini's semantics: reciprocal rank fusion, interpolation, CombSUM/CombMNZ, and the
-dense + sparse interpolation of ``pyserini.search.hybrid.HybridSearcher``.
+"""Run fusion with ``pyserini.fusion``'s semantics: reciprocal rank fusion, interpolation, CombSUM/CombMNZ. (The
+hybrid searcher's dense + sparse rule is ``pyserini_dr.search.hybrid.interpolation``.)
 
     python -m pyserini_dr.fusion --runs A B [...] --method rrf|interpolation|combsum|combmnz [--normalization]
         [--alpha 0.5] [--rrf-k 60] [--depth 1000] [--hits 1000] --output OUT
@@ -71,40 +71,6 @@ def comb(runs: list[Run], mnz: bool = False, normalization: bool = False, depth:
     if normalization:
         runs = [{q: min_max(h) for q, h in r.items()} for r in runs]
     return _sum(runs, [1.0] * len(runs), hits, mnz)
-
-
-def score_range(scores: dict[str, float]) -> tuple[float, float]:
-    """(min, max) of one list as HybridSearcher takes them; (0, 1) for an empty list."""
-    return (min(scores.values()), max(scores.values())) if scores else (0.0, 1.0)
-
-
-def centre_scale(score, lo: float, hi: float):
-    """HybridSearcher's normalization (s - (min + max) / 2) / (max - min), for a float or a numpy array;
-    0 for a list whose scores are all equal, where pyserini divides by zero."""
-    return (score - (lo + hi) / 2) / (hi - lo) if hi > lo else score * 0.0
-
-
-def hybrid(dense: list[tuple[str, float]], sparse: list[tuple[str, float]], alpha: float = 0.1,
-           normalization: bool = False, weight_on_dense: bool = False, hits: int = 10) -> list[tuple[str, float]]:
-    """One query's dense + sparse fusion exactly as ``pyserini.search.hybrid.HybridSearcher``.
-
-    score = alpha * sparse + dense (or sparse + alpha * dense with ``weight_on_dense``); a document missing from one
-    list takes that list's minimum score; ``normalization`` maps each list to (s - (min + max) / 2) / (max - min).
-    A list whose scores are all equal (one hit, say) normalizes to 0, where pyserini divides by zero.
-    """
-    d, s = dict(dense), dict(sparse)
-    (d_lo, d_hi), (s_lo, s_hi) = score_range(d), score_range(s)
-    fused = []
-    for doc in set(d) | set(s):
-        ds, ss = float(d.get(doc, d_lo)), float(s.get(doc, s_lo))
-        if normalization:
-            ss, ds = centre_scale(ss, s_lo, s_hi), centre_scale(ds, d_lo, d_hi)
-        fused.append((doc, ss + alpha * ds if weight_on_dense else alpha * ss + ds))
-    return sort_hits(fused)[:hits]
-
-
-def hybrid_runs(dense: Run, sparse: Run, **kwargs) -> Run:
-    return {qid: hybrid(dense.get(qid, []), sparse.get(qid, []), **kwargs) for qid in dense}
 
 
 def fuse(runs: list[Run], method: str, *, alpha: float = 0.5, rrf_k: int = 60, normalization: bool = False,

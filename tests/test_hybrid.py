@@ -1,7 +1,7 @@
 """Run fusion (pyserini_dr.fusion) and the dense + BM25 hybrid (pyserini_dr.search.hybrid, its CLI and tune).
 
 1. fusion of two hand-made runs, every score computed by hand below; the fusion CLI;
-2. ``fusion.hybrid`` against a hand computation and against pyserini's own ``HybridSearcher._hybrid_results``;
+2. ``search.hybrid.interpolation.hybrid`` against a hand computation and against pyserini's own ``HybridSearcher._hybrid_results``;
 3. the acceptance test: our hybrid equals pyserini's HybridSearcher on every SciFact test query, over a SciFact
    subset (every document judged for a test query plus the first 100 others) indexed twice: Lucene and MiniLM;
 4. alpha tuning (sweep, best, check_disjoint, plot);
@@ -26,7 +26,8 @@ import pytest
 
 from conftest import need
 from pyserini_dr.errors import InputError
-from pyserini_dr.fusion import comb, fuse, hybrid, hybrid_runs, interpolation, min_max, reciprocal_rank_fusion
+from pyserini_dr.fusion import comb, fuse, interpolation, min_max, reciprocal_rank_fusion
+from pyserini_dr.search.hybrid.interpolation import hybrid, hybrid_runs
 
 REPO = Path(__file__).resolve().parents[1]
 N_OTHERS = 100          # unjudged documents added to the judged ones
@@ -660,7 +661,7 @@ def test_hybrid_cli_fuses_pyserini_default_depth(subset, theirs, cli_topics, cli
 
 def test_hybrid_cli_normalization_with_one_hit_has_no_traceback(subset, cli, tmp_path):
     """One hit per list (fusion --hits 1): max == min, where pyserini divides by zero; such a list counts 0."""
-    from pyserini_dr.fusion import hybrid
+    from pyserini_dr.search.hybrid.interpolation import hybrid
 
     out = tmp_path / "one.trec"
     done = hybrid_cli(cli, subset, out, "--alpha", "0.95", "--normalization", "--hits", "1", hits=1)

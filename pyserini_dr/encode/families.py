@@ -20,6 +20,7 @@ import os
 import re
 
 from ..errors import InputError
+from ..index.dense import META_FILE
 from ._settings import EncoderSettings, saved_settings, sentence_transformers_settings
 
 PRESETS: dict[str, EncoderSettings] = {
@@ -75,3 +76,20 @@ def resolve_settings(model: str, encoder_class: str | None = None, **overrides) 
         if family == "auto" and os.path.isdir(model):
             settings = settings.with_overrides(**sentence_transformers_settings(model))
     return settings.with_overrides(**overrides)
+
+
+def check_fits_index(index, settings: EncoderSettings, dimension: int) -> None:
+    """Refuse a query encoder that contradicts how a dense index's passages were encoded (its meta.json)."""
+    where = f"{index.directory}/{META_FILE}"
+    if index.dimension and dimension != index.dimension:
+        raise InputError(f"encoder dimension {dimension} does not match the index's {index.dimension} ({where})")
+    saved = index.meta.get("encoder")
+    if not saved:
+        return
+    for key in ("pooling", "l2_norm", "head"):
+        if saved.get(key) is not None and saved[key] != getattr(settings, key):
+            raise InputError(f"encoder {key} {getattr(settings, key)!r} contradicts the index's {saved[key]!r} "
+                             f"({where}); drop the flag or use a matching index")
+    family = saved.get("family")
+    if family and settings.family != family and family not in COMPATIBLE_PASSAGES.get(settings.family, ()):
+        raise InputError(f"encoder class {settings.family!r} cannot search passages encoded as {family!r}")

@@ -119,21 +119,3 @@ class DenseIndex:
         if index.ntotal != len(self.docids):
             raise InputError(f"{self.directory}: faiss index has {index.ntotal} vectors, docid has {len(self.docids)}")
         return index
-
-    def check_encoder(self, settings, dimension: int) -> None:
-        """Refuse a query encoder that contradicts how the passages were encoded."""
-        from ..encode.families import COMPATIBLE_PASSAGES
-
-        if self.dimension and dimension != self.dimension:
-            raise InputError(f"encoder dimension {dimension} does not match the index's {self.dimension} "
-                             f"({self.directory}/{META_FILE})")
-        saved = self.meta.get("encoder")
-        if not saved:
-            return
-        for key in ("pooling", "l2_norm", "head"):
-            if saved.get(key) is not None and saved[key] != getattr(settings, key):
-                raise InputError(f"encoder {key} {getattr(settings, key)!r} contradicts the index's {saved[key]!r} "
-                                 f"({self.directory}/{META_FILE}); drop the flag or use a matching index")
-        family = saved.get("family")
-        if family and settings.family != family and family not in COMPATIBLE_PASSAGES.get(settings.family, ()):
-            raise InputError(f"encoder class {settings.family!r} cannot search passages encoded as {family!r}")

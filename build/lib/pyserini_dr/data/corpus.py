@@ -1,0 +1,94 @@
+"""Corpora: BEIR ``corpus.jsonl`` ({_id, title, text}) and Pyserini JsonCollection ({id, contents})."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from ..errors import InputError, where
+from .lines import json_lines
+
+
+def flat_text(title: str, text: str) -> str:
+    """Flat text as Pyserini's BEIR flat indexes and BEIR's dense evaluation use: title + " " + text."""
+    return f"{title} {text}".strip() if title else text
+
+
+@dataclass(frozen=True)
+class Document:
+    docid: str
+    title: str
+    text: str
+
+    @property
+    def contents(self) -> str:
+        return flat_text(self.title, self.text)
+
+
+class CorpusStats:
+    """Counts gathered while reading. Empty documents (BEIR has some) are kept and counted, not refused."""
+
+    def __init__(self):
+        self.documents = 0
+        self.empty = 0          # neither title nor text
+        self.empty_text = 0     # no text (a title alone is possible)
+
+    def __str__(self):
+        return f"{self.documents:,} documents ({self.empty:,} with empty text, kept)"
+
+
+def iter_corpus(path, stats: CorpusStats | None = None) -> Iterator[Document]:
+    """Stream documents, refusing malformed JSON, a missing id and duplicate ids with the file and line."""
+    seen: set[str] = set()
+    for no, obj in json_lines(path):
+        docid = obj.get("_id", obj.get("id", obj.get("docid")))
+        if docid is None or str(docid) == "":
+            raise InputError(f"{where(path, no)}: document has no _id (or id)")
+        docid = str(docid)
+        if docid in seen:
+            raise InputError(f"{where(path, no)}: duplicate document id {docid!r}")
+        seen.add(docid)
+        if "contents" in obj and "text" not in obj:
+            title, text = str(obj.get("title") or ""), str(obj["contents"] or "")
+        else:
+            title, text = str(obj.get("title") or ""), str(obj.get("text") or "")
+        if stats is not None:
+            stats.documents += 1
+            stats.empty += not (title.strip() or text.strip())
+            stats.empty_text += not text.strip()
+        yield Document(docid, title, text)
+
+
+def read_corpus(path, stats: CorpusStats | None = None) -> list[Document]:
+    return list(iter_corpus(path, stats))
+
+
+def read_passages(path) -> dict[str, tuple[str, str]]:
+    """docid -> (title, text), in corpus order: what encoders, trainers and re-rankers look passages up in."""
+    return {d.docid: (d.title, d.text) for d in iter_corpus(path)}
+
+
+def write_json_collection(docs: Iterable[Document], directory, *, multifield: bool = False,
+                          docs_per_file: int = 1_000_000) -> int:
+    """Write a Pyserini JsonCollection directory; returns the number of documents.
+
+    Flat: ``contents`` = title + " " + text. Multifield (as Anserini's BEIR multifield regressions):
+    ``contents`` = text and a separate ``title`` field, to be indexed with ``-fields title``.
+    """
+    os.makedirs(directory, exist_ok=True)
+    count, out = 0, None
+    try:
+        for doc in docs:
+            if count % docs_per_file == 0:
+                if out:
+                    out.close()
+                out = open(os.path.join(directory, f"docs{count // docs_per_file:02d}.json"), "w", encoding="utf-8")
+            row = {"id": doc.docid, "contents": doc.text, "title": doc.title} if multifield else \
+                {"id": doc.docid, "contents": doc.contents}
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    finally:
+        if out:
+            out.close()
+    return count

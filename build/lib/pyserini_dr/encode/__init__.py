@@ -1,0 +1,15 @@
+"""Dense encoders for TAS-B, ANCE, STAR/ADORE, SimLM, PAIR and any HF/sentence-transformers model.
+
+Importing this package needs torch and transformers only: no pyserini, Java or faiss (it runs on the GPU box).
+"""
+from ._settings import EncoderSettings
+from .families import FAMILIES, PRESETS, guess_family, resolve_settings
+
+__all__ = ["EncoderSettings", "FAMILIES", "PRESETS", "guess_family", "resolve_settings", "DenseEncoder"]
+
+
+def __getattr__(name):  # torch is imported only when an encoder is actually built
+    if name == "DenseEncoder":
+        from ._encoder import DenseEncoder
+        return DenseEncoder
+    raise AttributeError(name)

@@ -1,0 +1,122 @@
+"""The passage model's forward and pooling on a batch, replayed from a CUDA graph captured once per padded shape.
+
+Why: a small model such as MiniLM finishes a batch on the device sooner than the launching thread's Python can
+queue it (HF's modules launch some fifteen kernels a layer), and the tokenizer workers slow that thread further.
+A graph's replay is one launch. Batches are padded to few shapes so that few graphs serve a corpus: the width up
+to a multiple of ``WIDTH_STEP`` tokens, the rows up to a multiple of an eighth of their power of two (at most 12.5%
+more rows; none for a batch of a power of two, as a full token budget of 256-token passages is).
+"""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+
+import torch
+
+from ._encoder import model_inputs, pool, prepared_mask, takes_prepared_mask
+
+WIDTH_STEP = 16
+ROW_STEPS = 8       # padded row counts per doubling
+MAX_GRAPHS = 64     # the least recently used graph goes beyond this (a corpus whose batches take many shapes)
+
+log = logging.getLogger(__name__)
+
+
+def padded_rows(rows: int) -> int:
+    if rows <= ROW_STEPS:
+        return rows
+    step = 1 << (rows.bit_length() - ROW_STEPS.bit_length())  # rows' power of two over ROW_STEPS
+    return -(-rows // step) * step
+
+
+def padded_width(width: int, max_length: int) -> int:
+    """``width`` up to a multiple of ``WIDTH_STEP``, but never past the family's max length (position embeddings)."""
+    return min(-(-width // WIDTH_STEP) * WIDTH_STEP, max(width, max_length))
+
+
+def graphs_supported(model, device: torch.device) -> bool:
+    """A CUDA device and a model whose forward never waits for the device (``takes_prepared_mask``: no
+    ``mask.all()`` test)."""
+    return device.type == "cuda" and takes_prepared_mask(model)
+
+
+class GraphedForward:
+    """``forward(features, rows)``: the vectors of those rows of ``DenseEncoder.passage_ids`` output, as a float32
+    tensor on the device. With graphs, the batch is padded to its shape's graph and the tensor returned is that
+    graph's output: read it (or copy it, in stream order) before the next call. Without (``enabled`` False, or a
+    model ``graphs_supported`` refuses, or under autocast), the batch is padded to its own width and run eagerly."""
+
+    def __init__(self, encoder, model, enabled: bool = True):
+        self.encoder, self.model = encoder, model
+        # autocast's cached weight casts are freed when its context ends, and a graph would keep reading them
+        self.enabled = enabled and graphs_supported(model, encoder.device) and \
+            not torch.is_autocast_enabled(encoder.device.type)
+        self.max_length = encoder.settings.passage_max_length
+        self.graphs: OrderedDict = OrderedDict()  # (rows, width) -> (graph, static inputs, static output)
+        self.memory = torch.cuda.graph_pool_handle() if self.enabled else None
+
+    @torch.inference_mode()  # the static inputs were made in it
+    def __call__(self, features: dict, rows) -> torch.Tensor:
+        if not self.enabled:
+            return self.encoder._encode(self.model, self.encoder.pad(features, rows))
+        width = max(len(features["input_ids"][i]) for i in rows)
+        shape = (padded_rows(len(rows)), padded_width(width, self.max_length))
+        batch = model_inputs(self.model, self.encoder.pad(features, rows, shape))
+        key = tuple(batch["input_ids"].shape)
+        entry = self.graphs.get(key)
+        if entry is None:
+            entry = self._capture(batch)
+            if entry is None:  # capture failed: eager from now on
+                return self(features, rows)
+            self.graphs[key] = entry
+            if len(self.graphs) > MAX_GRAPHS:
+                self.graphs.popitem(last=False)
+        else:
+            self.graphs.move_to_end(key)
+            graph, static, _ = entry
+            for name, tensor in batch.items():
+                static[name].copy_(self.encoder._pinned(tensor), non_blocking=True)
+            graph.replay()
+        return entry[2][:len(rows)]
+
+    def _forward(self, static: dict) -> torch.Tensor:
+        """The forward with our prepared 4D mask, also where no row is padded: while a graph is captured, HF cannot
+        test a mask for padding and builds an expanded one (stride 0), which no fused attention kernel takes (SDPA's
+        math kernel, in float32, made a BERT-base forward 3.4x slower on an H100). Fused kernels only: a capture
+        without one fails and turns graphs off, rather than running slowly."""
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        mask = prepared_mask(static["attention_mask"])
+        with sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION]):
+            return pool(self.encoder.settings, self.model, static, mask)
+
+    @torch.inference_mode()
+    def _capture(self, batch: dict):
+        """A graph of ``_forward`` on this batch's shape, its static inputs (holding this batch) and output, which
+        holds this batch's vectors; None, with graphs turned off, where the capture fails or the replay differs
+        from the eager forward."""
+        device = self.encoder.device
+        static = {name: tensor.to(device) for name, tensor in batch.items()}
+        side = torch.cuda.Stream(device)  # warm-up on a side stream, as torch.cuda.graph's documentation asks
+        side.wait_stream(torch.cuda.current_stream(device))
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.stream(side):
+                eager = self._forward(static)
+            torch.cuda.current_stream(device).wait_stream(side)
+            with torch.cuda.graph(graph, pool=self.memory, capture_error_mode="thread_local"):
+                out = self._forward(static)
+            graph.replay()
+            # the same kernels on the same inputs; a margin for a cuBLAS algorithm that differs under capture
+            same = bool((out - eager).abs().max() <= 1e-2 * eager.abs().max())
+        except Exception as error:  # no fused attention, an op that waits for the device, ...
+            torch.cuda.current_stream(device).wait_stream(side)
+            log.warning("CUDA graphs off for %s: capture failed (%s)", type(self.model).__name__, error)
+            same = None
+        if not same:
+            if same is False:
+                log.warning("CUDA graphs off for %s: replay differs from the eager forward", type(self.model).__name__)
+            self.enabled, self.graphs = False, OrderedDict()
+            return None
+        return graph, static, out
+

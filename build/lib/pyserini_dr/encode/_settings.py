@@ -1,0 +1,80 @@
+"""Encoder settings: everything that must match between the vectors of a corpus and the queries searched."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields, replace
+
+from ..errors import InputError
+
+SETTINGS_FILE = "encoder_settings.json"  # saved beside a checkpoint by our trainers; overrides family guessing
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    family: str = "auto"
+    pooling: str = "cls"            # cls | mean
+    l2_norm: bool = False
+    head: str = "none"              # none | linear-layernorm (ANCE, STAR, ADORE: RobertaDot's embeddingHead + norm)
+    query_max_length: int = 256
+    passage_max_length: int = 256
+    title: str = "concat"           # concat: "title text"; pair: tokenizer(title, text); none: text only
+    empty_title: str = ""           # the title given to a titleless passage in pair mode (SimLM: "-")
+    lowercase: bool = False         # lowercase text before tokenizing (ANCE/STAR/ADORE were trained on lowercased text)
+    query_prefix: str = ""
+    passage_prefix: str = ""
+
+    def __post_init__(self):
+        if self.pooling not in ("cls", "mean"):
+            raise InputError(f"unknown pooling {self.pooling!r} (cls or mean)")
+        if self.title not in ("concat", "pair", "none"):
+            raise InputError(f"unknown title handling {self.title!r} (concat, pair or none)")
+        if self.head not in ("none", "linear-layernorm"):
+            raise InputError(f"unknown head {self.head!r}")
+
+    def with_overrides(self, **overrides) -> "EncoderSettings":
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EncoderSettings":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def saved_settings(model_dir: str) -> EncoderSettings | None:
+    path = os.path.join(model_dir, SETTINGS_FILE)
+    if os.path.isfile(path):
+        with open(path) as f:
+            return EncoderSettings.from_dict(json.load(f))
+    return None
+
+
+def sentence_transformers_settings(model_dir: str) -> dict:
+    """Pooling, normalization and max length from a sentence-transformers directory's own config files."""
+    modules_path = os.path.join(model_dir, "modules.json")
+    if not os.path.isfile(modules_path):
+        return {}
+    with open(modules_path) as f:
+        modules = json.load(f)
+    found: dict = {"l2_norm": any(m.get("type", "").endswith(".Normalize") for m in modules)}
+    for m in modules:
+        if m.get("type", "").endswith(".Pooling"):
+            with open(os.path.join(model_dir, m["path"], "config.json")) as f:
+                pooling = json.load(f)
+            if pooling.get("pooling_mode_mean_tokens"):
+                found["pooling"] = "mean"
+            elif pooling.get("pooling_mode_cls_token"):
+                found["pooling"] = "cls"
+            else:
+                modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
+                raise InputError(f"{model_dir}: unsupported sentence-transformers pooling {modes}")
+    config = os.path.join(model_dir, "sentence_bert_config.json")
+    if os.path.isfile(config):
+        with open(config) as f:
+            max_len = json.load(f).get("max_seq_length")
+        if max_len:
+            found["query_max_length"] = found["passage_max_length"] = int(max_len)
+    return found

@@ -1,0 +1,95 @@
+"""The published dense retrievers' conventions, one preset per family, and pyserini-style class guessing.
+
+Each preset follows the model's own paper and inference code:
+- tasb:  DistilBERT, [CLS], dot product, no normalization; query 30 / passage 200 tokens as trained
+         (Hofstätter et al. 2021; matchmaker's distilbert-dot-tas_b-b256-msmarco config).
+- ance:  RoBERTa + Linear + LayerNorm on the first token, dot product; query 64 / passage 512, lowercased
+         (Xiong et al. 2021; pyserini's AnceEncoder and the script that built its MS MARCO index).
+- star:  DRhard's RobertaDot (same head as ANCE), lowercased; query 32 / passage 512 (star/inference.py).
+- adore: a RobertaDot query encoder (query 64, adore/inference.py) searched against STAR's passage vectors.
+- simlm: BERT [CLS], L2-normalized; query 32 / passage 144, passage = tokenizer(title, passage) pair with
+         "-" for a missing title (Wang et al. 2022; unilm/simlm encode code and model card).
+- pair:  ERNIE-base converted to BERT, [CLS], dot product; query 32 / passage 128, passage = (title, para)
+         pair, empty title kept (Ren et al. 2021; RocketQA's reader_de_predict and de scripts).
+- auto:  any HF or sentence-transformers model; a sentence-transformers directory's pooling, normalization and
+         max length are read from its own config; otherwise --pooling/--l2-norm as in pyserini (CLS, no norm).
+"""
+from __future__ import annotations
+
+import os
+import re
+
+from ..errors import InputError
+from ..index.dense import META_FILE
+from ._settings import EncoderSettings, saved_settings, sentence_transformers_settings
+
+PRESETS: dict[str, EncoderSettings] = {
+    "auto": EncoderSettings(),
+    "tasb": EncoderSettings("tasb", "cls", False, "none", 30, 200, "concat"),
+    "ance": EncoderSettings("ance", "cls", False, "linear-layernorm", 64, 512, "concat", lowercase=True),
+    "star": EncoderSettings("star", "cls", False, "linear-layernorm", 32, 512, "concat", lowercase=True),
+    "adore": EncoderSettings("adore", "cls", False, "linear-layernorm", 64, 512, "concat", lowercase=True),
+    "simlm": EncoderSettings("simlm", "cls", True, "none", 32, 144, "pair", empty_title="-"),
+    "pair": EncoderSettings("pair", "cls", False, "none", 32, 128, "pair"),
+}
+FAMILIES = sorted(PRESETS)
+
+# Families whose passage vectors another family's queries may search (ADORE queries over a STAR index).
+COMPATIBLE_PASSAGES = {"adore": {"star", "adore"}}
+
+_NAME_PATTERNS = [  # checked in order on the lowercased model name, like pyserini's substring map
+    ("tasb", r"tas[-_]?b"), ("adore", r"adore"), ("star", r"(^|[^a-z])star([^a-z]|$)"),
+    ("simlm", r"simlm"), ("pair", r"(^|[^a-z])pair([^a-z]|$)"), ("ance", r"(^|[^a-z])ance([^a-z]|$)"),
+]
+
+
+def guess_family(model: str) -> str:
+    """The family a model name suggests (its last two path components, so a local path's parents don't count)."""
+    name = "/".join(os.fspath(model).rstrip("/").split("/")[-2:]).lower()
+    for family, pattern in _NAME_PATTERNS:
+        if re.search(pattern, name):
+            return family
+    return "auto"
+
+
+def check_model_location(model: str) -> None:
+    """Refuses a local model path that is no directory, where Hugging Face would call it a malformed hub name."""
+    if os.path.isdir(model):
+        return
+    if os.path.exists(model):
+        raise InputError(f"{model} is a file: give the model's directory")
+    if os.path.isabs(model) or model.startswith((".", "~")) or model.count("/") > 1:  # no hub name looks so
+        raise InputError(f"no such model directory: {model}")
+
+
+def resolve_settings(model: str, encoder_class: str | None = None, **overrides) -> EncoderSettings:
+    """Settings for ``model``: a checkpoint's saved settings, else the family preset (``encoder_class`` or guessed),
+    with a sentence-transformers directory's own config for ``auto``; explicit ``overrides`` (non-None) win."""
+    model = os.fspath(model)
+    check_model_location(model)
+    if encoder_class is not None and encoder_class not in PRESETS:
+        raise InputError(f"unknown encoder class {encoder_class!r} (one of {', '.join(FAMILIES)})")
+    settings = saved_settings(model) if os.path.isdir(model) else None
+    if settings is None or (encoder_class and encoder_class != settings.family):
+        family = encoder_class or guess_family(model)
+        settings = PRESETS[family]
+        if family == "auto" and os.path.isdir(model):
+            settings = settings.with_overrides(**sentence_transformers_settings(model))
+    return settings.with_overrides(**overrides)
+
+
+def check_fits_index(index, settings: EncoderSettings, dimension: int) -> None:
+    """Refuse a query encoder that contradicts how a dense index's passages were encoded (its meta.json)."""
+    where = f"{index.directory}/{META_FILE}"
+    if index.dimension and dimension != index.dimension:
+        raise InputError(f"encoder dimension {dimension} does not match the index's {index.dimension} ({where})")
+    saved = index.meta.get("encoder")
+    if not saved:
+        return
+    for key in ("pooling", "l2_norm", "head"):
+        if saved.get(key) is not None and saved[key] != getattr(settings, key):
+            raise InputError(f"encoder {key} {getattr(settings, key)!r} contradicts the index's {saved[key]!r} "
+                             f"({where}); drop the flag or use a matching index")
+    family = saved.get("family")
+    if family and settings.family != family and family not in COMPATIBLE_PASSAGES.get(settings.family, ()):
+        raise InputError(f"encoder class {settings.family!r} cannot search passages encoded as {family!r}")

@@ -1,0 +1,69 @@
+"""Outputs that appear only when complete: a crash or an error never leaves a half-written file or directory where
+a good one was."""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from typing import Iterator
+
+from .errors import InputError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block finishes.
+
+    A crash or an error leaves the old file (if any) untouched and no half-written file behind.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise InputError(f"{path} is a directory, not a file to write")
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the finished file gets the usual permissions
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
+    """Open a file for writing that appears at ``path`` only once it is complete."""
+    with atomic_path(path) as tmp, open(tmp, mode, encoding=None if "b" in mode else "utf-8") as f:
+        yield f
+
+
+@contextlib.contextmanager
+def atomic_directory(final: str) -> Iterator[str]:
+    """A fresh ``final + '.saving'`` folder to write into, put at ``final`` (``replace_directory``) once the block
+    ends without an error: an error or a crash while writing leaves the old directory (an error removes the
+    unfinished folder too)."""
+    tmp = final.rstrip("/") + ".saving"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # an error while writing leaves nothing half-written behind
+        raise
+    replace_directory(tmp, final)
+
+
+def replace_directory(tmp: str, final: str) -> None:
+    """Put the finished directory ``tmp`` at ``final``; the old one is moved aside first and removed last, so a
+    crash at any point leaves a complete directory at ``final`` or at ``final + '.old'``."""
+    old = final.rstrip("/") + ".old"
+    if os.path.isdir(final):
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)

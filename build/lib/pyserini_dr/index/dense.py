@@ -1,0 +1,121 @@
+"""The dense index directory: Pyserini's layout (``index`` + ``docid``) plus our ``meta.json`` and vectors.
+
+- ``docid``: one document id per line (what pyserini's FaissSearcher reads);
+- ``index``: a faiss index (flat inner product unless built otherwise), written where faiss is installed;
+- ``embeddings.f32``: the raw float32 vectors (N x dim), read by the torch backend and by index builders;
+- ``meta.json``: model, encoder class and settings, dimension, count, corpus, index type, checksum. Written last:
+  a directory without it is unfinished.
+Importable without faiss (the GPU machine has none): faiss is imported only to write or read ``index``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import numpy as np
+
+from ..files import atomic_path, atomic_write
+from ..errors import InputError
+
+META_FILE = "meta.json"
+EMBEDDINGS_FILE = "embeddings.f32"
+DOCID_FILE = "docid"
+FAISS_FILE = "index"
+
+
+def have_faiss() -> bool:
+    try:
+        import faiss  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def write_faiss_index(index, path: str) -> None:
+    import faiss
+
+    with atomic_path(path) as tmp:
+        faiss.write_index(index, tmp)
+
+
+def write_dense_index(directory: str, docids: list[str], meta: dict) -> dict:
+    """Finish a directory whose ``embeddings.f32`` is written: docid, checksum, faiss flat index, meta.json."""
+    emb = os.path.join(directory, EMBEDDINGS_FILE)
+    dim = int(meta["dimension"])
+    count = os.path.getsize(emb) // (4 * dim)
+    if count != len(docids):
+        raise InputError(f"{directory}: {count} vectors but {len(docids)} docids")
+    with atomic_write(os.path.join(directory, DOCID_FILE)) as f:
+        f.writelines(d + "\n" for d in docids)
+    # one pass over the vectors, in slices (a memmap is never read into RAM whole): checksum and flat index
+    digest = hashlib.sha256()
+    index = None
+    if have_faiss():
+        import faiss
+        index = faiss.IndexFlatIP(dim)
+    vectors = np.memmap(emb, dtype=np.float32, mode="r", shape=(count, dim))
+    for start in range(0, count, 1 << 18):
+        block = np.ascontiguousarray(vectors[start:start + (1 << 18)])
+        digest.update(block.tobytes())
+        if index is not None:
+            index.add(block)
+    del vectors
+    meta = {**meta, "documents": count, "dimension": dim, "checksum": "sha256:" + digest.hexdigest()}
+    meta.setdefault("index_type", "Flat")
+    meta.setdefault("metric", "inner_product")
+    if index is not None:
+        write_faiss_index(index, os.path.join(directory, FAISS_FILE))
+    with atomic_write(os.path.join(directory, META_FILE)) as f:
+        json.dump(meta, f, indent=2)
+    return meta
+
+
+class DenseIndex:
+    """A finished dense index directory: its meta, docids and vectors (memmapped)."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        meta_path = os.path.join(directory, META_FILE)
+        if not os.path.isdir(directory):
+            raise InputError(f"no such dense index directory: {directory}")
+        if os.path.isfile(meta_path):
+            with open(meta_path) as f:
+                self.meta = json.load(f)
+        elif os.path.isfile(os.path.join(directory, FAISS_FILE)):
+            self.meta = {}  # a plain Pyserini index: no meta, encoder settings must come from the command line
+        else:
+            raise InputError(f"{directory} is not a finished dense index (no {META_FILE}; an interrupted encode?)")
+        docid_path = os.path.join(directory, DOCID_FILE)
+        if not os.path.isfile(docid_path):
+            raise InputError(f"{directory} has no {DOCID_FILE} file")
+        with open(docid_path) as f:
+            self.docids = [line.rstrip("\n") for line in f]
+
+    @property
+    def dimension(self) -> int | None:
+        return self.meta.get("dimension")
+
+    def vectors(self) -> np.ndarray:
+        """All vectors, float32, memmapped where ``embeddings.f32`` exists, else reconstructed from ``index``."""
+        emb = os.path.join(self.directory, EMBEDDINGS_FILE)
+        if os.path.isfile(emb):
+            dim = self.dimension or 0
+            if not dim:
+                raise InputError(f"{self.directory}: {EMBEDDINGS_FILE} without a dimension in {META_FILE}")
+            return np.memmap(emb, dtype=np.float32, mode="r", shape=(len(self.docids), dim))
+        index = self.faiss_index()
+        return index.reconstruct_n(0, index.ntotal)
+
+    def faiss_index(self):
+        path = os.path.join(self.directory, FAISS_FILE)
+        if not os.path.isfile(path):
+            raise InputError(f"{self.directory} has no faiss '{FAISS_FILE}' file")
+        try:
+            import faiss
+        except ImportError:
+            raise InputError("faiss is not installed: use --backend torch, or pip install faiss-cpu") from None
+        index = faiss.read_index(path)
+        if index.ntotal != len(self.docids):
+            raise InputError(f"{self.directory}: faiss index has {index.ntotal} vectors, docid has {len(self.docids)}")
+        return index

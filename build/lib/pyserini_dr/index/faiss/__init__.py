@@ -1,0 +1,1 @@
+"""``python -m pyserini_dr.index.faiss``: build, convert and merge faiss indexes (see faiss_builder)."""

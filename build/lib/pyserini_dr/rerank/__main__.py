@@ -1,0 +1,56 @@
+"""python -m pyserini_dr.rerank --model DIR --topics NAME|FILE --run RUN --dataset NAME|--corpus FILE --output OUT
+
+Re-ranks the top ``--hits`` of each query of a run with a cross-encoder; the output (a TREC run of the
+cross-encoder's scores) is also the teacher-scores file of the distillation recipes.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from ..cli import run_main
+from ..progress import progress
+from ..data.registry import resolve_corpus
+from ..errors import InputError
+
+
+def main(argv=None) -> int:
+    import torch
+
+    from ..data.corpus import read_passages
+    from ..train.teacher import add_pair_args, pairs_to_score, write_scores
+    from . import CrossEncoder
+
+    p = argparse.ArgumentParser(prog="python -m pyserini_dr.rerank", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="cross-encoder checkpoint (name or directory)")
+    add_pair_args(p)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpus")
+    source.add_argument("--dataset")
+    p.add_argument("--output", required=True)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--max-length", type=int, default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--bf16", action="store_true")
+    args = p.parse_args(argv)
+    if args.batch_size < 1:
+        raise InputError("--batch-size must be >= 1")
+
+    started = time.time()
+    topics, run = pairs_to_score(args)
+    depth = max((len(h) for h in run.values()), default=0)
+    corpus = read_passages(resolve_corpus(args.dataset or args.corpus))
+    missing = next((d for hits in run.values() for d, _ in hits if d not in corpus), None)
+    if missing is not None:
+        raise InputError(f"{args.run or args.train_data} names document {missing!r}, which is not in the corpus")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = CrossEncoder(args.model, device=device, max_length=args.max_length)
+    with progress(total=len(run), desc="rerank", unit="query") as bar:
+        reranked = model.rerank(topics, run, corpus, depth=depth, batch_size=args.batch_size,
+                                autocast_dtype=torch.bfloat16 if args.bf16 else None, progress=bar.update)
+    write_scores(reranked, args, started, tag="pyserini-dr-rerank", verb="re-ranked")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,1 @@
+"""Search: lucene (BM25), faiss (dense, CPU/GPU backends) and hybrid; each with a Pyserini-like CLI."""

@@ -1,0 +1,66 @@
+"""Dense search over a dense index directory with a query encoder and a backend (faiss CPU/GPU or torch GPU)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...data.runs import Run
+from ...encode.families import check_fits_index
+from ...errors import InputError
+from ...index.dense import DenseIndex
+
+BACKENDS = ("auto", "faiss", "faiss-gpu", "torch")
+
+
+class DenseSearcher:
+    """Encodes topics and searches; ``backend='auto'`` picks faiss-gpu, else torch on a GPU, else faiss on the CPU."""
+
+    def __init__(self, index: DenseIndex, encoder, *, backend: str = "auto", device: str = "cpu",
+                 threads: int | None = None, dtype: str = "float16", ef_search: int | None = None,
+                 nprobe: int | None = None, fp8_select: bool = False):
+        self.index = index
+        self.encoder = encoder
+        check_fits_index(index, encoder.settings, encoder.dimension)
+        self.backend_name = "torch" if fp8_select and backend == "auto" and device.startswith("cuda") else \
+            self._pick(backend, device)
+        if self.backend_name == "torch":
+            from .backends import TorchBackend
+            if index.meta.get("index_type", "Flat") != "Flat":
+                raise InputError(f"the torch backend searches flat indexes exactly; {index.directory} is "
+                                 f"{index.meta['index_type']}: use --backend faiss")
+            # on a CPU (no faiss there, say) the torch backend computes in float32
+            self.backend = TorchBackend(index.vectors(), device=device,
+                                        dtype=dtype if device.startswith("cuda") else "float32", fp8_select=fp8_select)
+        else:
+            if fp8_select:
+                raise InputError("--fp8-select applies to the torch backend (exact search on a GPU): --backend torch")
+            from .backends import FaissBackend
+            self.backend = FaissBackend(index.faiss_index(), threads, gpu=self.backend_name == "faiss-gpu",
+                                        ef_search=ef_search, nprobe=nprobe)
+
+    @staticmethod
+    def _pick(backend: str, device: str) -> str:
+        if backend not in BACKENDS:
+            raise InputError(f"unknown backend {backend!r} ({', '.join(BACKENDS)})")
+        if backend != "auto":
+            return backend
+        from .backends import FaissBackend
+        if device.startswith("cuda"):
+            return "faiss-gpu" if FaissBackend.has_gpu() else "torch"
+        return "faiss"
+
+    def search_vectors(self, vectors: np.ndarray, qids: list[str], hits: int, remove_query: bool = False) -> Run:
+        scores, rows = self.backend.search(vectors, hits)  # like pyserini: --remove-query may leave hits - 1
+        docids = self.index.docids
+        run: Run = {}
+        for qid, srow, rrow in zip(qids, scores, rows):
+            hits_q = [(docids[r], float(s)) for s, r in zip(srow, rrow) if r >= 0]
+            if remove_query:
+                hits_q = [h for h in hits_q if h[0] != qid]
+            run[qid] = hits_q
+        return run
+
+    def batch_search(self, topics: dict[str, str], hits: int = 1000, batch_size: int = 256,
+                     remove_query: bool = False) -> Run:
+        qids = list(topics)
+        vectors = self.encoder.encode_queries([topics[q] for q in qids], batch_size=batch_size)
+        return self.search_vectors(vectors, qids, hits, remove_query)

@@ -1,0 +1,39 @@
+"""python -m pyserini_dr.search.faiss --index DIR|NAME --topics NAME|FILE --output run.txt [--encoder NAME_OR_DIR]
+
+Pyserini's dense search command. Encoder settings default to those recorded in the index's meta.json; a flag that
+contradicts them (pooling, normalization, dimension) is refused.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from ...cli import options_from, run_main
+from ...data.registry import resolve_topics
+from ...data.runs import write_run
+from ...encode.options import EncoderOptions
+from ..options import add_output_args
+from .options import DenseSearchOptions, add_dense_args, dense_searcher
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.search.faiss", description=__doc__.split("\n\n")[0])
+    add_dense_args(parser)
+    parser.add_argument("--topics", required=True, help="topics file (jsonl or tsv) or a dataset topic name")
+    parser.add_argument("--batch-size", type=int, default=256, help="queries encoded per batch")
+    add_output_args(parser)
+    args = parser.parse_args(argv)
+
+    started = time.time()
+    topics = resolve_topics(args.topics)
+    searcher = dense_searcher(options_from(args, DenseSearchOptions), options_from(args, EncoderOptions))
+    run = searcher.batch_search(topics, args.hits, args.batch_size, args.remove_query)
+    lines = write_run(run, args.output, output_format=args.output_format, tag=args.run_tag or "pyserini-dr-dense")
+    print(f"searched {len(topics):,} topics with {searcher.backend_name} ({lines:,} hits) in "
+          f"{time.time() - started:.1f}s -> {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

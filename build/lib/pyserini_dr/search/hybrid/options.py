@@ -1,0 +1,53 @@
+"""The hybrid command's sections (``dense ... sparse ... fusion ... run ...``, as ``pyserini.search.hybrid`` takes
+them): one parser a section, and the split of a command line into sections."""
+from __future__ import annotations
+
+import argparse
+
+from ...errors import InputError
+from ..faiss.options import add_dense_args
+from ..lucene.options import add_bm25_args
+from ..options import add_output_args
+from . import FUSION_METHODS
+
+SECTIONS = ("dense", "sparse", "fusion", "run")
+
+
+def section_parsers() -> dict[str, argparse.ArgumentParser]:
+    dense = argparse.ArgumentParser(prog="... dense")
+    add_dense_args(dense)
+    sparse = argparse.ArgumentParser(prog="... sparse")
+    add_bm25_args(sparse)
+    fusion = argparse.ArgumentParser(prog="... fusion")
+    fusion.add_argument("--alpha", type=float, default=0.1, help="weight of the sparse score (pyserini semantics)")
+    fusion.add_argument("--hits", type=int, default=1000, help="hits taken from the dense and the sparse list (k0)")
+    fusion.add_argument("--normalization", action="store_true")
+    fusion.add_argument("--weight-on-dense", action="store_true", help="alpha weighs the dense score instead")
+    fusion.add_argument("--method", choices=FUSION_METHODS, default="interpolation")
+    fusion.add_argument("--rrf-k", type=int, default=60)
+    run = argparse.ArgumentParser(prog="... run")
+    run.add_argument("--topics", required=True)
+    run.add_argument("--batch-size", type=int, default=256)
+    run.add_argument("--threads", type=int, default=1)
+    add_output_args(run)
+    return {"dense": dense, "sparse": sparse, "fusion": fusion, "run": run}
+
+
+def split_sections(argv: list[str]) -> dict[str, list[str]]:
+    """argv -> {section: its arguments}; every section but fusion is required, in any order."""
+    parts: dict[str, list[str]] = {}
+    current = None
+    for token in argv:
+        if token in SECTIONS:
+            if token in parts:
+                raise InputError(f"section {token!r} given twice")
+            current = parts.setdefault(token, [])
+        elif current is None:
+            raise InputError(f"expected a section ({', '.join(SECTIONS)}) before {token!r}")
+        else:
+            current.append(token)
+    missing = [s for s in ("dense", "sparse", "run") if s not in parts]
+    if missing:
+        raise InputError(f"missing section(s): {', '.join(missing)} (usage: dense ... sparse ... fusion ... run ...)")
+    parts.setdefault("fusion", [])
+    return parts

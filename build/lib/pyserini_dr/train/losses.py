@@ -1,0 +1,109 @@
+"""The published losses, one function each, on representations already computed.
+
+Scores are dot products divided by ``temperature`` (1.0 reproduces the papers' raw dot products; an L2-normalized
+model such as all-MiniLM-L6-v2 needs a small one, as sentence-transformers' scale of 20 = 1 / 0.05).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def contrastive(q: torch.Tensor, p: torch.Tensor, *, temperature: float = 1.0,
+                false_negatives: torch.Tensor | None = None) -> torch.Tensor:
+    """In-batch softmax cross-entropy with hard negatives (DPR, Karpukhin et al. 2020; sentence-transformers'
+    MultipleNegativesRankingLoss; Tevatron).
+
+    q: [B, d]; p: [B * G, d], query i's positive at row i * G followed by its G - 1 hard negatives; every other row
+    of p is a negative for query i. ``false_negatives`` [B, B * G] (bool) drops passages known to be relevant to a
+    query other than its target (another query's positive that is also its own).
+    """
+    scores = (q.float() @ p.float().T) / temperature
+    if false_negatives is not None:
+        scores = scores.masked_fill(false_negatives, float("-inf"))
+    group = p.shape[0] // q.shape[0]
+    target = torch.arange(q.shape[0], device=q.device) * group
+    return F.cross_entropy(scores, target)
+
+
+def pairwise_softmax(q: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor, *, temperature: float = 1.0,
+                     in_batch_mask: torch.Tensor | None = None, hard_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """DRhard's STAR loss (Zhan et al., SIGIR 2021, ``inbatch_train``): every (positive, negative) pair of a query
+    is a two-way softmax, -log e^{s+} / (e^{s+} + e^{s-}) = softplus(s- - s+), averaged over all pairs.
+
+    q: [B, d]; positives: [B, d] (row i is query i's positive; the other rows are its random in-batch negatives);
+    negatives: [N, d] hard negatives of all queries, each a negative for every query. ``in_batch_mask`` [B, B] and
+    ``hard_mask`` [B, N] (1 keeps a pair) drop pairs whose "negative" is relevant to the query; the diagonal of the
+    in-batch part is always dropped.
+    """
+    q = q.float()
+    s_pos = (q * positives.float()).sum(-1, keepdim=True) / temperature              # [B, 1]
+    s_batch = (q @ positives.float().T) / temperature                               # [B, B]
+    keep_batch = 1 - torch.eye(q.shape[0], device=q.device)
+    if in_batch_mask is not None:
+        keep_batch = keep_batch * in_batch_mask
+    total = (F.softplus(s_batch - s_pos) * keep_batch).sum()
+    count = keep_batch.sum()
+    if negatives is not None and negatives.shape[0]:
+        s_hard = (q @ negatives.float().T) / temperature                           # [B, N]
+        keep_hard = torch.ones_like(s_hard) if hard_mask is None else hard_mask.float()
+        total = total + (F.softplus(s_hard - s_pos) * keep_hard).sum()
+        count = count + keep_hard.sum()
+    return total / count.clamp(min=1)
+
+
+def rank_weighted_pairwise(scores: torch.Tensor, relevant: torch.Tensor, *, metric_cut: int | None = None,
+                           temperature: float = 1.0) -> torch.Tensor:
+    """ADORE's LambdaRank-style loss (Zhan et al., SIGIR 2021; DRhard ``adore/train.py``) for one query.
+
+    scores: [K] the query's scores of its retrieved list in rank order (positives not retrieved appended after);
+    relevant: [K] bool. Each (relevant i, irrelevant j) pair costs softplus(s_j - s_i), weighted by the change in
+    reciprocal rank if the two swapped, |1/rank_i - 1/rank_j|, with 1/rank = 0 beyond ``metric_cut`` (MRR@cut);
+    the sum is divided by the number of pairs. (DRhard's code writes both of its pair terms with the same sign;
+    this is the paper's direction: an irrelevant document above a relevant one costs.)
+    """
+    s = scores.float() / temperature
+    k = s.shape[0]
+    inverse_rank = 1.0 / torch.arange(1, k + 1, device=s.device, dtype=s.dtype)
+    if metric_cut is not None:
+        inverse_rank[metric_cut:] = 0
+    weights = (inverse_rank[:, None] - inverse_rank[None, :]).abs()
+    pairs = (relevant[:, None] & ~relevant[None, :]).to(s.dtype)                    # i relevant, j not
+    cost = F.softplus(s[None, :] - s[:, None])                                      # [i, j]: s_j - s_i
+    return (cost * weights * pairs).sum() / pairs.sum().clamp(min=1)
+
+
+def margin_mse(student_margin: torch.Tensor, teacher_margin: torch.Tensor,
+               mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Margin-MSE (Hofstätter et al., 2020): the student's score margin s(q, p+) - s(q, p-) regressed on the
+    teacher's t(q, p+) - t(q, p-), mean squared error over the pairs (``mask`` 1 keeps a pair).
+
+    student_margin, teacher_margin: any shape, the same; float32.
+    """
+    err = (student_margin.float() - teacher_margin.float()) ** 2
+    if mask is None:
+        return err.mean()
+    mask = mask.to(err.dtype)
+    return (err * mask).sum() / mask.sum().clamp(min=1)
+
+
+def passage_centric(q: torch.Tensor, p: torch.Tensor, *, temperature: float = 1.0,
+                    exclude: torch.Tensor | None = None) -> torch.Tensor:
+    """PAIR's passage-centric loss (Ren et al., ACL-Findings 2021): the positive passage must be closer to its query
+    than to the other passages, -log e^{s(q, p+)} / (e^{s(q, p+)} + sum_j e^{s(p+, p_j)}).
+
+    q: [B, d]; p: [B * G, d] laid out as in ``contrastive`` (query i's positive at row i * G); every other row is a
+    p_j, except those ``exclude`` [B, B * G] (bool) marks (passages relevant to query i). The target row itself is
+    always left out of the sum.
+    """
+    group = p.shape[0] // q.shape[0]
+    rows = torch.arange(q.shape[0], device=q.device) * group
+    positives = p.float()[rows]                                                        # [B, d]
+    s_qp = (q.float() * positives).sum(-1, keepdim=True) / temperature                 # [B, 1]
+    s_pp = (positives @ p.float().T) / temperature                                     # [B, B*G]
+    drop = torch.zeros_like(s_pp, dtype=torch.bool)
+    drop[torch.arange(q.shape[0]), rows] = True
+    if exclude is not None:
+        drop = drop | exclude
+    logits = torch.cat([s_qp, s_pp.masked_fill(drop, float("-inf"))], dim=1)
+    return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))

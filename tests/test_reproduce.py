@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pyserini_dr.errors import InputError
-from pyserini_dr.eval.reproduce import load_matrix
+from pyserini_dr.eval.matrix import load_matrix
 
 REPO = Path(__file__).resolve().parents[1]
 

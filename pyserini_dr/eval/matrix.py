@@ -17,6 +17,9 @@ conditions:
     eval:
       - {metric: ndcg_cut.10, expected: 0.6789, tolerance: 0.0005}
       - {metric: recall.100, expected: 0.9253, relevance_level: 1}
+    published:                                  # optional: the figures others report, shown beside ours
+      source: Pyserini BEIR regression
+      values: {ndcg_cut.10: 0.6789, recall.100: 0.9253}   # a subset of the eval metrics
 ```
 
 Commands are split with ``shlex`` and run without a shell (``runner.py``). Placeholders: ``{work}`` (the work
@@ -36,9 +39,10 @@ from ..errors import InputError
 
 DEFAULT_TOLERANCE = 0.0005
 MATRIX_KEYS = {"name", "topics", "qrels", "tolerance", "conditions"}
-CONDITION_KEYS = {"name", "display", "command", "prepare", "topics", "qrels", "eval"}
+CONDITION_KEYS = {"name", "display", "command", "prepare", "topics", "qrels", "eval", "published"}
 STEP_KEYS = {"command", "creates"}
 METRIC_KEYS = {"metric", "expected", "tolerance", "relevance_level"}
+PUBLISHED_KEYS = {"source", "values"}
 
 
 @dataclass
@@ -62,6 +66,13 @@ class Metric:
 
 
 @dataclass
+class Published:
+    """Figures reported elsewhere, for the reader to compare: they are shown, never checked."""
+    source: str
+    values: dict[str, float]  # trec_eval measure -> score
+
+
+@dataclass
 class Condition:
     name: str
     display: str
@@ -70,6 +81,7 @@ class Condition:
     qrels: str
     metrics: list[Metric]
     prepare: list[Step] = field(default_factory=list)
+    published: Published | None = None
 
 
 @dataclass
@@ -194,8 +206,9 @@ def _condition(c: _Checker, item, key: str, seen: set[str], default_topics: str 
                             c.string(step["creates"], f"{skey}.creates") if "creates" in step else None))
     metrics = [_metric(c, m, f"{key}.eval[{j}]", default_tol)
                for j, m in enumerate(c.items(cond["eval"], f"{key}.eval"))]
+    published = _published(c, cond["published"], f"{key}.published", metrics) if "published" in cond else None
     display = c.string(cond["display"], f"{key}.display") if "display" in cond else cname
-    return Condition(cname, display, command, topics, qrels, metrics, prepare)
+    return Condition(cname, display, command, topics, qrels, metrics, prepare, published)
 
 
 def _metric(c: _Checker, value, key: str, default_tol: float) -> Metric:
@@ -212,6 +225,23 @@ def _metric(c: _Checker, value, key: str, default_tol: float) -> Metric:
     return Metric(metric, c.number(m["expected"], f"{key}.expected"),
                   c.number(m["tolerance"], f"{key}.tolerance", 0) if "tolerance" in m else default_tol,
                   c.integer(m["relevance_level"], f"{key}.relevance_level") if "relevance_level" in m else 1)
+
+
+def _published(c: _Checker, value, key: str, metrics: list[Metric]) -> Published:
+    """A published figure is shown on its metric's row, so it must name one of the condition's eval metrics."""
+    p = c.mapping(value, key, PUBLISHED_KEYS, ("source", "values"))
+    source = c.string(p["source"], f"{key}.source")
+    raw = p["values"]
+    if not isinstance(raw, dict) or not raw:
+        raise c.fail(f"{key}.values", f"expected a non-empty mapping of metric: score, found {_kind(raw)}")
+    evaluated = [m.metric for m in metrics]
+    values = {}
+    for metric, score in raw.items():
+        if metric not in evaluated:
+            raise c.fail(f"{key}.values.{metric}", f"not one of this condition's eval metrics "
+                                                   f"({', '.join(dict.fromkeys(evaluated))})")
+        values[metric] = c.number(score, f"{key}.values.{metric}")
+    return Published(source, values)
 
 
 def _command(c: _Checker, value, key: str) -> str:

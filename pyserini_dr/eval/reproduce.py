@@ -3,8 +3,10 @@
 Runs a reproduction matrix and checks every score against its expected value. The file's keys and placeholders:
 ``matrix.py``; running and scoring: ``runner.py``; the tables: ``tables.py``.
 
-Each run is scored with :func:`pyserini_dr.eval.evaluate` (trec_eval ``-c``). The Markdown and HTML tables
-(default ``eval/results/<matrix>.md|html`` beside the matrix) list expected, got, delta and OK/DRIFT per metric.
+Each run is scored with :func:`pyserini_dr.eval.evaluate` (trec_eval ``-c``). Standard output gets a line per
+condition as it runs, then a table (a column per metric, and the published figures with their source when the
+matrix gives them), then the verdict. The Markdown and HTML tables (default ``eval/results/<matrix>.md|html``
+beside the matrix) list expected, got, delta, OK/DRIFT and the published figure per metric.
 Exit 0 when all scores are within tolerance, 1 when any drifts or a command fails (the tables are still
 written), 2 for a malformed matrix (one line naming the file and the key).
 """
@@ -19,7 +21,7 @@ from ..errors import InputError
 from ..files import atomic_write
 from .matrix import load_matrix
 from .runner import check_qrels, run_conditions
-from .tables import html_table, markdown, summary
+from .tables import console_table, html_table, markdown, summary
 
 
 def main(argv=None) -> int:
@@ -57,6 +59,7 @@ def main(argv=None) -> int:
         if path:
             with atomic_write(path) as f:
                 f.write(render(matrix, rows, seconds, work))
+    print(f"\n{console_table(matrix, rows)}")
     print(summary(rows, seconds))
     written = [p for p in (md_path, html_path) if p]
     if written:

@@ -41,7 +41,7 @@ def argv_of(command: str, values: dict) -> list[str]:
 
 
 def _child_stdout():
-    """The commands' stdout goes to our stderr, so our stdout holds only progress lines and the verdict."""
+    """The commands' stdout goes to our stderr, so our stdout holds only progress lines, the table and the verdict."""
     try:
         return sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):

@@ -228,3 +228,16 @@ def test_unknown_qrels_exits_2_before_running(cli, files):
     err = reproduce(cli, files, path).error_line()
     assert err.startswith(f"error: {path}: condition 'a': qrels: unknown qrels 'no-such-qrels'"), err
     assert not (files / "work").exists()
+
+
+def test_scifact_matrix_gives_the_published_figures():
+    """The main job (scripts/main.sh runs eval/scifact.yaml) prints these beside its own scores."""
+    m = load_matrix(str(REPO / "eval" / "scifact.yaml"))
+    published = {c.name: (c.published.source, c.published.values) for c in m.conditions if c.published}
+    assert published == {
+        "bm25-flat": ("Pyserini BEIR regression", {"ndcg_cut.10": 0.6789, "recall.100": 0.9253}),
+        "bm25-multifield": ("Pyserini BEIR regression", {"ndcg_cut.10": 0.6647, "recall.100": 0.9076}),
+        "minilm": ("MTEB (nDCG@10 64.51)", {"ndcg_cut.10": 0.6451}),
+    }
+    hybrid = next(c for c in m.conditions if c.name == "hybrid")
+    assert "--alpha 0.04" in hybrid.command and "pyserini_dr.search.hybrid.tune" in hybrid.display

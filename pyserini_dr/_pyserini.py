@@ -128,9 +128,9 @@ def build_lucene_index(collection_dir: str, index_dir: str, *, threads: int = 1,
         raise InputError(f"Anserini IndexCollection failed (exit {done.returncode}): {tail[0]}")
 
 
-def anserini_trec_eval(args: list[str]) -> str:
+def anserini_trec_eval(argv: list[str]) -> str:
     """Run the trec_eval binary bundled in the Anserini fatjar; returns its standard output."""
-    cmd = [os.path.join(java_home(), "bin", "java"), "-cp", anserini_jar(), "trec_eval", *args]
+    cmd = [os.path.join(java_home(), "bin", "java"), "-cp", anserini_jar(), "trec_eval", *argv]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise InputError(f"trec_eval failed (exit {done.returncode}): {done.stderr.strip()}")

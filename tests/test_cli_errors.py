@@ -203,7 +203,7 @@ def test_imports_do_not_load_pyserini_java_or_torch():
         "import pyserini_dr\n"
         "import pyserini_dr.data, pyserini_dr.eval\n"
         "first = sorted({m.split('.')[0] for m in sys.modules} & {'pyserini', 'jnius', 'jnius_config', 'torch'})\n"
-        "import pyserini_dr.cli, pyserini_dr.eval.trec_eval, pyserini_dr.eval.msmarco, pyserini_dr.eval.scifact\n"
+        "import pyserini_dr.cli, pyserini_dr.eval.trec_eval, pyserini_dr.eval.msmarco, pyserini_dr.eval.reproduce\n"
         "import pyserini_dr._pyserini, pyserini_dr.index.lucene, pyserini_dr.search.lucene\n"
         "then = sorted({m.split('.')[0] for m in sys.modules} & {'pyserini', 'jnius', 'jnius_config', 'torch'})\n"
         "print(first, then)\n")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pyserini_dr.errors import InputError
-from pyserini_dr.eval.reproduce import load_matrix
+from pyserini_dr.eval.matrix import load_matrix
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,6 +64,26 @@ def test_green(cli, files):
     page = (files / "t.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "<td>Copy b</td><td>nDCG@10</td>" in page
     assert f'<td class="n">{NDCG:.4f}</td>' in page and ">OK</td>" in page
+
+
+def test_published_figures_in_every_table(cli, files):
+    published = "    published: {source: The paper, values: {ndcg_cut.10: 0.81, recall.10: 1.0}}\n"
+    path = matrix(files, copy_condition(files, "a", extra=published) + copy_condition(files, "b"))
+    r = reproduce(cli, files, path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout.splitlines()
+    table = out[out.index("Tiny matrix; trec_eval -c") + 1:-3]
+    assert [c.strip() for c in table[0].strip("|").split("|")] == [
+        "condition", "nDCG@10", "MRR", "R@10", "published nDCG@10", "published R@10", "source", "status", "time"]
+    assert [c.strip() for c in table[2].strip("|").split("|")][:8] == [
+        "Copy a", f"{NDCG:.4f}", "0.7500", "1.0000", "0.8100", "1.0000", "The paper", "OK"]
+    assert [c.strip() for c in table[3].strip("|").split("|")][4:8] == ["-", "-", "-", "OK"]
+    md = (files / "t.md").read_text()
+    assert "| condition | metric | expected | got | delta | tolerance | status | time | published | source |" in md
+    assert f"| Copy a | nDCG@10 | 0.8155 | {NDCG:.4f} | +0.0000 | 0.0005 | OK |" in md
+    assert "| 0.8100 | The paper |" in md and "|  | MRR | 0.7500 | 0.7500 | +0.0000 | 0.0001 | OK |  | - |  |" in md
+    page = (files / "t.html").read_text()
+    assert "<th>published</th><th>source</th>" in page and '<td class="n">0.8100</td><td>The paper</td>' in page
 
 
 def test_default_table_paths_and_work(cli, files):
@@ -161,6 +181,14 @@ MALFORMED = {
                        "  - name: a\n    command: python x {output}\n    eval:\n      - {metric: map, expected: 1}\n",
                        "conditions[1].name: duplicate condition name 'a'"),
     "bad-yaml": ("  - name: a\n   command: [\n", "not valid YAML"),
+    "published-unknown-metric": ("  - name: a\n    command: python x {output}\n    eval:\n"
+                                 "      - {metric: map, expected: 1}\n"
+                                 "    published: {source: paper, values: {recall.100: 0.9}}\n",
+                                 "conditions[0].published.values.recall.100: not one of this condition's eval "
+                                 "metrics (map)"),
+    "published-no-source": ("  - name: a\n    command: python x {output}\n    eval:\n"
+                            "      - {metric: map, expected: 1}\n    published: {values: {map: 0.9}}\n",
+                            "conditions[0].published: missing key 'source'"),
 }
 
 
@@ -200,3 +228,16 @@ def test_unknown_qrels_exits_2_before_running(cli, files):
     err = reproduce(cli, files, path).error_line()
     assert err.startswith(f"error: {path}: condition 'a': qrels: unknown qrels 'no-such-qrels'"), err
     assert not (files / "work").exists()
+
+
+def test_scifact_matrix_gives_the_published_figures():
+    """The main job (scripts/main.sh runs eval/scifact.yaml) prints these beside its own scores."""
+    m = load_matrix(str(REPO / "eval" / "scifact.yaml"))
+    published = {c.name: (c.published.source, c.published.values) for c in m.conditions if c.published}
+    assert published == {
+        "bm25-flat": ("Pyserini BEIR regression", {"ndcg_cut.10": 0.6789, "recall.100": 0.9253}),
+        "bm25-multifield": ("Pyserini BEIR regression", {"ndcg_cut.10": 0.6647, "recall.100": 0.9076}),
+        "minilm": ("MTEB (nDCG@10 64.51)", {"ndcg_cut.10": 0.6451}),
+    }
+    hybrid = next(c for c in m.conditions if c.name == "hybrid")
+    assert "--alpha 0.04" in hybrid.command and "pyserini_dr.search.hybrid.tune" in hybrid.display

@@ -515,15 +515,26 @@ def test_fp8_selection_is_refused_where_it_cannot_run(small, flat, encoder):
         dense_searcher(flat, encoder, backend="faiss", fp8_select=True)
 
 
-def test_pyserini_search_faiss_command_runs_on_our_index(small, flat, encoder, pyserini_cli, tmp_path):
-    """Pyserini's own ``python -m pyserini.search.faiss`` starts here and ranks our index as we do."""
-    out = tmp_path / "run.txt"
-    done = pyserini_cli("pyserini.search.faiss", "--index", flat, "--topics", small.topics_file,
-                        "--encoder", small.model, "--encoder-class", "auto", "--pooling", "mean", "--l2-norm",
-                        "--output", out, "--hits", "10", "--device", "cpu")
-    assert done.returncode == 0, done.stderr[-2000:]
-    from pyserini_dr.data.runs import read_run
+def test_index_info_prints_the_pyserini_command_that_searches_our_index(small, flat, encoder, pyserini_cli,
+                                                                        tmp_path, capsys):
+    """``python -m pyserini_dr.index.info`` prints the Pyserini command for our index; that command, run as Pyserini's
+    own ``python -m pyserini.search.faiss`` in a fresh process, ranks the index as we do."""
+    import shlex
 
+    from pyserini_dr.data.runs import read_run
+    from pyserini_dr.index.info import main as info
+
+    assert info([str(flat)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    command = shlex.split(next(line for line in printed if line.startswith("pyserini: "))[len("pyserini: "):])
+    assert command[:3] == ["python", "-m", "pyserini.search.faiss"]
+    assert command[command.index("--encoder-class"):command.index("--output")] == [
+        "--encoder-class", "auto", "--pooling", "mean", "--l2-norm"]
+    assert not [line for line in printed if line.startswith("note:")]
+    out = tmp_path / "run.txt"
+    flags = [str(out) if a == "run.txt" else str(small.topics_file) if a == "TOPICS" else a for a in command[3:]]
+    done = pyserini_cli("pyserini.search.faiss", *flags, "--hits", "10", "--device", "cpu")
+    assert done.returncode == 0, done.stderr[-2000:]
     theirs = read_run(out)
     ours = dense_searcher(flat, encoder).batch_search(small.topics, hits=10)
     assert {q: [d for d, _ in h] for q, h in theirs.items()} == {q: [d for d, _ in h] for q, h in ours.items()}

@@ -50,3 +50,29 @@ def test_pyserini_trec_eval_runs_on_our_run(scifact_flat, pyserini_cli):
     assert done.returncode == 0, done.stderr[-2000:]
     line = next(line for line in done.stdout.splitlines() if line.startswith("ndcg_cut_10"))
     assert line.split()[-1] == "0.6789"   # Pyserini's published BEIR figure for BM25 flat
+
+
+@pytest.mark.parametrize("family, flags, caveats", [
+    ("auto", ["--encoder-class", "auto", "--pooling", "cls"], 0),
+    ("tasb", ["--encoder-class", "auto", "--pooling", "cls", "--max-length", "30"], 0),
+    ("simlm", ["--encoder-class", "auto", "--pooling", "cls", "--l2-norm", "--max-length", "32"], 0),
+    ("ance", ["--encoder-class", "ance"], 0),
+    ("adore", ["--encoder-class", "ance"], 0),
+    ("star", ["--encoder-class", "ance"], 1),   # AnceQueryEncoder cuts at 64 tokens, STAR's queries at 32
+])
+def test_pyserini_flags_of_each_family(family, flags, caveats):
+    from pyserini_dr.encode import PRESETS
+    from pyserini_dr.encode.pyserini_classes import pyserini_query_flags
+
+    got, notes = pyserini_query_flags(PRESETS[family])
+    assert got == flags and len(notes) == caveats
+
+
+def test_pyserini_flags_carry_a_query_prefix_with_pyserinis_spacing():
+    from pyserini_dr.encode import PRESETS
+    from pyserini_dr.encode.pyserini_classes import pyserini_query_flags
+
+    flags, notes = pyserini_query_flags(PRESETS["auto"].with_overrides(query_prefix="query: ", pooling="mean"))
+    assert flags[-2:] == ["--query-prefix", "query:"] and not notes
+    flags, notes = pyserini_query_flags(PRESETS["auto"].with_overrides(query_prefix="query:"))
+    assert flags[-2:] == ["--query-prefix", "query:"] and len(notes) == 1

@@ -39,6 +39,14 @@ def test_pyserini_search_lucene_runs_on_our_index(scifact_flat, pyserini_cli, tm
     assert done.returncode == 0, done.stderr[-2000:]
     theirs = read_run(out)
     assert set(theirs) == set(scifact_flat.run)
+    # the same command line, pasted into ours
+    from pyserini_dr.search.lucene.__main__ import main as ours
+
+    pasted = tmp_path / "ours.txt"
+    assert ours(["--index", str(scifact_flat.index), "--topics", str(topics), "--output", str(pasted), "--bm25",
+                 "--k1", "0.9", "--b", "0.4", "--hits", "1000", "--remove-query", "--threads", "2",
+                 "--batch-size", "64"]) == 0
+    assert read_run(pasted) == read_run(scifact_flat.run_file)
     for qid, hits in scifact_flat.run.items():
         assert [d for d, _ in theirs[qid]] == [d for d, _ in hits], qid
         assert max(abs(a - b) for (_, a), (_, b) in zip(theirs[qid], hits)) < 1e-4, qid

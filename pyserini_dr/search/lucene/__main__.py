@@ -18,13 +18,14 @@ def main(argv=None) -> int:
     parser.add_argument("--topics", required=True, help="topics file (jsonl or tsv) or a dataset topic name")
     parser.add_argument("--bm25", action="store_true", default=True, help="BM25 ranking (the only one; default)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=10_000, help="queries per batch search (as Pyserini's)")
     add_output_args(parser)
     args = parser.parse_args(argv)
 
     started = time.time()
     topics = resolve_topics(args.topics)
     searcher = bm25_searcher(options_from(args, BM25Options))
-    run = searcher.batch_search(topics, args.hits, args.threads, args.remove_query)
+    run = searcher.batch_search(topics, args.hits, args.threads, args.remove_query, batch_size=args.batch_size)
     lines = write_run(run, args.output, output_format=args.output_format, tag=args.run_tag or "pyserini-dr-bm25")
     elapsed = time.time() - started
     print(f"searched {len(topics):,} topics ({lines:,} hits) in {elapsed:.1f}s -> {args.output}", file=sys.stderr)

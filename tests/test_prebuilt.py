@@ -340,3 +340,24 @@ def test_importing_prebuilt_loads_no_pyserini_java_torch_or_faiss():
                           env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert done.returncode == 0, done.stderr
     assert (done.stdout, done.stderr) == ("[]\n", "")
+
+
+def test_publish_to_an_unwritable_registry_leaves_the_served_tarball(built, tmp_path, capsys):
+    """The registry is checked before the served tarball is replaced: otherwise every later fetch would fail its
+    checksum against the old entry."""
+    from pyserini_dr.cli import run_main
+    from pyserini_dr.prebuilt.__main__ import main
+
+    www = tmp_path / "www"
+    www.mkdir()
+    served = www / f"{NAME}.tar.gz"
+    served.write_bytes(b"the tarball served before")
+    not_a_directory = tmp_path / "registry"
+    not_a_directory.write_text("a file where the registry directory should be\n")
+    with pytest.raises(SystemExit) as exited:
+        run_main(main, ["publish", NAME, "--from", str(built.build_dir), "--to", str(www), "--base-url",
+                        "http://127.0.0.1:9/prebuilt", "--registry", str(not_a_directory)])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    assert served.read_bytes() == b"the tarball served before"
+    assert sorted(p.name for p in www.iterdir()) == [served.name]   # no temporary file left behind

@@ -136,10 +136,13 @@ def publish(name: str, build_dir: str, to_dir: str, base_urls: list[str],
     tarball = os.path.join(build_dir, entry["filename"])
     if checksums(tarball) != {k: entry[k] for k in ("md5", "sha256", "size")}:
         raise InputError(f"{tarball} does not match its entry (rebuilt or changed since?): build it again")
+    entry["urls"] = [f"{base.rstrip('/')}/{entry['filename']}" for base in base_urls]
+    # the tarball is copied beside the served one, the entry recorded, and only then the new tarball served: a
+    # registry that cannot be written leaves the served tarball and its old entry matching
     with atomic_path(os.path.join(to_dir, entry["filename"])) as tmp:
         shutil.copyfile(tarball, tmp)
-    entry["urls"] = [f"{base.rstrip('/')}/{entry['filename']}" for base in base_urls]
-    return entry, record_entry(registry_dir, name, entry)
+        recorded = record_entry(registry_dir, name, entry)
+    return entry, recorded
 
 
 def record_entry(registry_dir: str | os.PathLike, name: str, entry: dict) -> str:

@@ -21,6 +21,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     if os.path.isdir(path):
         raise InputError(f"{path} is a directory, not a file to write")
     directory = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise InputError(f"cannot write {path}: {directory} is not a directory")
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     os.close(fd)

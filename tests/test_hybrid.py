@@ -580,6 +580,20 @@ def test_tune_cli_refuses_tuning_on_the_test_split(mirror, cli, tmp_path):
     assert not out.exists()
 
 
+def test_tune_cli_checks_its_outputs_before_replacing_either(mirror, cli, tmp_path):
+    """An unwritable --plot path is refused before any search, and an existing --output is left as it was."""
+    out = tmp_path / "run.trec"
+    out.write_text("the run of yesterday\n")
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the plot's folder should be\n")
+    done = cli("pyserini_dr.search.hybrid.tune", "dense", "--index", tmp_path / "no-dense", "sparse", "--index",
+               tmp_path / "no-lucene", "tune", "--tune-topics", "beir-v1.0.0-scifact-train", "--test-topics",
+               "beir-v1.0.0-scifact-test", "--output", out, "--plot", blocked / "alpha.png")
+    assert done.error_line() == f"error: cannot write {blocked / 'alpha.png'}: {blocked} is not a directory"
+    assert out.read_text() == "the run of yesterday\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "run.trec"]
+
+
 def test_plot_writes_a_png_atomically(tmp_path):
     pytest.importorskip("matplotlib")
     from pyserini_dr.search.hybrid.tune import Point, plot

@@ -10,6 +10,7 @@ topics must not share a query: tuning on the test split is refused.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -133,18 +134,24 @@ def main(argv=None) -> int:
     dense_args = parsers["dense"].parse_args(sections["dense"])
     sparse_args = parsers["sparse"].parse_args(sections["sparse"])
 
-    tune_topics, test_topics = resolve_topics(t.tune_topics), resolve_topics(t.test_topics)
-    check_disjoint(tune_topics, test_topics)
-    sparse = bm25_searcher(options_from(sparse_args, BM25Options))
-    dense = dense_searcher(options_from(dense_args, DenseSearchOptions), options_from(dense_args, EncoderOptions))
-    searcher = HybridSearch(dense, sparse)
-    points, chosen, run = tune_and_test(searcher, tune_topics, read_qrels(resolve_qrels(t.tune_qrels or t.tune_topics)),
-                                        test_topics, metric=t.metric, hits=t.hits, remove_query=t.remove_query)
-    write_run(run, t.output, tag="pyserini-dr-hybrid-tuned")
-    test_qrels = judged_topics(read_qrels(resolve_qrels(t.test_qrels or t.test_topics)), test_topics)
-    test = evaluate(test_qrels, run, [t.metric, "recall.100"])
-    if t.plot:
-        plot(points, t.plot, t.metric, f"{t.metric} on {t.tune_topics} against alpha")
+    # both outputs are written beside their places (an unwritable one fails here, before any search) and replace
+    # them only when both are complete
+    with contextlib.ExitStack() as outputs:
+        run_tmp = outputs.enter_context(atomic_path(t.output))
+        plot_tmp = outputs.enter_context(atomic_path(t.plot)) if t.plot else None
+        tune_topics, test_topics = resolve_topics(t.tune_topics), resolve_topics(t.test_topics)
+        check_disjoint(tune_topics, test_topics)
+        sparse = bm25_searcher(options_from(sparse_args, BM25Options))
+        dense = dense_searcher(options_from(dense_args, DenseSearchOptions), options_from(dense_args, EncoderOptions))
+        searcher = HybridSearch(dense, sparse)
+        tune_qrels = read_qrels(resolve_qrels(t.tune_qrels or t.tune_topics))
+        points, chosen, run = tune_and_test(searcher, tune_topics, tune_qrels, test_topics, metric=t.metric,
+                                            hits=t.hits, remove_query=t.remove_query)
+        test_qrels = judged_topics(read_qrels(resolve_qrels(t.test_qrels or t.test_topics)), test_topics)
+        test = evaluate(test_qrels, run, [t.metric, "recall.100"])
+        write_run(run, run_tmp, tag="pyserini-dr-hybrid-tuned")
+        if plot_tmp:
+            plot(points, plot_tmp, t.metric, f"{t.metric} on {t.tune_topics} against alpha")
     print(f"best on {t.tune_topics}: alpha {chosen.alpha:g}, normalization {chosen.normalization}, "
           f"{t.metric} {chosen.score:.4f}")
     print(f"{t.test_topics}: {t.metric} {test[t.metric]:.4f}, recall.100 {test['recall.100']:.4f} -> {t.output}"

@@ -13,7 +13,7 @@ from pyserini_dr.train.batches import Group, TopicBalancedSampler
 from pyserini_dr.train.clusters import read_clusters
 from pyserini_dr.train.examples import TrainExample
 from pyserini_dr.train.losses import margin_mse
-from pyserini_dr.train.recipes import TASB, RecipeOptions
+from pyserini_dr.train.recipes import TASB, PairOptions, SimLMOptions, TasbOptions
 from pyserini_dr.train.teacher import read_teacher_scores
 
 
@@ -79,7 +79,7 @@ def test_sampler_refuses_queries_without_a_cluster():
 
 def test_tasb_batch_margins_and_masks():
     sampler = TopicBalancedSampler(_examples(), CORPUS, clusters=CLUSTERS, teacher=_teacher(), batch_size=2)
-    recipe = TASB(RecipeOptions(), sampler, None)
+    recipe = TASB(TasbOptions(), sampler, None)
     # q0's teacher also scored q1's positive (8.0); q1's teacher scored nothing of q0's group
     recipe.teacher = {"q0": {"p0": 10.0, "n0a": 9.9, "p1": 8.0}, "q1": {"p1": 5.0, "n1b": 1.0}}
     groups = [Group("q0", "query 0", "p0", ["n0a"]), Group("q1", "query 1", "p1", ["n1b"])]
@@ -90,7 +90,7 @@ def test_tasb_batch_margins_and_masks():
     # the loss: student margins s(q_i, p_i+) - s(q_i, d_j) at temperature 1
     q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     p = torch.tensor([[2.0, 0.0], [1.5, 0.0], [0.0, 3.0], [0.0, 1.0]])  # scores q0: 2, 1.5, 0, 0; q1: 0, 0, 3, 1
-    loss = recipe.loss(None, q, p, groups, extras)
+    loss = recipe.loss(q, p, groups, extras)
     pair = ((2 - 1.5) - 0.1) ** 2 / 2 + ((3 - 1) - 4.0) ** 2 / 2
     in_batch = ((2 - 0) - 2.0) ** 2
     assert float(loss) == pytest.approx(pair + in_batch)
@@ -192,15 +192,15 @@ def test_pair_loss_mixes_query_and_passage_centric():
     groups = [Group("a", "qa", "pa", ["na"]), Group("b", "qb", "pb", ["nb"])]
     q = torch.tensor([[1.0, 0.2], [0.1, 1.0]])
     p = torch.tensor([[1.0, 1.0], [0.5, 0.0], [0.0, 2.0], [1.0, 0.0]])
-    recipe = PAIR(RecipeOptions(temperature=0.5, pair_alpha=0.25), sampler, None)
+    recipe = PAIR(PairOptions(pair_alpha=0.25), sampler, None, temperature=0.5)
     extras = recipe.prepare(groups)
     relevant = torch.tensor([[False, False, False, False], [True, False, False, False]])  # pa is b's positive too
     assert extras["false_negatives"].tolist() == relevant.tolist()
     expected = 0.75 * contrastive(q, p, temperature=0.5, false_negatives=relevant) + \
         0.25 * passage_centric(q, p, temperature=0.5, exclude=relevant)
-    assert float(recipe.loss(None, q, p, groups, extras)) == pytest.approx(float(expected), rel=1e-6)
+    assert float(recipe.loss(q, p, groups, extras)) == pytest.approx(float(expected), rel=1e-6)
     recipe.options.pair_alpha = 0
-    assert float(recipe.loss(None, q, p, groups, extras)) == pytest.approx(
+    assert float(recipe.loss(q, p, groups, extras)) == pytest.approx(
         float(contrastive(q, p, temperature=0.5, false_negatives=relevant)), rel=1e-6)
 
 
@@ -301,7 +301,8 @@ def test_simlm_fine_tuning_adds_kl_to_the_teacher():
     examples = [TrainExample("a", "qa", ["pa"], ["na"]), TrainExample("b", "qb", ["pb"], ["nb"])]
     sampler = GroupSampler(examples, ["pa", "na", "pb", "nb"], negatives=1, batch_size=2)
     recipe = SimLM.__new__(SimLM)
-    recipe.options, recipe.sampler, recipe.ranker = RecipeOptions(temperature=1.0, kl_weight=0.5), sampler, None
+    recipe.options, recipe.sampler, recipe.ranker = SimLMOptions(kl_weight=0.5), sampler, None
+    recipe.temperature = 1.0
     recipe.teacher = {"a": {"pa": 3.0, "na": 1.0}, "b": {"pb": 2.0}}  # b's group is not fully scored: no KL term
     groups = [Group("a", "qa", "pa", ["na"]), Group("b", "qb", "pb", ["nb"])]
     extras = recipe.prepare(groups)
@@ -311,7 +312,7 @@ def test_simlm_fine_tuning_adds_kl_to_the_teacher():
     student, teacher = torch.tensor([2.0, 1.0]), torch.tensor([3.0, 1.0])
     kl = float((F.softmax(teacher, 0) * (F.log_softmax(teacher, 0) - F.log_softmax(student, 0))).sum())
     expected = float(contrastive(q, p, false_negatives=extras["false_negatives"])) + 0.5 * kl
-    assert float(recipe.loss(None, q, p, groups, extras)) == pytest.approx(expected, rel=1e-6)
+    assert float(recipe.loss(q, p, groups, extras)) == pytest.approx(expected, rel=1e-6)
 
 
 def test_pseudo_queries_are_the_corpus_titles(cli, tmp_path):

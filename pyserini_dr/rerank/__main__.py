@@ -17,9 +17,11 @@ from ..errors import InputError
 def main(argv=None) -> int:
     import torch
 
+    from ..cli import options_from
     from ..data.corpus import read_passages
-    from ..train.teacher import add_pair_args, pairs_to_score, write_scores
     from . import CrossEncoder
+    from .options import PairOptions, add_pair_args
+    from .pairs import pairs_to_score, write_scores
 
     p = argparse.ArgumentParser(prog="python -m pyserini_dr.rerank", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="cross-encoder checkpoint (name or directory)")
@@ -36,19 +38,20 @@ def main(argv=None) -> int:
     if args.batch_size < 1:
         raise InputError("--batch-size must be >= 1")
 
+    pairs = options_from(args, PairOptions)
     started = time.time()
-    topics, run = pairs_to_score(args)
+    topics, run = pairs_to_score(pairs)
     depth = max((len(h) for h in run.values()), default=0)
     corpus = read_passages(resolve_corpus(args.dataset or args.corpus))
     missing = next((d for hits in run.values() for d, _ in hits if d not in corpus), None)
     if missing is not None:
-        raise InputError(f"{args.run or args.train_data} names document {missing!r}, which is not in the corpus")
+        raise InputError(f"{pairs.source} names document {missing!r}, which is not in the corpus")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = CrossEncoder(args.model, device=device, max_length=args.max_length)
     with progress(total=len(run), desc="rerank", unit="query") as bar:
         reranked = model.rerank(topics, run, corpus, depth=depth, batch_size=args.batch_size,
                                 autocast_dtype=torch.bfloat16 if args.bf16 else None, progress=bar.update)
-    write_scores(reranked, args, started, tag="pyserini-dr-rerank", verb="re-ranked")
+    write_scores(reranked, pairs, args.output, started, tag="pyserini-dr-rerank", verb="re-ranked")
     return 0
 
 

@@ -5,7 +5,9 @@
 - ``batches``: pre-tokenized, seeded sampling of (query, positive, negatives) groups, resumable mid-epoch;
 - ``model``: the bi-encoder being trained (a ``DenseEncoder``'s towers, pooling and normalization);
 - ``losses``: one small function per published loss;
-- ``trainer``: the loop (bf16, accumulation, gradient cache, DDP, checkpoints and exact resume, logs, dev eval);
-- ``recipes``: warmup, ance, star, adore (``python -m pyserini_dr.train --recipe ...``).
+- ``trainer``: the loop (bf16, accumulation, logs, dev eval), with ``grad_cache``, ``distributed`` (DDP) and
+  ``checkpoints`` (exact resume);
+- ``recipes``: one module per method: warmup, ance, star, adore, tasb, pair, simlm(-pretrain), cross-encoder;
+- ``options``: the command's option groups as typed records; ``build``: a trainer from them.
 Imports without pyserini, Java or faiss (the GPU machine has none of them).
 """

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..encode._encoder import DenseEncoder
+from ..errors import InputError
 from .examples import TrainExample
 
 
@@ -43,7 +44,7 @@ class GroupSampler:
                       for ex in examples}
         fewest = len(set(corpus_ids)) - max((len(p) for p in self.positives.values()), default=0)
         if negatives > fewest:
-            raise ValueError(f"{negatives} negatives per query asked, but the corpus has only {fewest} documents "
+            raise InputError(f"{negatives} negatives per query asked, but the corpus has only {fewest} documents "
                              "that are not positives of some query")
 
     def batches_per_epoch(self) -> int:
@@ -181,7 +182,7 @@ class TopicBalancedSampler(GroupSampler):
         super().__init__(examples, corpus_ids, negatives=1, batch_size=batch_size, seed=seed)
         missing = [ex.query_id for ex in examples if ex.query_id not in clusters]
         if missing:
-            raise ValueError(f"{len(missing)} training queries have no topic cluster (the first: {missing[0]})")
+            raise InputError(f"{len(missing)} training queries have no topic cluster (the first: {missing[0]})")
         self.clusters = clusters
         self.teacher = teacher
         self.bins = bins

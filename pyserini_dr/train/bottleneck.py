@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import InputError
 from .model import BiEncoder
 
 
@@ -36,9 +37,9 @@ class BottleneckPretrainer(torch.nn.Module):
         self.bi = bi
         encoder = bi.query_model
         if not hasattr(encoder, "embeddings") or not hasattr(encoder, "encoder"):
-            raise ValueError("bottleneck pre-training needs a BERT-style encoder (embeddings + encoder.layer)")
+            raise InputError("bottleneck pre-training needs a BERT-style encoder (embeddings + encoder.layer)")
         if not 1 <= decoder_layers <= len(encoder.encoder.layer):
-            raise ValueError(f"--decoder-layers must be in [1, {len(encoder.encoder.layer)}] (the encoder's layers)")
+            raise InputError(f"--decoder-layers must be in [1, {len(encoder.encoder.layer)}] (the encoder's layers)")
         self.decoder = torch.nn.ModuleList(copy.deepcopy(layer) for layer in encoder.encoder.layer[-decoder_layers:])
         hidden = encoder.config.hidden_size
         self.transform = torch.nn.Sequential(torch.nn.Linear(hidden, hidden), torch.nn.GELU(),

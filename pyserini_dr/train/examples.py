@@ -110,10 +110,3 @@ def unseen_queries(test_qrels: Qrels, train_qrels: Qrels) -> set[str]:
     return {q for q, docs in test_qrels.items()
             if any(rel > 0 for rel in docs.values()) and not any(rel > 0 and d in seen for d, rel in docs.items())}
 
-
-def example_pairs(examples: list[TrainExample]) -> tuple[dict[str, str], dict[str, list[tuple[str, float]]]]:
-    """Every (query, positive | negative) pair of a training file as topics and a run with zero scores: what a teacher
-    scores for the distillation recipes."""
-    topics = {e.query_id: e.query for e in examples}
-    run = {e.query_id: [(d, 0.0) for d in dict.fromkeys(e.positives + e.negatives)] for e in examples}
-    return topics, run

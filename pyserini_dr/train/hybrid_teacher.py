@@ -70,7 +70,8 @@ def main(argv=None) -> int:
     from ..search.lucene import BM25Searcher
     from .. import _pyserini
     from ..prebuilt import resolve_index
-    from .teacher import add_pair_args, pairs_to_score, write_scores
+    from ..rerank.options import PairOptions, add_pair_args
+    from ..rerank.pairs import pairs_to_score, write_scores
 
     p = argparse.ArgumentParser(prog="python -m pyserini_dr.train.hybrid_teacher", description=__doc__.split("\n\n")[1])
     add_dense_args(p, search_flags=False)
@@ -86,14 +87,15 @@ def main(argv=None) -> int:
     if args.depth < 1:
         raise InputError("--depth must be >= 1")
 
+    pair_options = options_from(args, PairOptions)
     started = time.time()
-    topics, pairs = pairs_to_score(args)
+    topics, pairs = pairs_to_score(pair_options)
     sparse_dir = resolve_index(args.sparse_index, "lucene")
     index, encoder = load_index_and_encoder(args.index, options_from(args, EncoderOptions))
     teacher = HybridTeacher(index, encoder, BM25Searcher(sparse_dir), _pyserini.lucene_index_reader(sparse_dir),
                             alpha=args.alpha, scale=args.scale, depth=args.depth, sparse_dir=sparse_dir)
     scored = teacher.score(topics, pairs, batch_size=args.batch_size, threads=args.threads or 1)
-    write_scores(scored, args, started, tag="pyserini-dr-hybrid-teacher", verb="scored")
+    write_scores(scored, pair_options, args.output, started, tag="pyserini-dr-hybrid-teacher", verb="scored")
     return 0
 
 

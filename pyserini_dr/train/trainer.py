@@ -1,34 +1,26 @@
-"""One training loop for every recipe: bf16 autocast, gradient accumulation, a gradient cache, DDP, checkpoints
-with exact resume, logs and a dev evaluation hook. The recipe owns negatives and the loss; the loop stays thin.
-
-DDP under torchrun: every rank builds the same global batch (the sampler is seeded), encodes its contiguous slice,
-gathers all representations (its own keep their gradient) and computes the loss on the whole batch, so in-batch
-negatives span all ranks; gradients are summed across ranks, which equals one process training on the whole
-batch (a test checks it with two gloo processes).
+"""One training loop for every recipe: bf16 autocast, gradient accumulation, a gradient cache (``grad_cache``), DDP
+(``distributed``), checkpoints with exact resume (``checkpoints``), logs and a dev evaluation hook. The recipe owns
+negatives, the representations it needs and the loss; the loop stays thin and knows no recipe by name.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 
-from ..files import atomic_directory, atomic_write
+from ..errors import InputError
 from ..progress import progress
 from .batches import Batch, GroupSampler, Prefetcher, Tokenized
+from .checkpoints import (BEST_DIR, DEV_LOG_FILE, LOG_FILE, MODEL_DIR, check_same_run, load_state, save_state,
+                          truncate_logs)
+from .distributed import broadcast_parameters, gather, init_distributed, sum_gradients
+from .grad_cache import backward_cached, rng_state, set_rng_state
 from .model import BiEncoder
-
-CHECKPOINT_DIR = "checkpoint"
-MODEL_DIR = "model"
-BEST_DIR = "best"
-LOG_FILE = "train_log.jsonl"
-DEV_LOG_FILE = "dev_log.jsonl"
 
 
 @dataclass
@@ -57,45 +49,6 @@ class TrainConfig:
         return asdict(self)
 
 
-def _distributed() -> tuple[int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not torch.distributed.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() and os.environ.get("PYSERINI_DR_BACKEND") != "gloo" else "gloo"
-        if backend == "nccl":  # collectives and barriers on this rank's GPU, not cuda:0
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        torch.distributed.init_process_group(backend)
-    return (torch.distributed.get_rank(), world) if world > 1 else (0, 1)
-
-
-def gather(t: torch.Tensor, world: int, rank: int) -> torch.Tensor:
-    """All ranks' rows in rank order; this rank's rows keep their gradient."""
-    if world == 1:
-        return t
-    parts = [torch.empty_like(t) for _ in range(world)]
-    torch.distributed.all_gather(parts, t.detach().contiguous())
-    parts[rank] = t
-    return torch.cat(parts)
-
-
-def _rng_state(device) -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _set_rng_state(state: dict, device) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and device.type == "cuda":
-        torch.cuda.set_rng_state(state["cuda"], device)
-
-
-def _slice(d: dict, start: int, end: int) -> dict:
-    return {k: v[start:end] for k, v in d.items()}
-
-
 class Trainer:
     def __init__(self, model: BiEncoder, recipe, sampler: GroupSampler, tokens: Tokenized | None,
                  config: TrainConfig, dev=None, corpus: dict | None = None):
@@ -109,15 +62,14 @@ class Trainer:
         self.config = config
         self.dev = dev  # a DevEvaluation, or None
         self.device = model.device
-        self.rank, self.world = _distributed()
+        self.rank, self.world = init_distributed()
         if config.batch_size % self.world:
-            raise ValueError(f"batch size {config.batch_size} is not divisible by {self.world} ranks")
-        if config.grad_cache_chunk and not recipe.bi_encoder:
-            raise ValueError(f"--grad-cache-chunk is for bi-encoder recipes, not {recipe.name}")
+            raise InputError(f"batch size {config.batch_size} is not divisible by {self.world} ranks")
+        if config.grad_cache_chunk and not recipe.grad_cache:
+            raise InputError(f"--grad-cache-chunk is for bi-encoder recipes, not {recipe.name}")
         self.autocast_dtype = torch.bfloat16 if config.bf16 else None
-        if self.world > 1:  # every rank starts from rank 0's weights (a newly initialised head differs per rank)
-            for p in model.parameters():
-                torch.distributed.broadcast(p.data, 0)
+        if self.world > 1:
+            broadcast_parameters(model)
         params = [p for p in model.parameters() if p.requires_grad]  # ADORE freezes its passage tower
         decay = [p for n, p in model.named_parameters() if p.requires_grad and not _no_decay(n)]
         no_decay = [p for n, p in model.named_parameters() if p.requires_grad and _no_decay(n)]
@@ -127,7 +79,7 @@ class Trainer:
         self.params = params
         steps_per_epoch = sampler.batches_per_epoch() // config.grad_accum
         if steps_per_epoch == 0:
-            raise ValueError(f"{len(sampler.examples)} training examples make no batch of {config.batch_size}"
+            raise InputError(f"{len(sampler.examples)} training examples make no batch of {config.batch_size}"
                              f" x {config.grad_accum}")
         self.steps_per_epoch = steps_per_epoch
         self.total_steps = steps_per_epoch * config.epochs
@@ -169,70 +121,30 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     # -- one micro-batch ---------------------------------------------------------------------------------------
-    def _encode(self, batch: Batch):
+    def represent(self, batch: Batch) -> tuple:
+        """The recipe's representations of (a chunk of) this rank's batch, under the training autocast."""
         with self._autocast():
-            q = self.model.encode_queries(batch.queries)
-            p = self.model.encode_passages(batch.passages) if self.recipe.needs_passages else None
-        return q, p
+            return self.recipe.represent(self.model, batch)
 
-    def _loss(self, q, p, batch: Batch, groups) -> torch.Tensor:
-        q_all = gather(q, self.world, self.rank)
-        p_all = gather(p, self.world, self.rank) if p is not None else None
-        return self.recipe.loss(self, q_all, p_all, groups, batch.extras)
+    def batch_loss(self, reps: tuple, groups, extras: dict) -> torch.Tensor:
+        """The recipe's loss of the global batch: every rank's representations gathered (its own keep their
+        gradient), unless the recipe's loss is local to each rank."""
+        if not self.recipe.local_loss:
+            reps = tuple(gather(r, self.world, self.rank) if r is not None else None for r in reps)
+        return self.recipe.loss(*reps, groups, extras)
 
     def _backward(self, batch: Batch, groups, scale: float) -> torch.Tensor:
         """The micro-batch's loss (detached, left on the device: no synchronization per step)."""
-        if not self.config.grad_cache_chunk:
-            loss = self.recipe.forward(self, batch, groups)
-            (loss * (scale / self.world if self.recipe.local_loss else scale)).backward()
-            return loss.detach()
-        return self._backward_cached(batch, groups, scale)
-
-    def _backward_cached(self, batch: Batch, groups, scale: float) -> torch.Tensor:
-        """Gradient cache (Gao et al., 2021): representations of the whole batch without a graph, the loss and its
-        gradient with respect to them, then each chunk re-encoded with its graph (same dropout, replayed RNG)."""
-        chunk = self.config.grad_cache_chunk
-        n = batch.queries["input_ids"].shape[0]
-        group = (batch.passages["input_ids"].shape[0] // n) if self.recipe.needs_passages else 0
-        spans = [(i, min(i + chunk, n)) for i in range(0, n, chunk)]
-        chunks = [Batch(batch.groups[a:b], _slice(batch.queries, a, b),
-                        _slice(batch.passages, a * group, b * group) if group else {}) for a, b in spans]
-        states, qs, ps = [], [], []
-        with torch.no_grad():
-            for part in chunks:
-                states.append(_rng_state(self.device))
-                q, p = self._encode(part)
-                qs.append(q)
-                ps.append(p)
-        q = torch.cat(qs).requires_grad_()
-        p = torch.cat(ps).requires_grad_() if group else None
-        loss = self._loss(q, p, batch, groups)
-        (loss * scale).backward()
-        after = _rng_state(self.device)
-        for (a, b), part, state in zip(spans, chunks, states):
-            _set_rng_state(state, self.device)
-            qc, pc = self._encode(part)
-            grads = [(qc, q.grad[a:b])] + ([(pc, p.grad[a * group:b * group])] if group else [])
-            torch.autograd.backward([t for t, _ in grads], [g for _, g in grads])
-        _set_rng_state(after, self.device)
+        if self.config.grad_cache_chunk:
+            return backward_cached(batch, self.config.grad_cache_chunk, self.represent,
+                                   lambda reps: self.batch_loss(reps, groups, batch.extras), scale, self.device)
+        loss = self.batch_loss(self.represent(batch), groups, batch.extras)
+        (loss * (scale / self.world if self.recipe.local_loss else scale)).backward()
         return loss.detach()
 
     def _sync_gradients(self) -> None:
-        if self.world == 1:
-            return
-        # one flat all-reduce (sum: each rank holds its slice's share of d(loss)); a missing gradient counts as zero,
-        # so all ranks reduce the same buffer, and stays missing (the optimizer skips it) only where every rank had
-        # none: the same decision on every rank
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
-        flat = torch.cat([g.reshape(-1) for g in grads]
-                         + [torch.tensor([float(p.grad is not None) for p in self.params], device=grads[0].device)])
-        torch.distributed.all_reduce(flat)
-        had = flat[-len(self.params):] > 0
-        offset = 0
-        for i, (p, g) in enumerate(zip(self.params, grads)):
-            if had[i]:
-                p.grad = flat[offset:offset + g.numel()].view_as(g)
-            offset += g.numel()
+        if self.world > 1:
+            sum_gradients(self.params)
 
     # -- checkpoints -------------------------------------------------------------------------------------------
     def _path(self, *parts) -> str:
@@ -249,61 +161,27 @@ class Trainer:
         self._last_save = time.monotonic()
         if self.rank != 0:
             return
-        with atomic_directory(self._path(CHECKPOINT_DIR)) as tmp:  # a crash leaves checkpoint/ or checkpoint.old/
-            torch.save({"step": self.step, "model": self.model.state_dict(),  # tied towers share storage: saved once
-                        "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                        "rng": _rng_state(self.device), "recipe": self.recipe.state_dict(), "best": self.best,
-                        "train_seconds": self.train_seconds, "config": self.config.to_dict(),
-                        "recipe_name": self.recipe.name},
-                       os.path.join(tmp, "state.pt"))
+        save_state(self.config.output, {  # tied towers share storage: saved once
+            "step": self.step, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "rng": rng_state(self.device),
+            "recipe": self.recipe.state_dict(), "best": self.best, "train_seconds": self.train_seconds,
+            "config": self.config.to_dict(), "recipe_name": self.recipe.name})
 
     def _resume(self) -> bool:
-        path = self._path(CHECKPOINT_DIR, "state.pt")
-        if not os.path.isfile(path):
-            path = self._path(CHECKPOINT_DIR + ".old", "state.pt")  # killed while replacing the checkpoint
-        if not os.path.isfile(path):
+        found = load_state(self.config.output)
+        if found is None:
             return False
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        self._check_same_run(state, path)
+        state, path = found
+        check_same_run(state, self.config.to_dict(), self.recipe.name, path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.recipe.load_state_dict(state["recipe"])
         self.step, self.best, self.train_seconds = state["step"], state["best"], state["train_seconds"]
-        _set_rng_state(state["rng"], self.device)
-        self._truncate_logs()
+        set_rng_state(state["rng"], self.device)
+        if self.rank == 0:
+            truncate_logs(self.config.output, self.step)
         return True
-
-    def _check_same_run(self, state: dict, path: str) -> None:
-        """A checkpoint continues only the run that wrote it: other settings would not give its loss curve."""
-        from ..errors import InputError
-
-        ignore = {"output", "log_every", "save_every", "save_minutes", "keep_best"}
-        saved = {k: v for k, v in state["config"].items() if k not in ignore}
-        now = {k: v for k, v in self.config.to_dict().items() if k not in ignore}
-        saved["recipe"], now["recipe"] = state.get("recipe_name"), self.recipe.name
-        changed = [f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(saved) | set(now))
-                   if saved.get(k) != now.get(k)]
-        if changed:
-            raise InputError(f"{os.path.dirname(path)} continues a run with other settings ({', '.join(changed)}): "
-                             "rerun with the same ones, or pick another --output")
-
-    def _truncate_logs(self) -> None:
-        """Drop log lines written after the checkpoint: the resumed run writes them again."""
-        for name in (LOG_FILE, DEV_LOG_FILE):
-            path = self._path(name)
-            if self.rank != 0 or not os.path.isfile(path):
-                continue
-            records = []
-            with open(path) as f:
-                for line in f:
-                    try:
-                        records.append(json.loads(line))
-                    except json.JSONDecodeError:  # a line torn by the kill
-                        pass
-            keep = [json.dumps(r) + "\n" for r in records if r.get("step", 0) <= self.step and "summary" not in r]
-            with atomic_write(path) as f:
-                f.writelines(keep)
 
     def log(self, name: str, record: dict) -> None:
         if self.rank == 0:
@@ -325,9 +203,7 @@ class Trainer:
         else:
             self.recipe.resume(self)
             print(f"resumed from step {self.step} of {self.total_steps}", file=sys.stderr)
-        if self.recipe.needs_passages and self.tokens is not None:  # the batches' passages, tokenized in one call
-            self.tokens.warm([d for ex in self.sampler.examples for d in ex.positives] +
-                             [d for pool in self.sampler.pools.values() for d in pool])
+        self.recipe.warm(self.tokens)  # the batches' passages, tokenized in one call
         self.model.train()
         bar = progress(total=self.total_steps, initial=self.step, desc=f"train {self.recipe.name}",
                        **({"disable": True} if self.rank else {}))

@@ -1,0 +1,58 @@
+"""The pairs a teacher scores and the run it writes: the top hits of a run, or every (query, positive | negative)
+pair of a training file (Tevatron's JSONL, as ``pyserini_dr.train.examples`` writes it); the scores go out as a TREC
+run, the teacher-scores file of the distillation recipes."""
+from __future__ import annotations
+
+import sys
+import time
+
+from ..data.runs import Run, read_run
+from ..errors import InputError, where
+from .options import PairOptions
+
+
+def pairs_to_score(options: PairOptions) -> tuple[dict[str, str], Run]:
+    """(topics, qid -> [(docid, score)]) as ``options`` ask: the run's top ``hits``, or all training pairs."""
+    from ..data.registry import resolve_topics
+
+    if options.hits < 1:
+        raise InputError("--hits must be >= 1")
+    if options.train_data:
+        return training_pairs(options.train_data)
+    if not options.topics:
+        raise InputError("--run needs --topics")
+    return resolve_topics(options.topics), {q: hits[:options.hits] for q, hits in read_run(options.run).items()}
+
+
+def training_pairs(path) -> tuple[dict[str, str], Run]:
+    """Every (query, positive | negative) pair of a training file as topics and a run with zero scores, refusing
+    the lines ``pyserini_dr.train.examples.read_examples`` refuses."""
+    from ..data.lines import json_lines
+
+    topics, run = {}, {}
+    for no, obj in json_lines(path):
+        qid = obj.get("query_id")
+        query = obj.get("query_text", obj.get("query"))
+        positives = obj.get("positive_document_ids")
+        negatives = obj.get("negative_document_ids", [])
+        if qid is None or not isinstance(query, str):
+            raise InputError(f"{where(path, no)}: needs query_id and query_text")
+        if not positives or not isinstance(positives, list) or not isinstance(negatives, list):
+            raise InputError(f"{where(path, no)}: positive_document_ids must be a non-empty list "
+                             "(negative_document_ids a list)")
+        topics[str(qid)] = query
+        run[str(qid)] = [(d, 0.0) for d in dict.fromkeys(str(d) for d in positives + negatives)]
+    if not topics:
+        raise InputError(f"{path}: no training examples")
+    return topics, run
+
+
+def write_scores(scored: Run, options: PairOptions, output: str, started: float, *, tag: str, verb: str) -> None:
+    """The teacher commands' output: the scored pairs as a TREC run (atomically) and one line on stderr."""
+    from ..data.runs import write_run
+
+    if not scored:
+        raise InputError(f"no query of {options.source} is in {options.topics or 'its own topics'}")
+    lines = write_run(scored, output, tag=tag)
+    print(f"{verb} {len(scored):,} queries ({lines:,} pairs) in {time.time() - started:.1f}s -> {output}",
+          file=sys.stderr)

@@ -84,3 +84,20 @@ def test_pyserini_flags_carry_a_query_prefix_with_pyserinis_spacing():
     assert flags[-2:] == ["--query-prefix", "query:"] and not notes
     flags, notes = pyserini_query_flags(PRESETS["auto"].with_overrides(query_prefix="query:"))
     assert flags[-2:] == ["--query-prefix", "query:"] and len(notes) == 1
+
+
+def test_the_packaged_pth_file_is_the_one_install_pth_writes():
+    from pathlib import Path
+
+    from pyserini_dr import java_setup
+
+    packaged = Path(__file__).resolve().parents[1] / "pyserini_dr_java.pth"
+    assert packaged.read_text() == java_setup.PTH_LINE
+
+
+def test_a_pth_without_its_package_is_silent(tmp_path):
+    from pyserini_dr import java_setup
+
+    done = subprocess.run([sys.executable, "-S", "-c", java_setup.PTH_LINE.replace("pyserini_dr.java_setup", "gone")],
+                          capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")

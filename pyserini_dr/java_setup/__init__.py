@@ -114,7 +114,10 @@ def install_at_startup() -> None:
         install()
 
 
-PTH_LINE = "import pyserini_dr.java_setup as s; s.install_at_startup()\n"
+PTH_LINE = (  # never stops an interpreter: without the package, silent; a failing hook, one line on stderr
+    'import sys; exec("try:\\n import pyserini_dr.java_setup as s\\nexcept ImportError:\\n s = None\\n'
+    'try:\\n s and s.install_at_startup()\\nexcept Exception as e:\\n'
+    ' print(f\'pyserini_dr_java.pth: {e!r}\', file=sys.stderr)")\n')
 
 
 def install_pth(site_packages: str | None = None) -> str:

@@ -538,3 +538,18 @@ def test_index_info_prints_the_pyserini_command_that_searches_our_index(small, f
     theirs = read_run(out)
     ours = dense_searcher(flat, encoder).batch_search(small.topics, hits=10)
     assert {q: [d for d, _ in h] for q, h in theirs.items()} == {q: [d for d, _ in h] for q, h in ours.items()}
+
+
+@pytest.mark.parametrize("command", ["build", "merge"])
+def test_index_faiss_never_writes_over_a_pyserini_layout_index(small, flat, command, tmp_path):
+    """``index`` + ``docid`` and no meta.json (Pyserini's own tarballs): refused, byte for byte untouched."""
+    target = tmp_path / "pyserini-index"
+    target.mkdir()
+    (target / "index").write_bytes(b"a faiss index of someone else's")
+    (target / "docid").write_text("d1\nd2\n")
+    source = ["--input", flat, "--factory", "HNSW32"] if command == "build" else ["--merge", flat]
+    done = cli(small.workdir, "pyserini_dr.index.faiss", *source, "--output", target)
+    assert done.error_line() == (f"error: {target} holds index and docid but no meta.json (Pyserini's layout, or an "
+                                 "interrupted build): remove it or pick another --output")
+    assert (target / "index").read_bytes() == b"a faiss index of someone else's"
+    assert sorted(p.name for p in target.iterdir()) == ["docid", "index"]

@@ -39,6 +39,21 @@ def write_faiss_index(index, path: str) -> None:
         faiss.write_index(index, tmp)
 
 
+def refuse_foreign_output(directory: str, *, resumable: str | None = None) -> None:
+    """Refuse to write an index into ``directory`` where that would replace files this command did not write: a
+    finished index (``meta.json``), or an index without one (``index``/``docid``: Pyserini's own layout, as its
+    tarballs hold). ``resumable`` names the progress file by which an interrupted run of ours marks the directory
+    as its own, to be continued."""
+    if os.path.isfile(os.path.join(directory, META_FILE)):
+        raise InputError(f"{directory} already holds a finished index; remove it or pick another --output")
+    if resumable and os.path.isfile(os.path.join(directory, resumable)):
+        return
+    ours = [f for f in (FAISS_FILE, DOCID_FILE, EMBEDDINGS_FILE) if os.path.exists(os.path.join(directory, f))]
+    if ours:
+        raise InputError(f"{directory} holds {' and '.join(ours)} but no {META_FILE} (Pyserini's layout, or an "
+                         "interrupted build): remove it or pick another --output")
+
+
 def write_dense_index(directory: str, docids: list[str], meta: dict) -> dict:
     """Finish a directory whose ``embeddings.f32`` is written: docid, checksum, faiss flat index, meta.json."""
     emb = os.path.join(directory, EMBEDDINGS_FILE)

@@ -11,8 +11,8 @@ import numpy as np
 from ..files import atomic_write
 from ..progress import progress
 from ..errors import InputError
-from .dense import (DOCID_FILE, EMBEDDINGS_FILE, FAISS_FILE, META_FILE, DenseIndex, write_dense_index,
-                    write_faiss_index)
+from .dense import (DOCID_FILE, EMBEDDINGS_FILE, FAISS_FILE, META_FILE, DenseIndex, refuse_foreign_output,
+                    write_dense_index, write_faiss_index)
 
 
 def build_index(source_dir: str, output_dir: str, factory: str, *, train_size: int = 200_000,
@@ -27,8 +27,7 @@ def build_index(source_dir: str, output_dir: str, factory: str, *, train_size: i
     src = DenseIndex(source_dir)
     if os.path.abspath(source_dir) == os.path.abspath(output_dir):
         raise InputError("--output must differ from --input")
-    if os.path.isfile(os.path.join(output_dir, META_FILE)):
-        raise InputError(f"{output_dir} already holds an index; remove it or pick another")
+    refuse_foreign_output(output_dir)
     vectors = src.vectors()
     dim = vectors.shape[1]
     try:
@@ -63,8 +62,7 @@ def build_index(source_dir: str, output_dir: str, factory: str, *, train_size: i
 
 def merge_shards(shard_dirs: list[str], output_dir: str) -> dict:
     """Concatenate finished shard directories (in the given order) into one flat index directory."""
-    if os.path.isfile(os.path.join(output_dir, META_FILE)):
-        raise InputError(f"{output_dir} already holds an index; remove it or pick another")
+    refuse_foreign_output(output_dir, resumable="shards")  # under torchrun the output holds the ranks' shards/
     shards = [DenseIndex(d) for d in shard_dirs]
     dims = {s.dimension for s in shards}
     if len(dims) != 1:

@@ -159,7 +159,7 @@ def test_trec_eval_no_query_in_common(cli, tmp_path, qrels_file):
 def test_trec_eval_malformed_qrels(cli, tmp_path):
     qrels = write(tmp_path / "qrels.txt", "q1 0 d1 1\nq1 0 d2\tgood\n")
     run = write(tmp_path / "run.txt", "q1 Q0 d1 1 2.0 tag\n")
-    assert cli(TREC_EVAL, "-m", "map", qrels, run).error_line() == f"error: {qrels}:2: relevance 'good' is not a number"
+    assert cli(TREC_EVAL, "-m", "map", qrels, run).error_line() == f"error: {qrels}:2: relevance 'good' is not a whole number"
 
 
 def test_trec_eval_missing_run_and_bad_measure(cli, tmp_path, qrels_file):

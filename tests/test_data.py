@@ -199,11 +199,25 @@ def test_qrels_errors(tmp_path):
     bad = write(tmp_path / "bad.txt", "q1 0 d1 1\nq1 d2\n")
     with pytest.raises(InputError) as e:
         read_qrels(bad)
-    assert str(e.value) == f"{bad}:2: expected 3 (BEIR) or 4 (TREC) qrels columns, found 2"
+    assert str(e.value) == f"{bad}:2: expected 4 columns like the first line, found 2"
+    lost_grade = write(tmp_path / "lost.txt", "q1 0 d1 1\nq1 0 d2\n")  # not a BEIR line judging d2 as 0
+    with pytest.raises(InputError) as e:
+        read_qrels(lost_grade)
+    assert str(e.value) == f"{lost_grade}:2: expected 4 columns like the first line, found 3"
+    first = write(tmp_path / "first.txt", "q1 d1\n")
+    with pytest.raises(InputError) as e:
+        read_qrels(first)
+    assert str(e.value) == f"{first}:1: expected 3 (BEIR) or 4 (TREC) qrels columns, found 2"
     rel = write(tmp_path / "rel.txt", "q1 0 d1 yes\n")
     with pytest.raises(InputError) as e:
         read_qrels(rel)
-    assert str(e.value) == f"{rel}:1: relevance 'yes' is not a number"
+    assert str(e.value) == f"{rel}:1: relevance 'yes' is not a whole number"
+    for grade in ("inf", "nan", "1.5", "-inf"):
+        odd = write(tmp_path / "odd.txt", f"q1 0 d1 {grade}\n")
+        with pytest.raises(InputError) as e:
+            read_qrels(odd)
+        assert str(e.value) == f"{odd}:1: relevance {grade!r} is not a whole number"
+    assert read_qrels(write(tmp_path / "float.txt", "q1 0 d1 2.0\nq1 0 d2 -1\n")) == {"q1": {"d1": 2, "d2": -1}}
     header_only = write(tmp_path / "header.tsv", "query-id\tcorpus-id\tscore\n")
     with pytest.raises(InputError) as e:
         read_qrels(header_only)
@@ -561,3 +575,18 @@ def test_mirror_without_the_file_names_the_mirror(monkeypatch, tmp_path, cache_r
         resolve_topics("beir-v1.0.0-scifact-test")
     assert str(e.value).startswith(f"PYSERINI_DR_DATA={tmp_path / 'mirror'} has no scifact/queries.jsonl, and the "
                                    f"official download failed (could not download {url}: ")
+
+
+def test_a_run_ranking_a_document_twice_or_scoring_nan_is_refused(tmp_path):
+    from pyserini_dr.data.runs import read_run
+
+    twice = write(tmp_path / "twice.txt", "q1 Q0 d1 1 2.0 t\nq1 Q0 d2 2 1.0 t\nq1 Q0 d1 3 0.5 t\n")
+    with pytest.raises(InputError) as e:
+        read_run(twice)
+    assert str(e.value) == f"{twice}:3: document d1 is ranked twice for query q1 (trec_eval refuses such a run)"
+    nan = write(tmp_path / "nan.txt", "q1 Q0 d1 1 nan t\n")
+    with pytest.raises(InputError) as e:
+        read_run(nan)
+    assert str(e.value) == f"{nan}:1: score is not a number (nan)"
+    assert read_run(write(tmp_path / "ok.txt", "q1 Q0 d1 1 2.0 t\nq2 Q0 d1 1 1.0 t\n")) == {
+        "q1": [("d1", 2.0)], "q2": [("d1", 1.0)]}

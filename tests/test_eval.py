@@ -268,10 +268,14 @@ def test_mrr_refuses_a_passage_ranked_twice(tmp_path, cli):
     qrels = tmp_path / "qrels.tsv"
     qrels.write_text("q1 0 p1 1\nq2 0 p2 1\n")
     run = write_msmarco([("q1", "p1", 1), ("q2", "p9", 1), ("q2", "p2", 2), ("q2", "p9", 3)], tmp_path / "run.tsv")
-    with pytest.raises(InputError) as e:
-        mrr_at_10(read_qrels(qrels), read_run(run))
+    with pytest.raises(InputError) as e:  # a run file: its line is named
+        read_run(run)
+    twice = f"{run}:4: document p9 is ranked twice for query q2 (trec_eval refuses such a run)"
+    assert str(e.value) == twice
+    assert cli("pyserini_dr.eval.msmarco", qrels, run).error_line() == f"error: {twice}"
+    with pytest.raises(InputError) as e:  # a run built in Python
+        mrr_at_10(read_qrels(qrels), {"q1": [("p1", 1.0)], "q2": [("p9", 1.0), ("p2", 0.5), ("p9", 0.3)]})
     assert str(e.value) == "query q2 ranks the same passage twice"
-    assert cli("pyserini_dr.eval.msmarco", qrels, run).error_line() == "error: query q2 ranks the same passage twice"
 
 
 def test_mrr_no_query_in_common(tmp_path, cli):

@@ -8,25 +8,35 @@ Qrels = dict[str, dict[str, int]]
 
 
 def read_qrels(path) -> Qrels:
-    """qid -> {docid: relevance}; the format is told from each line's column count."""
+    """qid -> {docid: relevance}; the format (BEIR, 3 columns, or TREC, 4) is told from the first line and held
+    throughout: a TREC line that lost a column is an error, not a BEIR line."""
     qrels: Qrels = {}
+    width = None
     for no, line in numbered_lines(path):
         cols = line.split()
         if no == 1 and cols[:2] == ["query-id", "corpus-id"]:
             continue  # BEIR header
-        if len(cols) == 4:
-            qid, _, docid, rel = cols
-        elif len(cols) == 3:
-            qid, docid, rel = cols
-        else:
-            raise InputError(f"{where(path, no)}: expected 3 (BEIR) or 4 (TREC) qrels columns, found {len(cols)}")
-        try:
-            qrels.setdefault(qid, {})[docid] = int(float(rel))
-        except ValueError:
-            raise InputError(f"{where(path, no)}: relevance {rel!r} is not a number") from None
+        if width is None and len(cols) in (3, 4):
+            width = len(cols)
+        if len(cols) != width:
+            expected = f"{width} columns like the first line" if width else "3 (BEIR) or 4 (TREC) qrels columns"
+            raise InputError(f"{where(path, no)}: expected {expected}, found {len(cols)}")
+        qid, docid, rel = (cols[0], cols[2], cols[3]) if width == 4 else cols
+        qrels.setdefault(qid, {})[docid] = _grade(rel, path, no)
     if not qrels:
         raise InputError(f"{path}: no judgements")
     return qrels
+
+
+def _grade(text: str, path, no: int) -> int:
+    """A relevance grade: a whole number (``2`` or ``2.0``), as trec_eval reads them."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not value.is_integer():  # also nan and inf
+        raise InputError(f"{where(path, no)}: relevance {text!r} is not a whole number")
+    return int(value)
 
 
 def write_trec_qrels(qrels: Qrels, path) -> None:

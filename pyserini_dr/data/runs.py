@@ -1,6 +1,7 @@
 """Runs: TREC (``qid Q0 docid rank score tag``) and MS MARCO (``qid<TAB>docid<TAB>rank``)."""
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
 from ..errors import InputError, where
@@ -18,6 +19,7 @@ def sort_hits(hits: Iterable[tuple[str, float]]) -> Hits:
 def read_run(path) -> Run:
     """qid -> [(docid, score)] sorted; an MS MARCO run gets score 1/rank. Column count must be 6 or 3 throughout."""
     run: Run = {}
+    seen: set[tuple[str, str]] = set()
     width = None
     for no, line in numbered_lines(path):
         cols = line.split()
@@ -34,6 +36,12 @@ def read_run(path) -> Run:
                 qid, docid, score = cols[0], cols[1], 1.0 / int(cols[2])
         except (ValueError, ZeroDivisionError):
             raise InputError(f"{where(path, no)}: bad {'score' if width == 6 else 'rank'} in {line[:80]!r}") from None
+        if math.isnan(score):
+            raise InputError(f"{where(path, no)}: score is not a number (nan)")
+        if (qid, docid) in seen:
+            raise InputError(f"{where(path, no)}: document {docid} is ranked twice for query {qid} (trec_eval "
+                             "refuses such a run)")
+        seen.add((qid, docid))
         run.setdefault(qid, []).append((docid, score))
     if not run:
         raise InputError(f"{path}: empty run")

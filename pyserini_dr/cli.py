@@ -1,6 +1,7 @@
 """What every command-line entry point shares: one-line errors and exit codes."""
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Callable
 
@@ -37,3 +38,28 @@ def options_from(namespace, options_class):
 
     return options_class(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(options_class)
                             if hasattr(namespace, f.name)})
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage mistakes (an unknown flag, a missing one, a bad value) are one ``error:`` line and exit 2
+    under ``run_main``, like every other mistake a user can make, instead of argparse's usage block."""
+
+    def error(self, message):
+        raise InputError(message)
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
+    parse.__name__ = f"count >= {minimum}"
+    return parse
+
+
+positive = _count(1)        # --hits, --batch-size, --threads, --max-length ...: 0 would mean nothing or no limit
+non_negative = _count(0)    # --rrf-k, --shard-id, --tokenizer-processes ...

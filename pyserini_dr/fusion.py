@@ -8,7 +8,6 @@ Runs are dicts qid -> [(docid, score)] (``pyserini_dr.data.runs``); every functi
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 from .data.runs import Run, read_run, sort_hits, write_run
@@ -85,14 +84,16 @@ def fuse(runs: list[Run], method: str, *, alpha: float = 0.5, rrf_k: int = 60, n
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.fusion", description="Fuse run files.")
+    from .cli import ArgumentParser, non_negative, positive
+
+    parser = ArgumentParser(prog="python -m pyserini_dr.fusion", description="Fuse run files.")
     parser.add_argument("--runs", nargs="+", required=True, help="run files (TREC or MS MARCO)")
     parser.add_argument("--method", choices=METHODS, default="rrf")
     parser.add_argument("--alpha", type=float, default=0.5, help="interpolation: weight of the first run")
-    parser.add_argument("--rrf-k", type=int, default=60)
+    parser.add_argument("--rrf-k", type=non_negative, default=60)
     parser.add_argument("--normalization", action="store_true", help="min-max normalize each run per query first")
-    parser.add_argument("--depth", type=int, default=1000, help="hits read from each run")
-    parser.add_argument("--hits", type=int, default=1000, help="hits written per query")
+    parser.add_argument("--depth", type=positive, default=1000, help="hits read from each run")
+    parser.add_argument("--hits", type=positive, default=1000, help="hits written per query")
     parser.add_argument("--output", required=True)
     parser.add_argument("--output-format", choices=["trec", "msmarco"], default="trec")
     parser.add_argument("--run-tag", default=None)

@@ -212,3 +212,37 @@ def test_imports_do_not_load_pyserini_java_or_torch():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[] []\n"
+
+
+# ---- impossible counts: one validation (cli.positive / cli.non_negative) for every command -----------------------
+
+@pytest.mark.parametrize("module, argv, line", [
+    ("pyserini_dr.search.faiss.__main__", ["--index", "i", "--topics", "t", "--output", "o", "--hits", "0"],
+     "error: argument --hits: must be 1 or more, got 0"),
+    ("pyserini_dr.search.faiss.__main__", ["--index", "i", "--topics", "t", "--output", "o", "--batch-size", "0"],
+     "error: argument --batch-size: must be 1 or more, got 0"),
+    ("pyserini_dr.search.faiss.__main__", ["--index", "i", "--topics", "t", "--output", "o", "--max-length", "0"],
+     "error: argument --max-length: must be 1 or more, got 0"),
+    ("pyserini_dr.search.lucene.__main__", ["--index", "i", "--topics", "t", "--output", "o", "--hits", "-5"],
+     "error: argument --hits: must be 1 or more, got -5"),
+    ("pyserini_dr.search.lucene.__main__", ["--index", "i", "--topics", "t", "--output", "o", "--threads", "x"],
+     "error: argument --threads: expected a whole number, got 'x'"),
+    ("pyserini_dr.search.hybrid.__main__", ["dense", "--index", "d", "sparse", "--index", "s", "fusion", "--rrf-k",
+                                            "-1", "run", "--topics", "t", "--output", "o"],
+     "error: argument --rrf-k: must be 0 or more, got -1"),
+    ("pyserini_dr.fusion", ["--runs", "a", "b", "--output", "o", "--depth", "0"],
+     "error: argument --depth: must be 1 or more, got 0"),
+    ("pyserini_dr.search.lucene.__main__", ["--index", "i", "--topics", "t", "--output", "o", "--no-such-flag"],
+     "error: unrecognized arguments: --no-such-flag"),
+    ("pyserini_dr.search.lucene.__main__", ["--topics", "t", "--output", "o"],
+     "error: the following arguments are required: --index"),
+])
+def test_impossible_counts_and_usage_mistakes_are_one_error_line(module, argv, line, capsys):
+    import importlib
+
+    from pyserini_dr.cli import run_main
+
+    with pytest.raises(SystemExit) as exited:
+        run_main(importlib.import_module(module).main, argv)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [line]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from ..cli import positive
 from .families import FAMILIES
 
 
@@ -40,8 +41,8 @@ def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bo
     g.add_argument("--encoder-class", choices=FAMILIES, help="model family (default: guessed from the name)")
     g.add_argument("--pooling", choices=["cls", "mean"], help="override the family's pooling")
     g.add_argument("--l2-norm", action="store_true", default=None, help="L2-normalize vectors")
-    g.add_argument("--max-length", type=int, help="max passage tokens (default: the family's)")
-    g.add_argument("--query-max-length", type=int, help="max query tokens (default: the family's)")
+    g.add_argument("--max-length", type=positive, help="max passage tokens (default: the family's)")
+    g.add_argument("--query-max-length", type=positive, help="max query tokens (default: the family's)")
     g.add_argument("--query-prefix", help="text put before each query")
     g.add_argument("--passage-prefix", help="text put before each passage")
     g.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")

@@ -8,11 +8,10 @@ that does not exist leaves its cells as ``-``; a system's average is given only 
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 from ..files import atomic_write
 from ..data.qrels import read_qrels
 from ..data.registry import TOPICS, resolve_qrels
@@ -74,7 +73,7 @@ def markdown_table(scores: dict, systems: list[str], datasets: list[str], measur
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.eval.beir", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m pyserini_dr.eval.beir", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", nargs="+", action="extend", required=True, metavar="SYSTEM=PATTERN",
                         help="run files of a system, {dataset} standing for the dataset name")
     parser.add_argument("--datasets", nargs="+", action="extend", required=True, metavar="NAME[=QRELS]")

@@ -7,9 +7,8 @@ Graded qrels (TREC DL) count a passage as relevant at grade >= LEVEL (``-l 2`` f
 """
 from __future__ import annotations
 
-import argparse
 
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 from ..data.qrels import Qrels, read_qrels
 from ..data.registry import resolve_qrels
 from ..data.runs import Run, read_run
@@ -39,7 +38,7 @@ def mrr_at_10(qrels: Qrels, run: Run, relevance_level: int = 1) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.eval.msmarco", description="MS MARCO passage MRR@10.")
+    parser = ArgumentParser(prog="python -m pyserini_dr.eval.msmarco", description="MS MARCO passage MRR@10.")
     parser.add_argument("-l", type=int, default=1, metavar="LEVEL", help="relevance level (2 for TREC DL qrels)")
     parser.add_argument("qrels", help="qrels file or dataset name, e.g. msmarco-passage-dev-subset")
     parser.add_argument("run", help="MS MARCO (qid pid rank) or TREC run")

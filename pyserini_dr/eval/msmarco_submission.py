@@ -16,13 +16,12 @@ refused. The first problem is reported as ``FILE:LINE: ...`` (exit 2).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 from ..data.lines import numbered_lines
 from ..data.runs import Run, write_run
 from ..errors import InputError, where
@@ -107,7 +106,7 @@ def validate_submission(path, topics: Iterable[str] | None, max_hits: int = MAX_
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.eval.msmarco_submission",
+    parser = ArgumentParser(prog="python -m pyserini_dr.eval.msmarco_submission",
                                      description="Write or validate an MS MARCO passage leaderboard file.")
     sub = parser.add_subparsers(dest="action", required=True)
     w = sub.add_parser("write", help="run (TREC or MS MARCO) -> qid<TAB>pid<TAB>rank")

@@ -12,11 +12,10 @@ written), 2 for a malformed matrix (one line naming the file and the key).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 from ..errors import InputError
 from ..files import atomic_write
 from .matrix import load_matrix
@@ -25,7 +24,7 @@ from .tables import console_table, html_table, markdown, summary
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.eval.reproduce",
+    parser = ArgumentParser(prog="python -m pyserini_dr.eval.reproduce",
                                      description="Run a reproduction matrix and check every score against its "
                                                  "expected value (exit 1 on drift or failure).")
     parser.add_argument("matrix", help="matrix YAML, e.g. eval/scifact.yaml")

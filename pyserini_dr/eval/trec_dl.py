@@ -7,9 +7,8 @@ relevant, in the track's guidelines). Averages are over the judged queries (43 f
 """
 from __future__ import annotations
 
-import argparse
 
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 from ..data.qrels import Qrels, read_qrels
 from ..data.registry import resolve_qrels
 from ..data.runs import Run, read_run
@@ -25,7 +24,7 @@ def trec_dl_scores(qrels: Qrels, run: Run, relevance_level: int = RELEVANCE_LEVE
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.eval.trec_dl", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m pyserini_dr.eval.trec_dl", description=__doc__.split("\n\n")[0])
     parser.add_argument("--topics", required=True,
                         help="dl19-passage, dl20 (dl20-passage) or a graded qrels file (TREC or BEIR)")
     parser.add_argument("-l", type=int, default=RELEVANCE_LEVEL, metavar="LEVEL",

@@ -5,9 +5,8 @@ QRELS is a file (TREC or BEIR) or a dataset name; RUN is a TREC or MS MARCO run.
 """
 from __future__ import annotations
 
-import argparse
 
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 from ..data.qrels import read_qrels
 from ..data.registry import resolve_qrels
 from ..data.runs import read_run
@@ -15,7 +14,7 @@ from .metrics import evaluate, parse_measures, trec_eval_name
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.eval.trec_eval", description=__doc__.split("\n\n")[1])
+    parser = ArgumentParser(prog="python -m pyserini_dr.eval.trec_eval", description=__doc__.split("\n\n")[1])
     parser.add_argument("-c", action="store_true", help="average over all queries in the qrels (missing ones score 0)")
     parser.add_argument("-q", action="store_true", help="also print each query's values")
     parser.add_argument("-l", type=int, default=1, metavar="LEVEL", help="relevance level for binary measures")

@@ -2,11 +2,10 @@
 with the query encoding its passages were made for (Pyserini does not read our meta.json)."""
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 
 
 def main(argv=None) -> int:
@@ -15,7 +14,7 @@ def main(argv=None) -> int:
     from ..prebuilt import resolve_index
     from .dense import DenseIndex
 
-    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.index.info", description=__doc__.split(": ")[1])
+    parser = ArgumentParser(prog="python -m pyserini_dr.index.info", description=__doc__.split(": ")[1])
     parser.add_argument("index", help="dense index directory or prebuilt name")
     args = parser.parse_args(argv)
     index = DenseIndex(resolve_index(args.index, "dense"))

@@ -6,11 +6,10 @@ it, the entry with its urls in a registry directory).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-from ..cli import options_from, run_main
+from ..cli import ArgumentParser, options_from, run_main
 from ..encode.options import EncoderOptions, add_encoder_args, build_encoder
 from ..errors import InputError
 from .registry import REPO_REGISTRY, load_registry
@@ -90,7 +89,7 @@ def fetch_command(args) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.prebuilt", description=__doc__.split("\n\n")[1])
+    parser = ArgumentParser(prog="python -m pyserini_dr.prebuilt", description=__doc__.split("\n\n")[1])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="the registry's indexes").set_defaults(run=list_command)
     fetch = sub.add_parser("fetch", help="download, verify and unpack NAME into the cache; print its directory")

@@ -5,10 +5,9 @@ cross-encoder's scores) is also the teacher-scores file of the distillation reci
 """
 from __future__ import annotations
 
-import argparse
 import time
 
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 from ..progress import progress
 from ..data.registry import resolve_corpus
 from ..errors import InputError
@@ -23,7 +22,7 @@ def main(argv=None) -> int:
     from .options import PairOptions, add_pair_args
     from .pairs import pairs_to_score, write_scores
 
-    p = argparse.ArgumentParser(prog="python -m pyserini_dr.rerank", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m pyserini_dr.rerank", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="cross-encoder checkpoint (name or directory)")
     add_pair_args(p)
     source = p.add_mutually_exclusive_group(required=True)

@@ -5,19 +5,18 @@ interruption to resume from the last checkpoint. ``python -m pyserini_dr.train.n
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
-from ..cli import options_from, run_main
+from ..cli import ArgumentParser, options_from, run_main
 from ..errors import InputError
 
 
 def parse_args(argv=None):
     from .options import add_train_args
 
-    p = argparse.ArgumentParser(prog="python -m pyserini_dr.train", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m pyserini_dr.train", description=__doc__.split("\n\n")[0])
     add_train_args(p)
     return p.parse_args(argv)
 

@@ -7,10 +7,9 @@ Runs on the CPU machine (faiss); the GPU side reads the ``qid<TAB>cluster`` file
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 from ..files import atomic_write
 from ..data.lines import numbered_lines
 from ..errors import InputError, where
@@ -43,7 +42,7 @@ def main(argv=None) -> int:
     from ..encode.options import EncoderOptions, add_encoder_args, build_encoder
     from .examples import read_examples
 
-    p = argparse.ArgumentParser(prog="python -m pyserini_dr.train.clusters", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m pyserini_dr.train.clusters", description=__doc__.split("\n\n")[0])
     p.add_argument("--train-data", required=True)
     p.add_argument("--clusters", type=int, required=True, help="number of topics (k)")
     p.add_argument("--seed", type=int, default=42)

@@ -12,12 +12,11 @@ puts its scores on the student's logit scale (1 / temperature) for the KL and Ma
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 from ..progress import progress
 from ..data.runs import Run, sort_hits
 from ..errors import InputError
@@ -73,7 +72,7 @@ def main(argv=None) -> int:
     from ..rerank.options import PairOptions, add_pair_args
     from ..rerank.pairs import pairs_to_score, write_scores
 
-    p = argparse.ArgumentParser(prog="python -m pyserini_dr.train.hybrid_teacher", description=__doc__.split("\n\n")[1])
+    p = ArgumentParser(prog="python -m pyserini_dr.train.hybrid_teacher", description=__doc__.split("\n\n")[1])
     add_dense_args(p, search_flags=False)
     p.add_argument("--threads", type=int, default=None, help="Lucene threads for the BM25 searches")
     p.add_argument("--sparse-index", required=True, help="Lucene index directory or prebuilt name (BM25 k1 0.9, b 0.4)")

@@ -8,16 +8,15 @@ the first copy of a query gets a KL term; ``tasb`` refuses a mixed file (its top
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 from ..errors import InputError
 from .examples import read_examples, repeat_examples, write_examples
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pyserini_dr.train.mix", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m pyserini_dr.train.mix", description=__doc__.split("\n\n")[0])
     p.add_argument("--inputs", nargs="+", required=True, help="training files (python -m pyserini_dr.train.negatives, "
                                                                "pseudo_labels), .gz allowed")
     p.add_argument("--repeats", nargs="+", type=int, help="times each input is repeated (default: 1 each)")

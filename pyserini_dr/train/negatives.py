@@ -38,16 +38,16 @@ def mine_run(run: dict[str, list[tuple[str, float]]], qrels: Qrels, *, depth: in
 def main(argv=None) -> int:
     """python -m pyserini_dr.train.negatives --topics NAME|FILE --qrels NAME|FILE (--run RUN | --index LUCENE_DIR)
     --output train.jsonl: a training file whose negatives are the top of a run (a BM25 run, or a dense one)."""
-    import argparse
     import sys
 
+    from ..cli import ArgumentParser
     from ..data.qrels import read_qrels
     from ..data.registry import resolve_qrels, resolve_topics
     from ..data.runs import read_run
     from ..errors import InputError
     from .examples import build_examples, split_dev, write_examples
 
-    p = argparse.ArgumentParser(prog="python -m pyserini_dr.train.negatives", description=main.__doc__.split(":")[0])
+    p = ArgumentParser(prog="python -m pyserini_dr.train.negatives", description=main.__doc__.split(":")[0])
     p.add_argument("--topics", required=True)
     p.add_argument("--qrels", required=True)
     src = p.add_mutually_exclusive_group(required=True)

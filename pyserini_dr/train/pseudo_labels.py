@@ -6,10 +6,9 @@ labelled by a cross-encoder): the teacher's top ``--positives`` are positives, i
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 from ..data.registry import resolve_topics
 from ..errors import InputError
 from .examples import TrainExample, write_examples
@@ -29,7 +28,7 @@ def pseudo_label(topics: dict[str, str], teacher: dict[str, dict[str, float]], *
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pyserini_dr.train.pseudo_labels", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m pyserini_dr.train.pseudo_labels", description=__doc__.split("\n\n")[0])
     p.add_argument("--topics", required=True, help="the (unlabelled) queries")
     p.add_argument("--teacher-scores", required=True, help="the teacher's run over them (python -m pyserini_dr.rerank)")
     p.add_argument("--positives", type=int, default=1)

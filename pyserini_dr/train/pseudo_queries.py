@@ -9,11 +9,10 @@ teacher (``hybrid_teacher`` or ``rerank``) and ``pseudo_labels``; no relevance j
 """
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 from ..data.registry import resolve_corpus
 from ..data.topics import write_topics_tsv
 from ..errors import InputError
@@ -48,7 +47,7 @@ def sentence_queries(passages: dict[str, tuple[str, str]], last: int, min_words:
 def main(argv=None) -> int:
     from ..data.corpus import read_passages
 
-    p = argparse.ArgumentParser(prog="python -m pyserini_dr.train.pseudo_queries", description=__doc__.split("\n\n")[1])
+    p = ArgumentParser(prog="python -m pyserini_dr.train.pseudo_queries", description=__doc__.split("\n\n")[1])
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--corpus")
     source.add_argument("--dataset")

@@ -10,14 +10,13 @@ query encoder over frozen passage vectors), whose passage encoder, and so whose 
 """
 from __future__ import annotations
 
-import argparse
 import glob
 import math
 import os
 import shutil
 import sys
 
-from ..cli import run_main
+from ..cli import ArgumentParser, run_main
 from ..files import atomic_directory
 from ..encode._encoder import TOWERS
 from ..encode._settings import SETTINGS_FILE, saved_settings
@@ -112,7 +111,7 @@ def soup(models: list[str], output: str, weights: list[float] | None = None, tow
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pyserini_dr.train.soup", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m pyserini_dr.train.soup", description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", required=True, help="checkpoint directories fine-tuned from one start")
     p.add_argument("--weights", nargs="+", type=float, help="one per model, summing to 1 (default: uniform)")
     p.add_argument("--tower", choices=["both", "query"], default="both",

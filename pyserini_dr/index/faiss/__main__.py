@@ -5,14 +5,13 @@ or merges encoded shards into one flat index.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
-from ...cli import run_main
+from ...cli import ArgumentParser, run_main
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.index.faiss", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m pyserini_dr.index.faiss", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="a dense index directory (flat) to convert")
     source.add_argument("--merge", nargs="+", metavar="SHARD", help="shard directories to merge, in order")

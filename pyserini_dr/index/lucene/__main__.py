@@ -1,17 +1,16 @@
 """python -m pyserini_dr.index.lucene --dataset beir-v1.0.0-scifact --index DIR [--fields]"""
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
-from ...cli import run_main
+from ...cli import ArgumentParser, run_main
 from ...data.registry import resolve_corpus
 from . import LuceneIndexBuilder
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.index.lucene",
+    parser = ArgumentParser(prog="python -m pyserini_dr.index.lucene",
                                      description="Build a Lucene BM25 index from a corpus.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="dataset name, e.g. beir-v1.0.0-scifact")

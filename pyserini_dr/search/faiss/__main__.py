@@ -5,11 +5,10 @@ contradicts them (pooling, normalization, dimension) is refused.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
-from ...cli import options_from, run_main
+from ...cli import ArgumentParser, options_from, positive, run_main
 from ...data.registry import resolve_topics
 from ...data.runs import write_run
 from ...encode.options import EncoderOptions
@@ -18,10 +17,10 @@ from .options import DenseSearchOptions, add_dense_args, dense_searcher
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.search.faiss", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m pyserini_dr.search.faiss", description=__doc__.split("\n\n")[0])
     add_dense_args(parser)
     parser.add_argument("--topics", required=True, help="topics file (jsonl or tsv) or a dataset topic name")
-    parser.add_argument("--batch-size", type=int, default=256, help="queries encoded per batch")
+    parser.add_argument("--batch-size", type=positive, default=256, help="queries encoded per batch")
     add_output_args(parser)
     args = parser.parse_args(argv)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from ...encode.options import EncoderOptions, add_encoder_args, build_encoder
+from ...cli import positive
 from ...encode import EncoderSettings
+from ...encode.options import EncoderOptions, add_encoder_args, build_encoder
 from ...errors import InputError
 from ...index.dense import DenseIndex
 from ...prebuilt import resolve_index
@@ -30,9 +31,9 @@ def add_dense_args(parser: argparse.ArgumentParser, *, search_flags: bool = True
     if not search_flags:
         return
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="faiss CPU threads")
-    parser.add_argument("--ef-search", type=int, default=None, help="HNSW efSearch")
-    parser.add_argument("--nprobe", type=int, default=None, help="IVF lists probed")
+    parser.add_argument("--threads", type=positive, default=None, help="faiss CPU threads")
+    parser.add_argument("--ef-search", type=positive, default=None, help="HNSW efSearch")
+    parser.add_argument("--nprobe", type=positive, default=None, help="IVF lists probed")
     parser.add_argument("--fp8-select", action="store_true",
                         help="torch backend on an H100-class GPU: candidates picked from float8 scores (approximate: "
                         "check the overlap on your index), then float32 re-scoring")

@@ -9,26 +9,27 @@ from ..faiss.options import add_dense_args
 from ..lucene.options import add_bm25_args
 from ..options import add_output_args
 from . import FUSION_METHODS
+from ...cli import ArgumentParser, non_negative, positive
 
 SECTIONS = ("dense", "sparse", "fusion", "run")
 
 
 def section_parsers() -> dict[str, argparse.ArgumentParser]:
-    dense = argparse.ArgumentParser(prog="... dense")
+    dense = ArgumentParser(prog="... dense")
     add_dense_args(dense)
-    sparse = argparse.ArgumentParser(prog="... sparse")
+    sparse = ArgumentParser(prog="... sparse")
     add_bm25_args(sparse)
-    fusion = argparse.ArgumentParser(prog="... fusion")
+    fusion = ArgumentParser(prog="... fusion")
     fusion.add_argument("--alpha", type=float, default=0.1, help="weight of the sparse score (pyserini semantics)")
-    fusion.add_argument("--hits", type=int, default=1000, help="hits taken from the dense and the sparse list (k0)")
+    fusion.add_argument("--hits", type=positive, default=1000, help="hits taken from the dense and the sparse list (k0)")
     fusion.add_argument("--normalization", action="store_true")
     fusion.add_argument("--weight-on-dense", action="store_true", help="alpha weighs the dense score instead")
     fusion.add_argument("--method", choices=FUSION_METHODS, default="interpolation")
-    fusion.add_argument("--rrf-k", type=int, default=60)
-    run = argparse.ArgumentParser(prog="... run")
+    fusion.add_argument("--rrf-k", type=non_negative, default=60)
+    run = ArgumentParser(prog="... run")
     run.add_argument("--topics", required=True)
-    run.add_argument("--batch-size", type=int, default=256)
-    run.add_argument("--threads", type=int, default=1)
+    run.add_argument("--batch-size", type=positive, default=256)
+    run.add_argument("--threads", type=positive, default=1)
     add_output_args(run)
     return {"dense": dense, "sparse": sparse, "fusion": fusion, "run": run}
 

@@ -9,7 +9,6 @@ topics must not share a query: tuning on the test split is refused.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...cli import run_main
+from ...cli import ArgumentParser, positive, run_main
 from ...files import atomic_path
 from ...data.qrels import Qrels, read_qrels
 from ...data.registry import resolve_qrels, resolve_topics
@@ -112,7 +111,7 @@ def main(argv=None) -> int:
     if "tune" not in argv:
         raise InputError("missing section: tune (--tune-topics ... --test-topics ... --output ...)")
     cut = argv.index("tune")
-    tune_parser = argparse.ArgumentParser(prog="... tune")
+    tune_parser = ArgumentParser(prog="... tune")
     tune_parser.add_argument("--tune-topics", required=True)
     tune_parser.add_argument("--tune-qrels", help="default: the tuning topics' dataset qrels")
     tune_parser.add_argument("--test-topics", required=True)
@@ -120,7 +119,7 @@ def main(argv=None) -> int:
     tune_parser.add_argument("--metric", default="ndcg_cut.10")
     tune_parser.add_argument("--plot", help="PNG of the metric against alpha")
     tune_parser.add_argument("--output", required=True, help="test run with the chosen alpha")
-    tune_parser.add_argument("--hits", type=int, default=1000)
+    tune_parser.add_argument("--hits", type=positive, default=1000)
     tune_parser.add_argument("--remove-query", action="store_true")
     t = tune_parser.parse_args(argv[cut + 1:])
     if len(parse_measures([t.metric])) != 1:

@@ -1,11 +1,10 @@
 """python -m pyserini_dr.search.lucene --index DIR|NAME --topics NAME|FILE --output run.txt --bm25 [--hits 1000]"""
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
-from ...cli import options_from, run_main
+from ...cli import ArgumentParser, options_from, positive, run_main
 from ...data.registry import resolve_topics
 from ...data.runs import write_run
 from ..options import add_output_args
@@ -13,12 +12,12 @@ from .options import BM25Options, add_bm25_args, bm25_searcher
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.search.lucene", description="BM25 search.")
+    parser = ArgumentParser(prog="python -m pyserini_dr.search.lucene", description="BM25 search.")
     add_bm25_args(parser)
     parser.add_argument("--topics", required=True, help="topics file (jsonl or tsv) or a dataset topic name")
     parser.add_argument("--bm25", action="store_true", default=True, help="BM25 ranking (the only one; default)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=10_000, help="queries per batch search (as Pyserini's)")
+    parser.add_argument("--threads", type=positive, default=1)
+    parser.add_argument("--batch-size", type=positive, default=10_000, help="queries per batch search (as Pyserini's)")
     add_output_args(parser)
     args = parser.parse_args(argv)
 

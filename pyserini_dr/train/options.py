@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 from dataclasses import dataclass
 
+from ..cli import non_negative, positive
 from .recipes import RECIPES
 
 
@@ -66,27 +67,27 @@ def add_optim_args(parser: argparse.ArgumentParser) -> None:
     """The "optimization" group (with the data lengths and the device, where the command's help has always shown
     them)."""
     g = parser.add_argument_group("optimization")
-    g.add_argument("--epochs", type=int, default=3)
-    g.add_argument("--batch-size", type=int, default=64, help="queries per micro-batch (in-batch negatives)")
-    g.add_argument("--negatives", type=int, default=1, help="hard negatives per query")
+    g.add_argument("--epochs", type=positive, default=3)
+    g.add_argument("--batch-size", type=positive, default=64, help="queries per micro-batch (in-batch negatives)")
+    g.add_argument("--negatives", type=non_negative, default=1, help="hard negatives per query")
     g.add_argument("--lr", type=float, default=2e-5)
     g.add_argument("--warmup-ratio", type=float, default=0.1)
     g.add_argument("--weight-decay", type=float, default=0.0)
     g.add_argument("--max-grad-norm", type=float, default=1.0)
-    g.add_argument("--grad-accum", type=int, default=1)
-    g.add_argument("--grad-cache-chunk", type=int, default=0, help="encode the batch in chunks of this many queries")
+    g.add_argument("--grad-accum", type=positive, default=1)
+    g.add_argument("--grad-cache-chunk", type=non_negative, default=0, help="encode the batch in chunks of this many queries")
     g.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
     g.add_argument("--temperature", type=float, default=None,
                    help="score = q.p / temperature (default 0.05 for an L2-normalized model, else 1)")
     g.add_argument("--seed", type=int, default=42)
-    g.add_argument("--max-steps", type=int, default=0)
-    g.add_argument("--log-every", type=int, default=10)
-    g.add_argument("--save-every", type=int, default=0,
+    g.add_argument("--max-steps", type=non_negative, default=0)
+    g.add_argument("--log-every", type=positive, default=10)
+    g.add_argument("--save-every", type=non_negative, default=0,
                    help="steps between checkpoints (default: every --save-minutes, and at the end)")
     g.add_argument("--save-minutes", type=float, default=10.0)
     g.add_argument("--keep-best", action="store_true", help="keep the best dev checkpoint under OUTPUT/best")
-    g.add_argument("--query-max-length", type=int)
-    g.add_argument("--max-length", type=int, help="max passage tokens")
+    g.add_argument("--query-max-length", type=positive)
+    g.add_argument("--max-length", type=positive, help="max passage tokens")
     g.add_argument("--device", default=None)
 
 

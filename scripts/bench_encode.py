@@ -82,7 +82,7 @@ def main() -> None:
 
     from pyserini_dr.data.corpus import read_corpus
     from pyserini_dr.data.registry import resolve_corpus
-    from pyserini_dr.encode._encoder import DenseEncoder
+    from pyserini_dr.encode.encoder import DenseEncoder
     from pyserini_dr.encode._rust_tokenizer import PassageTokenizer
     from pyserini_dr.encode.corpus import CorpusEncoder
 

@@ -132,7 +132,7 @@ def tiny(tmp_path_factory):
     from safetensors.torch import save_file
     from transformers import DistilBertConfig, DistilBertModel
 
-    from pyserini_dr.encode._models import RobertaDot
+    from pyserini_dr.encode.models import RobertaDot
 
     root = tmp_path_factory.mktemp("tiny-encoders")
     btok = bert_tokenizer(root / "wordpiece")
@@ -260,7 +260,7 @@ def test_tasb_long_query_is_truncated_to_30_tokens(tiny):
 # ---- ANCE / STAR / ADORE (RobertaDot) -----------------------------------------------------------------------------
 
 def test_ance_checkpoint_names_load_without_missing_keys(tiny):
-    from pyserini_dr.encode._models import RobertaDot
+    from pyserini_dr.encode.models import RobertaDot
 
     path, _ = tiny["ance"]
     _, info = RobertaDot.from_pretrained(path, output_loading_info=True)
@@ -641,7 +641,7 @@ def test_the_mask_given_to_the_model_changes_no_vector(tiny, family):
     """_encode hands the model None for a batch without padding and, under SDPA attention, a prepared 4D mask for a
     padded one (HF would test the 2D mask on the device, a wait at every batch): the vectors must equal those of the
     model given the batch's own 2D mask, bit for bit, in DistilBERT, RoBERTa + head and BERT."""
-    from pyserini_dr.encode._encoder import _BATCH_MASK, host_model_mask, pool
+    from pyserini_dr.encode.encoder import _BATCH_MASK, host_model_mask, pool
 
     enc = DenseEncoder(tiny[family][0], encoder_class=family)
     model = enc.passage_model
@@ -699,7 +699,7 @@ def test_batches_padded_to_a_graphs_shape_give_the_same_vectors(tiny, family):
     """A CUDA graph runs a batch padded to its shape (more rows, each holding one attended pad token, and a width up
     to a multiple of 16 tokens): the real rows' vectors must be those of the batch padded to its own width. Checked
     on the CPU, where the same padded batch runs eagerly, with the mask a graph gets (prepared 4D)."""
-    from pyserini_dr.encode._encoder import pool
+    from pyserini_dr.encode.encoder import pool
     from pyserini_dr.encode._graphs import padded_rows, padded_width
 
     enc = DenseEncoder(tiny[family][0], encoder_class=family)

@@ -34,7 +34,7 @@ def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bo
 def build_encoder(args, model: str | None = None, settings=None):
     import torch
 
-    from ._encoder import DenseEncoder
+    from .encoder import DenseEncoder
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = "bfloat16" if args.bf16 else "float16" if args.fp16 else "float32"

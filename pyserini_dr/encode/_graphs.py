@@ -13,7 +13,7 @@ from collections import OrderedDict
 
 import torch
 
-from ._encoder import model_inputs, pool, prepared_mask, takes_prepared_mask
+from .encoder import model_inputs, pool, prepared_mask, takes_prepared_mask
 
 WIDTH_STEP = 16
 ROW_STEPS = 8       # padded row counts per doubling

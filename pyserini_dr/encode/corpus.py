@@ -23,7 +23,7 @@ from ..progress import progress
 from ..data.corpus import iter_corpus
 from ..errors import InputError
 from ..index.dense import EMBEDDINGS_FILE, META_FILE, write_dense_index
-from ._encoder import DenseEncoder
+from .encoder import DenseEncoder
 
 PROGRESS_FILE = ".progress.json"
 CHUNK_SIZE = 16384       # documents per resumable chunk

@@ -20,7 +20,7 @@ import os
 import re
 
 from ..errors import InputError
-from ._settings import EncoderSettings, saved_settings, sentence_transformers_settings
+from .settings import EncoderSettings, saved_settings, sentence_transformers_settings
 
 PRESETS: dict[str, EncoderSettings] = {
     "auto": EncoderSettings(),

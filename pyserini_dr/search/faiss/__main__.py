@@ -20,7 +20,7 @@ from . import BACKENDS, DenseSearcher
 
 def load_index_and_encoder(args):
     from ...encode.__main__ import build_encoder
-    from ...encode._settings import EncoderSettings
+    from ...encode.settings import EncoderSettings
     from ...index.dense import DenseIndex
 
     index = DenseIndex(resolve_index(args.index, "dense"))

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..data.corpus import flat_text
-from ._settings import EncoderSettings
+from .settings import EncoderSettings
 from .families import resolve_settings
 
 TOWERS = ("query_encoder", "passage_encoder")  # sub-folders of a checkpoint with separate towers (PAIR, DPR-style)
@@ -23,7 +23,7 @@ def load_model(path: str, settings: EncoderSettings, dtype: torch.dtype):
         hf_logging.disable_progress_bar()  # "Loading weights" would precede a one-line error
 
     if settings.head == "linear-layernorm":
-        from ._models import RobertaDot
+        from .models import RobertaDot
         return RobertaDot.from_pretrained(path, dtype=dtype)
     return AutoModel.from_pretrained(path, dtype=dtype)
 

@@ -83,7 +83,7 @@ def main() -> None:
     from pyserini_dr.data.corpus import read_corpus
     from pyserini_dr.data.registry import resolve_corpus
     from pyserini_dr.encode.encoder import DenseEncoder
-    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer
+    from pyserini_dr.encode.tokenize import PassageTokenizer
     from pyserini_dr.encode.corpus import CorpusEncoder
 
     parser = argparse.ArgumentParser()
@@ -190,7 +190,8 @@ def main() -> None:
     print(f"|{'-' * 19}|{'-' * 86}|---------|---------|---------|")
     for r in rows:
         row(*r)
-    from pyserini_dr.encode._rust_tokenizer import PYTHON_WORDPIECE_MAX_THREADS, worker_threads
+    from pyserini_dr.encode.tokenize.passages import PYTHON_WORDPIECE_MAX_THREADS
+    from pyserini_dr.encode.tokenize.workers import worker_threads
     cores = os.cpu_count() or 1
     python_wp = [k for k in args.tokenizer_processes if worker_threads(k) <= PYTHON_WORDPIECE_MAX_THREADS]
     print(f"{cores} cores; N worker processes get (cores - 2) / N Rust threads each and tokenize ASCII texts with the "

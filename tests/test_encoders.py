@@ -454,7 +454,8 @@ def test_long_texts_tokenized_from_a_word_aligned_prefix_give_the_full_texts_ids
     the whole text, for WordPiece and byte-level BPE, including a cut text that falls short and is redone whole."""
     import random
 
-    from pyserini_dr.encode._rust_tokenizer import CLIP_CHARS_PER_TOKEN, configured, encode_clipped
+    from pyserini_dr.encode.tokenize.clip import CLIP_CHARS_PER_TOKEN, encode_clipped
+    from pyserini_dr.encode.tokenize.passages import configured
 
     rng = random.Random(7)
     words = " ".join(ALL_TEXT).split()
@@ -475,7 +476,8 @@ def test_clipping_never_cuts_inside_a_run_of_whitespace(tiny, which):
     inside a run would leave byte-level BPE a shorter whitespace piece at the end than the full text has."""
     import random
 
-    from pyserini_dr.encode._rust_tokenizer import configured, encode_clipped
+    from pyserini_dr.encode.tokenize.clip import encode_clipped
+    from pyserini_dr.encode.tokenize.passages import configured
 
     rng = random.Random(11)
     words = " ".join(ALL_TEXT).split()
@@ -499,7 +501,7 @@ def test_clipping_never_cuts_inside_a_run_of_whitespace(tiny, which):
 
 
 def test_the_clip_point_is_a_single_space_between_words():
-    from pyserini_dr.encode._rust_tokenizer import _word_boundary
+    from pyserini_dr.encode.tokenize.clip import _word_boundary
 
     text = "alpha beta   gamma\n \ndelta epsilon"
     assert _word_boundary(text, len(text)) == text.index(" epsilon")
@@ -528,7 +530,7 @@ def test_ascii_texts_normalized_in_python_give_the_full_tokenizers_ids(tmp_path,
     without lowercasing; non-ASCII texts take the full tokenizer."""
     import random
 
-    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer, configured
+    from pyserini_dr.encode.tokenize.passages import PassageTokenizer, configured
 
     words = " ".join(ALL_TEXT).split()
     tok = _wordpiece_vocab_tokenizer(tmp_path, lowercase)
@@ -555,7 +557,7 @@ def test_scifact_passages_tokenize_as_the_full_tokenizer_does(data_dir):
     from transformers import AutoTokenizer
 
     from pyserini_dr.data.corpus import flat_text, read_passages
-    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer, configured
+    from pyserini_dr.encode.tokenize.passages import PassageTokenizer, configured
 
     texts = [flat_text(t, x) for t, x in read_passages(str(data_dir / "scifact/corpus.jsonl")).values()]
     spec = AutoTokenizer.from_pretrained(str(gt.get_model_path())).backend_tokenizer.to_str()
@@ -576,7 +578,7 @@ def test_python_wordpiece_gives_the_full_tokenizers_ids(tmp_path, lowercase):
     go to it), long texts whose clipped prefix falls short, non-ASCII texts and characters of many kinds."""
     import random
 
-    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer, configured
+    from pyserini_dr.encode.tokenize.passages import PassageTokenizer, configured
 
     tok = _wordpiece_vocab_tokenizer(tmp_path, lowercase)
     words = " ".join(ALL_TEXT).split()
@@ -617,8 +619,8 @@ def test_python_wordpiece_only_for_bert_pipelines_and_few_rust_threads(tiny, mon
     get at most 4 threads."""
     import json
 
-    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer
-    from pyserini_dr.encode._wordpiece import AsciiWordPiece
+    from pyserini_dr.encode.tokenize.passages import PassageTokenizer
+    from pyserini_dr.encode.tokenize.wordpiece import AsciiWordPiece
 
     bert = json.loads(tiny["bert_tokenizer"].backend_tokenizer.to_str())
     assert AsciiWordPiece.from_spec(bert, 16).head == [bert["post_processor"]["special_tokens"]["[CLS]"]["ids"][0]]
@@ -681,7 +683,7 @@ def test_tokenizer_worker_processes_give_passage_ids(tiny, monkeypatch):
             enc._workers[1].task_size = 4
             got = enc.submit_passage_ids(passages, 1, thread).result()
             with monkeypatch.context() as patch:  # an error on arrival reaches the caller (no wait without end)
-                patch.setattr("pyserini_dr.encode._rust_tokenizer._unpack", lambda *_: 1 / 0)
+                patch.setattr("pyserini_dr.encode.tokenize.workers._unpack", lambda *_: 1 / 0)
                 with pytest.raises(ZeroDivisionError):
                     enc.submit_passage_ids(passages, 1, thread).result(timeout=60)
     finally:

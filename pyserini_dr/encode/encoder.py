@@ -11,6 +11,7 @@ import torch
 from ..data.corpus import flat_text
 from .settings import EncoderSettings
 from .families import resolve_settings
+from .tokenize import TokenizerProcesses, passage_tokenizer
 
 TOWERS = ("query_encoder", "passage_encoder")  # sub-folders of a checkpoint with separate towers (PAIR, DPR-style)
 
@@ -181,8 +182,6 @@ class DenseEncoder:
         if processes <= 0 or backend is None:
             return thread.submit(self.passage_ids, passages)
         if (self._workers or (0, None))[0] != processes:
-            from ._rust_tokenizer import TokenizerProcesses
-
             self.close_workers()
             self._workers = (processes, TokenizerProcesses(backend, processes))
         return self._workers[1].submit(self._passage_inputs(passages), self.settings.title == "pair")
@@ -197,10 +196,7 @@ class DenseEncoder:
         """The passage tokenizer's Rust backend set to the family's truncation (a ``PassageTokenizer``), or None for
         a slow tokenizer."""
         if not hasattr(self, "_rust"):
-            from ._rust_tokenizer import PassageTokenizer
-
-            backend = getattr(self.passage_tokenizer, "_tokenizer", None)
-            self._rust = PassageTokenizer(backend.to_str(), self.settings.passage_max_length) if backend else None
+            self._rust = passage_tokenizer(self.passage_tokenizer, self.settings.passage_max_length)
         return self._rust
 
     def pad(self, features: dict, rows: Sequence[int] | None = None, shape: tuple[int, int] | None = None) -> dict:

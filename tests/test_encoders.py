@@ -643,7 +643,8 @@ def test_the_mask_given_to_the_model_changes_no_vector(tiny, family):
     """_encode hands the model None for a batch without padding and, under SDPA attention, a prepared 4D mask for a
     padded one (HF would test the 2D mask on the device, a wait at every batch): the vectors must equal those of the
     model given the batch's own 2D mask, bit for bit, in DistilBERT, RoBERTa + head and BERT."""
-    from pyserini_dr.encode.encoder import _BATCH_MASK, host_model_mask, pool
+    from pyserini_dr.encode.forward import _BATCH_MASK, host_model_mask
+    from pyserini_dr.encode.pooling import pool
 
     enc = DenseEncoder(tiny[family][0], encoder_class=family)
     model = enc.passage_model
@@ -660,7 +661,7 @@ def test_the_mask_given_to_the_model_changes_no_vector(tiny, family):
     for batch in (padded, full):
         with torch.inference_mode():
             expected = pool(enc.settings, model, {k: v for k, v in batch.items()
-                                                  if k != "token_type_ids" or family == "simlm"}, _BATCH_MASK)
+                                                  if k != "token_type_ids" or family == "simlm"})
         assert torch.equal(enc._encode(model, batch), expected)
 
 
@@ -701,8 +702,8 @@ def test_batches_padded_to_a_graphs_shape_give_the_same_vectors(tiny, family):
     """A CUDA graph runs a batch padded to its shape (more rows, each holding one attended pad token, and a width up
     to a multiple of 16 tokens): the real rows' vectors must be those of the batch padded to its own width. Checked
     on the CPU, where the same padded batch runs eagerly, with the mask a graph gets (prepared 4D)."""
-    from pyserini_dr.encode.encoder import pool
-    from pyserini_dr.encode._graphs import padded_rows, padded_width
+    from pyserini_dr.encode.forward import padded_rows, padded_width
+    from pyserini_dr.encode.pooling import pool_with_mask
 
     enc = DenseEncoder(tiny[family][0], encoder_class=family)
     model = enc.passage_model
@@ -719,7 +720,7 @@ def test_batches_padded_to_a_graphs_shape_give_the_same_vectors(tiny, family):
     if family != "simlm":
         batch.pop("token_type_ids", None)
     with torch.inference_mode():
-        padded = pool(enc.settings, model, batch, batch["attention_mask"][:, None, None, :].bool())
+        padded = pool_with_mask(enc.settings, model, batch, batch["attention_mask"][:, None, None, :].bool())
     np.testing.assert_allclose(padded[:len(rows)].numpy(), own.numpy(), rtol=RTOL, atol=ATOL)
     assert torch.isfinite(padded).all()
 
@@ -728,7 +729,7 @@ def test_graph_shapes_and_width_drop_batches(tiny):
     """Padded row counts are multiples of an eighth of their power of two, widths multiples of 16 within the max
     length; without a GPU the corpus encoder's graphs are off and its vectors unchanged; width_drop closes a batch
     that holds an eighth of the token budget before a passage 10% shorter than its width."""
-    from pyserini_dr.encode._graphs import graphs_supported, padded_rows, padded_width
+    from pyserini_dr.encode.forward import graphs_supported, padded_rows, padded_width
     from pyserini_dr.encode.corpus import CorpusEncoder
 
     assert [padded_rows(r) for r in (1, 8, 9, 17, 221, 291, 512, 513, 1000)] == [1, 8, 9, 18, 224, 320, 512, 576, 1024]
@@ -741,7 +742,7 @@ def test_graph_shapes_and_width_drop_batches(tiny):
     assert graphed.cuda_graphs and graphed.width_drop == 0.1
     assert np.array_equal(graphed.encode_pairs(passages),
                           CorpusEncoder(enc, batch_tokens=64, cuda_graphs=False).encode_pairs(passages))
-    assert not graphed._forward.enabled
+    assert not graphed._forward.graphed
 
     lengths = [100, 100, 95, 89, 89, 50, 10, 10]
     order = list(range(len(lengths)))

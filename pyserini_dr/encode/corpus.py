@@ -24,6 +24,7 @@ from ..data.corpus import iter_corpus
 from ..errors import InputError
 from ..index.dense import EMBEDDINGS_FILE, META_FILE, write_dense_index
 from .encoder import DenseEncoder
+from .forward import EagerForward, GraphedForward, graphs_supported
 
 PROGRESS_FILE = ".progress.json"
 CHUNK_SIZE = 16384       # documents per resumable chunk
@@ -66,7 +67,7 @@ class CorpusEncoder:
         self.compiled = compile
         self.cuda_graphs = cuda_graphs and not compile
         self.width_drop = width_drop
-        self._forward = None  # the GraphedForward, made at the first batch
+        self._forward = None  # the EagerForward or GraphedForward, made at the first batch
         if compile:
             encoder.passage_model.forward = torch.compile(encoder.passage_model.forward, dynamic=True)
         self.chunk_size = chunk_size
@@ -94,9 +95,7 @@ class CorpusEncoder:
 
     def _encode_features(self, features: dict, out: torch.Tensor, offset: int, on_batch=None) -> None:
         if self._forward is None:
-            from ._graphs import GraphedForward
-
-            self._forward = GraphedForward(self.encoder, self.encoder.passage_model, self.cuda_graphs)
+            self._forward = self._passage_forward()
         lengths = [len(ids) for ids in features["input_ids"]]
         for rows in self._batches(lengths):
             vecs = self._forward(features, rows)
@@ -107,6 +106,14 @@ class CorpusEncoder:
             out[index] = vecs
             if on_batch is not None:
                 on_batch(len(rows))
+
+    def _passage_forward(self):
+        """The passage model's forward: replayed from CUDA graphs where ``cuda_graphs`` is on and the device and model
+        take them (``graphs_supported``), eager otherwise."""
+        model = self.encoder.passage_model
+        if self.cuda_graphs and graphs_supported(model, self.encoder.device):
+            return GraphedForward(self.encoder, model)
+        return EagerForward(self.encoder, model)
 
     def _slices(self, count: int) -> list[tuple[int, int]]:
         """(start, end) of the slices tokenized together: the first holds ``first_slice`` documents and each next

@@ -12,7 +12,8 @@ import os
 
 import torch
 
-from ..encode.encoder import TOWERS, DenseEncoder, model_inputs, pool
+from ..encode.encoder import TOWERS, DenseEncoder
+from ..encode.pooling import model_inputs, pool
 from ..files import atomic_directory
 from ..encode.settings import SETTINGS_FILE
 

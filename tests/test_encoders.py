@@ -666,10 +666,11 @@ def test_the_mask_given_to_the_model_changes_no_vector(tiny, family):
 
 
 def test_tokenizer_worker_processes_give_passage_ids(tiny, monkeypatch):
-    """submit_passage_ids in a spawned worker process returns what passage_ids returns (int64 again after the worker
-    sends uint8/uint16 arrays), segment ids of (title, text) pairs included, in order when the texts are cut into
-    several tasks, and empty for no texts; an error on a task's arrival is the caller's error; the corpus encoder's
-    slices start at 16 documents, or at first_slice, and double up to sort_slice."""
+    """The corpus encoder's tokenizer worker processes (spawned) return what passage_ids returns (int64 again after
+    the worker sends uint8/uint16 arrays), segment ids of (title, text) pairs included, in order when the texts are
+    cut into several tasks, and empty for no texts; an error on a task's arrival is the caller's error; the workers
+    stop when the corpus encoder's outermost block (or encode_pairs's own) ends; the corpus encoder's slices start
+    at 16 documents, or at first_slice, and double up to sort_slice."""
     from concurrent.futures import ThreadPoolExecutor
 
     from pyserini_dr.encode.corpus import CorpusEncoder
@@ -677,18 +678,19 @@ def test_tokenizer_worker_processes_give_passage_ids(tiny, monkeypatch):
     enc = DenseEncoder(tiny["simlm"][0], encoder_class="simlm")
     passages = PASSAGES * 5
     expected = enc.passage_ids(passages)
-    try:
-        with ThreadPoolExecutor(1) as thread:
-            empty = enc.submit_passage_ids([], 1, thread).result()
-            assert enc._workers[0] == 1
-            enc._workers[1].task_size = 4
-            got = enc.submit_passage_ids(passages, 1, thread).result()
-            with monkeypatch.context() as patch:  # an error on arrival reaches the caller (no wait without end)
-                patch.setattr("pyserini_dr.encode.tokenize.workers._unpack", lambda *_: 1 / 0)
-                with pytest.raises(ZeroDivisionError):
-                    enc.submit_passage_ids(passages, 1, thread).result(timeout=60)
-    finally:
-        enc.close_workers()
+    workers = CorpusEncoder(enc, batch_tokens=64, tokenizer_processes=1)
+    with workers, ThreadPoolExecutor(1) as thread:
+        empty = workers._submit_passage_ids([], thread).result()
+        assert workers._workers is not None
+        workers._workers.task_size = 4
+        got = workers._submit_passage_ids(passages, thread).result()
+        with monkeypatch.context() as patch:  # an error on arrival reaches the caller (no wait without end)
+            patch.setattr("pyserini_dr.encode.tokenize.workers._unpack", lambda *_: 1 / 0)
+            with pytest.raises(ZeroDivisionError):
+                workers._submit_passage_ids(passages, thread).result(timeout=60)
+    assert workers._workers is None
+    assert np.array_equal(workers.encode_pairs(passages), CorpusEncoder(enc, batch_tokens=64).encode_pairs(passages))
+    assert workers._workers is None
     assert empty == {"input_ids": [], "token_type_ids": []} and len(passages) > 2 * 4
     for key in ("input_ids", "token_type_ids"):
         assert len(got[key]) == len(passages)

@@ -94,11 +94,8 @@ def main(argv=None) -> int:
     corpus_encoder = CorpusEncoder(encoder, chunk_size=args.chunk_size or CHUNK_SIZE,
                                    batch_tokens=args.batch_tokens or BATCH_TOKENS, compile=args.compile,
                                    tokenizer_processes=args.tokenizer_processes, cuda_graphs=not args.no_cuda_graphs)
-    try:
-        meta = corpus_encoder.encode(corpus, output, shard_id=shard_id, shard_num=shard_num,
-                                     corpus_name=args.dataset or corpus)
-    finally:
-        encoder.close_workers()
+    meta = corpus_encoder.encode(corpus, output, shard_id=shard_id, shard_num=shard_num,
+                                 corpus_name=args.dataset or corpus)
     docs_per_s = meta["documents"] / max(meta["encode_seconds"], 1e-9)
     print(f"encoded {meta['documents']:,} documents ({meta['dimension']} dims) in {meta['encode_seconds']:.1f}s "
           f"({docs_per_s:,.0f} docs/s) -> {output}", file=sys.stderr)

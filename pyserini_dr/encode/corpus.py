@@ -25,6 +25,7 @@ from ..errors import InputError
 from ..index.dense import EMBEDDINGS_FILE, META_FILE, write_dense_index
 from .encoder import DenseEncoder
 from .forward import EagerForward, GraphedForward, graphs_supported
+from .tokenize import TokenizerProcesses
 
 PROGRESS_FILE = ".progress.json"
 CHUNK_SIZE = 16384       # documents per resumable chunk
@@ -74,6 +75,35 @@ class CorpusEncoder:
         self.batch_tokens = batch_tokens
         self.max_batch = max_batch
         self.tokenizer_processes = tokenizer_processes
+        self._workers = None  # the TokenizerProcesses, started at the first slice and closed by ``close``
+        self._open = 0        # ``with`` blocks open on this encoder: the workers stop when the outermost one ends
+
+    def __enter__(self) -> "CorpusEncoder":
+        """Keeps the tokenizer worker processes started inside the block until it ends. ``encode`` and
+        ``encode_pairs`` each open one; a caller's block makes several calls share one start of the workers."""
+        self._open += 1
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._open -= 1
+        if not self._open:
+            self.close()
+
+    def close(self) -> None:
+        """Stops the tokenizer worker processes, if any."""
+        if self._workers is not None:
+            self._workers.close()
+            self._workers = None
+
+    def _submit_passage_ids(self, passages: list[tuple[str, str]], thread):
+        """``encoder.passage_ids(passages)`` as a future: from ``tokenizer_processes`` worker processes (started at
+        the first call) or, where that is 0 or the tokenizer is a slow one, on ``thread`` (an executor)."""
+        backend = self.encoder.rust_tokenizer()
+        if self.tokenizer_processes <= 0 or backend is None:
+            return thread.submit(self.encoder.passage_ids, passages)
+        if self._workers is None:
+            self._workers = TokenizerProcesses(backend, self.tokenizer_processes)
+        return self._workers.submit(self.encoder._passage_inputs(passages), self.encoder.settings.title == "pair")
 
     def _batches(self, lengths: list[int]):
         """Rows in descending token length, grouped so each padded batch stays within the token budget; with
@@ -133,8 +163,8 @@ class CorpusEncoder:
         length-sorted batches.
         """
         out = torch.empty((len(passages), self.encoder.dimension), dtype=torch.float32, device=self.encoder.device)
-        with ThreadPoolExecutor(1) as thread:
-            slices = [(start, self.encoder.submit_passage_ids(passages[start:end], self.tokenizer_processes, thread))
+        with self, ThreadPoolExecutor(1) as thread:
+            slices = [(start, self._submit_passage_ids(passages[start:end], thread))
                       for start, end in self._slices(len(passages))]
             for start, future in slices:
                 self._encode_features(future.result(), out, start, on_batch)
@@ -179,13 +209,14 @@ class CorpusEncoder:
                 empty += sum(1 for d in chunk if not (d.title.strip() or d.text.strip()))
                 yield chunk
 
-        for n, chunk in enumerate(chunks()):
-            if n < done_chunks:
-                continue
-            row = n * self.chunk_size
-            vectors[row:row + len(chunk)] = self.encode_pairs([(d.title, d.text) for d in chunk], bar.update)
-            vectors.flush()
-            self._save_progress(output_dir, plan, n + 1)
+        with self:  # the tokenizer workers serve every chunk and stop after the last
+            for n, chunk in enumerate(chunks()):
+                if n < done_chunks:
+                    continue
+                row = n * self.chunk_size
+                vectors[row:row + len(chunk)] = self.encode_pairs([(d.title, d.text) for d in chunk], bar.update)
+                vectors.flush()
+                self._save_progress(output_dir, plan, n + 1)
         bar.close()
         vectors.flush()
         del vectors

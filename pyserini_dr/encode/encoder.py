@@ -12,7 +12,7 @@ from ..data.corpus import flat_text
 from .settings import EncoderSettings
 from .families import resolve_settings
 from .forward import eager_vectors
-from .tokenize import TokenizerProcesses, passage_tokenizer
+from .tokenize import passage_tokenizer
 
 TOWERS = ("query_encoder", "passage_encoder")  # sub-folders of a checkpoint with separate towers (PAIR, DPR-style)
 
@@ -57,7 +57,6 @@ class DenseEncoder:
         self.query_model = self._load(query_path)
         self.passage_model = self.query_model if passage_path == query_path else self._load(passage_path)
         self.passage_tokenizer = self.tokenizer if passage_path == query_path else load_tokenizer(passage_path)
-        self._workers = None  # (count, TokenizerProcesses) once submit_passage_ids has started them
 
     def _load(self, path):
         return load_model(path, self.settings, self.dtype).to(self.device).eval()
@@ -104,24 +103,6 @@ class DenseEncoder:
                                      else []), max_length=self.settings.passage_max_length, truncation="longest_first")
         return {"input_ids": [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]],
                 "token_type_ids": [np.asarray(x, dtype=np.int64) for x in enc["token_type_ids"]] if pair else None}
-
-    def submit_passage_ids(self, passages: Sequence[tuple[str, str]], processes: int, thread):
-        """``passage_ids`` as a future: run by ``processes`` tokenizer worker processes (spawned at the first call,
-        then kept with the encoder) or, where that is 0 or the tokenizer is a slow one, on ``thread`` (an
-        executor)."""
-        backend = self.rust_tokenizer()
-        if processes <= 0 or backend is None:
-            return thread.submit(self.passage_ids, passages)
-        if (self._workers or (0, None))[0] != processes:
-            self.close_workers()
-            self._workers = (processes, TokenizerProcesses(backend, processes))
-        return self._workers[1].submit(self._passage_inputs(passages), self.settings.title == "pair")
-
-    def close_workers(self) -> None:
-        """Stops the tokenizer worker processes, if any."""
-        if self._workers is not None:
-            self._workers[1].close()
-            self._workers = None
 
     def rust_tokenizer(self):
         """The passage tokenizer's Rust backend set to the family's truncation (a ``PassageTokenizer``), or None for

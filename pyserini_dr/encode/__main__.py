@@ -62,9 +62,8 @@ def main(argv=None) -> int:
                         help="torch.compile the model (measured slower on SciFact: each batch shape compiles anew)")
     parser.add_argument("--tokenizer-processes", type=int, default=0,
                         help="tokenize in N worker processes instead of a background thread (faster on many-core "
-                             "GPU hosts; on a 16-core H100 host 12 did best for MiniLM and a BERT-base-sized model; "
-                             "with (cores - 2) / N <= 4 Rust threads each, BERT WordPiece models tokenize in "
-                             "Python, exactly)")
+                             "GPU hosts: see eval/results/bench_encode.*; with (cores - 2) / N <= 4 Rust threads "
+                             "each, BERT WordPiece models tokenize in Python, exactly)")
     parser.add_argument("--no-cuda-graphs", action="store_true",
                         help="run the model's forward eagerly on a GPU instead of replaying CUDA graphs")
     args = parser.parse_args(argv)

@@ -57,11 +57,11 @@ class CorpusEncoder:
         that fraction shorter than the batch's width (once the batch holds an eighth of the token budget);
         ``compile`` runs the model through torch.compile instead of graphs.
 
-        On a 16-core H100 host (scripts/bench_encode.py, bf16, session 10) graphs, width_drop 0.1 and a first slice
-        of 16 took MiniLM from 16,793 to 19,475 docs/s and a BERT-base-sized model from 37.2% to 42.1% of the
-        ceiling, both with 12 tokenizer worker processes (6,880 docs/s and 30.8% with the background thread).
-        Workers stay opt-in because they are spawned processes: a calling script needs an
-        ``if __name__ == "__main__":`` guard, or the workers re-run it."""
+        The defaults (graphs, width_drop, first_slice) were chosen with scripts/bench_encode.py, and worker
+        processes tokenize faster than the thread on many-core GPU hosts (eval/results/bench_encode.*). Workers stay
+        opt-in because they are spawned processes: a calling script needs an ``if __name__ == "__main__":`` guard, or
+        the workers re-run it. They are this encoder's: started at the first slice, stopped when the ``with`` block
+        of ``encode``, ``encode_pairs`` or the caller ends."""
         self.encoder = encoder
         self.sort_slice = sort_slice
         self.first_slice = max(1, min(sort_slice, first_slice or FIRST_SLICE))

@@ -140,8 +140,8 @@ class GraphedForward:
     def _forward(self, static: dict) -> torch.Tensor:
         """The forward with our prepared 4D mask, also where no row is padded: while a graph is captured, HF cannot
         test a mask for padding and builds an expanded one (stride 0), which no fused attention kernel takes (SDPA's
-        math kernel, in float32, made a BERT-base forward 3.4x slower on an H100). Fused kernels only: a capture
-        without one fails and turns graphs off, rather than running slowly."""
+        math kernel, in float32, is several times slower). Fused kernels only: a capture without one fails and turns
+        graphs off, rather than running slowly."""
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
         mask = prepared_mask(static["attention_mask"])

@@ -32,9 +32,9 @@ def to_features(encodings, with_types: bool) -> dict:
 _NON_ASCII_RUN = re.compile(r"(?<![^ \t\n\r])[^ \t\n\r\x80-\U0010ffff]*+[^\x00-\x7f][^ \t\n\r]*")
 
 
-# AsciiWordPiece needs about a quarter of the Rust tokenizer's CPU time for a text but runs on one core: on a 16-vCPU
-# H100 host the Rust tokenizer ran 4.0x faster on 8 threads than on 1 and 7.4x on 16, and the SciFact texts took
-# 0.26-0.41 s on 16 threads against 0.46-0.95 s for the Python path (eval/results/bench_encode.h100.txt)
+# AsciiWordPiece needs a fraction of the Rust tokenizer's CPU time for a text but runs on one core, while the Rust
+# tokenizer spreads over its threads: with more threads than this the Rust tokenizer is faster
+# (scripts/bench_encode.py, bench_tokenize.py; eval/results/bench_encode.*)
 PYTHON_WORDPIECE_MAX_THREADS = 4
 
 
@@ -61,9 +61,9 @@ def _ascii_table(clean: bool, lowercase: bool) -> tuple[bytes, bytes]:
 
 class PassageTokenizer:
     """The Rust tokenizer for single passage texts, with exact shortcuts. Where the tokenizer has BERT's normalizer,
-    ASCII texts are normalized in Python (cleaning, lowercasing: all it does to ASCII) and tokenized without it (a
-    third less time) or, where the pipeline is BERT's WordPiece and ``python_wordpiece``, by ``AsciiWordPiece``: a
-    quarter of the Rust tokenizer's CPU time, but on one core, while the Rust tokenizer spreads over all of them.
+    ASCII texts are normalized in Python (cleaning, lowercasing: all it does to ASCII) and tokenized without it (less
+    time) or, where the pipeline is BERT's WordPiece and ``python_wordpiece``, by ``AsciiWordPiece``: a fraction of
+    the Rust tokenizer's CPU time, but on one core, while the Rust tokenizer spreads over all of them.
     So that is the default only where the Rust tokenizer gets at most ``PYTHON_WORDPIECE_MAX_THREADS`` threads (small
     machines, tokenizer worker processes). With it, the other texts' ASCII stretches go to it too and only their
     runs of non-ASCII words to the Rust tokenizer (``_mixed_ids``). Long texts are tokenized from a word-aligned

@@ -21,9 +21,8 @@ def worker_threads(processes: int) -> int:
 class TokenizerProcesses:
     """Tokenization in worker processes, each with its own Rust thread pool: Python tokenization (``AsciiWordPiece``
     where the workers get few Rust threads) and the per-text Python work around the Rust tokenizer run on one core
-    in one process. Two cores are left to the process that launches the device's kernels (diagnostics on an H100
-    host found no clear difference from using all 16, within that host's noise). Workers are spawned (safe beside
-    CUDA) once and kept; spawning re-imports the main script, so a script using them needs an
+    in one process. Two cores are left to the process that launches the device's kernels. Workers are spawned (safe
+    beside CUDA) once and kept until ``close``; spawning re-imports the main script, so a script using them needs an
     ``if __name__ == "__main__":`` guard."""
 
     def __init__(self, tokenizer: PassageTokenizer, processes: int):
@@ -95,8 +94,7 @@ def _features_in_worker(inputs: list, pair: bool) -> tuple:
     """The features packed as one array per field, in the smallest integer type that holds them (uint16 for
     vocabularies under 65,536), and the lengths: one buffer of a quarter of the bytes to send back. The launching
     process reads it in pipe-sized pieces on a thread that shares the interpreter lock with the one feeding the
-    device (a throw-away test on a 2-core machine: a busy thread lost 27% of its work while 1 MB results arrived
-    back to back, 1% with 250 kB ones)."""
+    device, so the fewer bytes, the less that thread loses."""
     features = _worker.features(inputs, pair)
     lengths = np.fromiter(map(len, features["input_ids"]), dtype=np.int64, count=len(inputs))
     packed = {}

@@ -22,7 +22,7 @@ def main() -> None:
 
     from pyserini_dr.data.qrels import read_qrels
     from pyserini_dr.data.registry import resolve_qrels, resolve_topics
-    from pyserini_dr.encode._encoder import DenseEncoder
+    from pyserini_dr.encode.encoder import DenseEncoder
     from pyserini_dr.eval.metrics import evaluate
     from pyserini_dr.index.dense import FAISS_FILE, DenseIndex
     from pyserini_dr.index.faiss_builder import build_index

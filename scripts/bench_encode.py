@@ -82,8 +82,8 @@ def main() -> None:
 
     from pyserini_dr.data.corpus import read_corpus
     from pyserini_dr.data.registry import resolve_corpus
-    from pyserini_dr.encode._encoder import DenseEncoder
-    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer
+    from pyserini_dr.encode.encoder import DenseEncoder
+    from pyserini_dr.encode.tokenize import PassageTokenizer
     from pyserini_dr.encode.corpus import CorpusEncoder
 
     parser = argparse.ArgumentParser()
@@ -167,19 +167,18 @@ def main() -> None:
             for what, kwargs, model_alone in variants:
                 kwargs = dict(kwargs)
                 switch = kwargs.pop("switch_ms", None)
-                ce = CorpusEncoder(enc, max_batch=4096, **kwargs)
-                default_switch = sys.getswitchinterval()
-                sys.setswitchinterval(default_switch if switch is None else switch / 1000)
-                secs = timed(lambda: ce.encode_pairs(pairs), args.repeats)
-                sys.setswitchinterval(default_switch)
-                rows.append(row(label, f"pyserini-dr {dtype}, {what}", n / secs, fpd))
-                if model_alone:
-                    features = enc.passage_ids(pairs)  # the device alone: tokenized beforehand
-                    out = torch.empty((n, enc.dimension), device=args.device)
-                    secs = timed(lambda: ce._encode_features(features, out, 0), args.repeats)
-                    rows.append(row(label, f"  (device only, pre-tokenized, {model_alone})", n / secs, fpd))
+                with CorpusEncoder(enc, max_batch=4096, **kwargs) as ce:  # its workers serve all of its calls
+                    default_switch = sys.getswitchinterval()
+                    sys.setswitchinterval(default_switch if switch is None else switch / 1000)
+                    secs = timed(lambda: ce.encode_pairs(pairs), args.repeats)
+                    sys.setswitchinterval(default_switch)
+                    rows.append(row(label, f"pyserini-dr {dtype}, {what}", n / secs, fpd))
+                    if model_alone:
+                        features = enc.passage_ids(pairs)  # the device alone: tokenized beforehand
+                        out = torch.empty((n, enc.dimension), device=args.device)
+                        secs = timed(lambda: ce._encode_features(features, out, 0), args.repeats)
+                        rows.append(row(label, f"  (device only, pre-tokenized, {model_alone})", n / secs, fpd))
                 enc.passage_model.forward = type(enc.passage_model).forward.__get__(enc.passage_model)
-            enc.close_workers()
             del enc
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
@@ -190,7 +189,8 @@ def main() -> None:
     print(f"|{'-' * 19}|{'-' * 86}|---------|---------|---------|")
     for r in rows:
         row(*r)
-    from pyserini_dr.encode._rust_tokenizer import PYTHON_WORDPIECE_MAX_THREADS, worker_threads
+    from pyserini_dr.encode.tokenize.passages import PYTHON_WORDPIECE_MAX_THREADS
+    from pyserini_dr.encode.tokenize.workers import worker_threads
     cores = os.cpu_count() or 1
     python_wp = [k for k in args.tokenizer_processes if worker_threads(k) <= PYTHON_WORDPIECE_MAX_THREADS]
     print(f"{cores} cores; N worker processes get (cores - 2) / N Rust threads each and tokenize ASCII texts with the "

@@ -32,8 +32,9 @@ def timed(fn, repeats: int) -> tuple[float, float]:
 def main() -> None:
     from pyserini_dr.data.corpus import read_corpus
     from pyserini_dr.data.registry import resolve_corpus
-    from pyserini_dr.encode._encoder import load_tokenizer
-    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer, TokenizerProcesses, rust_threads
+    from pyserini_dr.encode.encoder import load_tokenizer
+    from pyserini_dr.encode.tokenize import PassageTokenizer, TokenizerProcesses
+    from pyserini_dr.encode.tokenize.passages import rust_threads
     from pyserini_dr.encode.corpus import CorpusEncoder
 
     parser = argparse.ArgumentParser()

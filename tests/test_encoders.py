@@ -132,7 +132,7 @@ def tiny(tmp_path_factory):
     from safetensors.torch import save_file
     from transformers import DistilBertConfig, DistilBertModel
 
-    from pyserini_dr.encode._models import RobertaDot
+    from pyserini_dr.encode.models import RobertaDot
 
     root = tmp_path_factory.mktemp("tiny-encoders")
     btok = bert_tokenizer(root / "wordpiece")
@@ -260,7 +260,7 @@ def test_tasb_long_query_is_truncated_to_30_tokens(tiny):
 # ---- ANCE / STAR / ADORE (RobertaDot) -----------------------------------------------------------------------------
 
 def test_ance_checkpoint_names_load_without_missing_keys(tiny):
-    from pyserini_dr.encode._models import RobertaDot
+    from pyserini_dr.encode.models import RobertaDot
 
     path, _ = tiny["ance"]
     _, info = RobertaDot.from_pretrained(path, output_loading_info=True)
@@ -454,7 +454,8 @@ def test_long_texts_tokenized_from_a_word_aligned_prefix_give_the_full_texts_ids
     the whole text, for WordPiece and byte-level BPE, including a cut text that falls short and is redone whole."""
     import random
 
-    from pyserini_dr.encode._rust_tokenizer import CLIP_CHARS_PER_TOKEN, configured, encode_clipped
+    from pyserini_dr.encode.tokenize.clip import CLIP_CHARS_PER_TOKEN, encode_clipped
+    from pyserini_dr.encode.tokenize.passages import configured
 
     rng = random.Random(7)
     words = " ".join(ALL_TEXT).split()
@@ -475,7 +476,8 @@ def test_clipping_never_cuts_inside_a_run_of_whitespace(tiny, which):
     inside a run would leave byte-level BPE a shorter whitespace piece at the end than the full text has."""
     import random
 
-    from pyserini_dr.encode._rust_tokenizer import configured, encode_clipped
+    from pyserini_dr.encode.tokenize.clip import encode_clipped
+    from pyserini_dr.encode.tokenize.passages import configured
 
     rng = random.Random(11)
     words = " ".join(ALL_TEXT).split()
@@ -499,7 +501,7 @@ def test_clipping_never_cuts_inside_a_run_of_whitespace(tiny, which):
 
 
 def test_the_clip_point_is_a_single_space_between_words():
-    from pyserini_dr.encode._rust_tokenizer import _word_boundary
+    from pyserini_dr.encode.tokenize.clip import _word_boundary
 
     text = "alpha beta   gamma\n \ndelta epsilon"
     assert _word_boundary(text, len(text)) == text.index(" epsilon")
@@ -528,7 +530,7 @@ def test_ascii_texts_normalized_in_python_give_the_full_tokenizers_ids(tmp_path,
     without lowercasing; non-ASCII texts take the full tokenizer."""
     import random
 
-    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer, configured
+    from pyserini_dr.encode.tokenize.passages import PassageTokenizer, configured
 
     words = " ".join(ALL_TEXT).split()
     tok = _wordpiece_vocab_tokenizer(tmp_path, lowercase)
@@ -555,7 +557,7 @@ def test_scifact_passages_tokenize_as_the_full_tokenizer_does(data_dir):
     from transformers import AutoTokenizer
 
     from pyserini_dr.data.corpus import flat_text, read_passages
-    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer, configured
+    from pyserini_dr.encode.tokenize.passages import PassageTokenizer, configured
 
     texts = [flat_text(t, x) for t, x in read_passages(str(data_dir / "scifact/corpus.jsonl")).values()]
     spec = AutoTokenizer.from_pretrained(str(gt.get_model_path())).backend_tokenizer.to_str()
@@ -576,7 +578,7 @@ def test_python_wordpiece_gives_the_full_tokenizers_ids(tmp_path, lowercase):
     go to it), long texts whose clipped prefix falls short, non-ASCII texts and characters of many kinds."""
     import random
 
-    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer, configured
+    from pyserini_dr.encode.tokenize.passages import PassageTokenizer, configured
 
     tok = _wordpiece_vocab_tokenizer(tmp_path, lowercase)
     words = " ".join(ALL_TEXT).split()
@@ -617,8 +619,8 @@ def test_python_wordpiece_only_for_bert_pipelines_and_few_rust_threads(tiny, mon
     get at most 4 threads."""
     import json
 
-    from pyserini_dr.encode._rust_tokenizer import PassageTokenizer
-    from pyserini_dr.encode._wordpiece import AsciiWordPiece
+    from pyserini_dr.encode.tokenize.passages import PassageTokenizer
+    from pyserini_dr.encode.tokenize.wordpiece import AsciiWordPiece
 
     bert = json.loads(tiny["bert_tokenizer"].backend_tokenizer.to_str())
     assert AsciiWordPiece.from_spec(bert, 16).head == [bert["post_processor"]["special_tokens"]["[CLS]"]["ids"][0]]
@@ -641,7 +643,8 @@ def test_the_mask_given_to_the_model_changes_no_vector(tiny, family):
     """_encode hands the model None for a batch without padding and, under SDPA attention, a prepared 4D mask for a
     padded one (HF would test the 2D mask on the device, a wait at every batch): the vectors must equal those of the
     model given the batch's own 2D mask, bit for bit, in DistilBERT, RoBERTa + head and BERT."""
-    from pyserini_dr.encode._encoder import _BATCH_MASK, host_model_mask, pool
+    from pyserini_dr.encode.forward import _BATCH_MASK, host_model_mask
+    from pyserini_dr.encode.pooling import pool
 
     enc = DenseEncoder(tiny[family][0], encoder_class=family)
     model = enc.passage_model
@@ -658,15 +661,16 @@ def test_the_mask_given_to_the_model_changes_no_vector(tiny, family):
     for batch in (padded, full):
         with torch.inference_mode():
             expected = pool(enc.settings, model, {k: v for k, v in batch.items()
-                                                  if k != "token_type_ids" or family == "simlm"}, _BATCH_MASK)
+                                                  if k != "token_type_ids" or family == "simlm"})
         assert torch.equal(enc._encode(model, batch), expected)
 
 
 def test_tokenizer_worker_processes_give_passage_ids(tiny, monkeypatch):
-    """submit_passage_ids in a spawned worker process returns what passage_ids returns (int64 again after the worker
-    sends uint8/uint16 arrays), segment ids of (title, text) pairs included, in order when the texts are cut into
-    several tasks, and empty for no texts; an error on a task's arrival is the caller's error; the corpus encoder's
-    slices start at 16 documents, or at first_slice, and double up to sort_slice."""
+    """The corpus encoder's tokenizer worker processes (spawned) return what passage_ids returns (int64 again after
+    the worker sends uint8/uint16 arrays), segment ids of (title, text) pairs included, in order when the texts are
+    cut into several tasks, and empty for no texts; an error on a task's arrival is the caller's error; the workers
+    stop when the corpus encoder's outermost block (or encode_pairs's own) ends; the corpus encoder's slices start
+    at 16 documents, or at first_slice, and double up to sort_slice."""
     from concurrent.futures import ThreadPoolExecutor
 
     from pyserini_dr.encode.corpus import CorpusEncoder
@@ -674,18 +678,19 @@ def test_tokenizer_worker_processes_give_passage_ids(tiny, monkeypatch):
     enc = DenseEncoder(tiny["simlm"][0], encoder_class="simlm")
     passages = PASSAGES * 5
     expected = enc.passage_ids(passages)
-    try:
-        with ThreadPoolExecutor(1) as thread:
-            empty = enc.submit_passage_ids([], 1, thread).result()
-            assert enc._workers[0] == 1
-            enc._workers[1].task_size = 4
-            got = enc.submit_passage_ids(passages, 1, thread).result()
-            with monkeypatch.context() as patch:  # an error on arrival reaches the caller (no wait without end)
-                patch.setattr("pyserini_dr.encode._rust_tokenizer._unpack", lambda *_: 1 / 0)
-                with pytest.raises(ZeroDivisionError):
-                    enc.submit_passage_ids(passages, 1, thread).result(timeout=60)
-    finally:
-        enc.close_workers()
+    workers = CorpusEncoder(enc, batch_tokens=64, tokenizer_processes=1)
+    with workers, ThreadPoolExecutor(1) as thread:
+        empty = workers._submit_passage_ids([], thread).result()
+        assert workers._workers is not None
+        workers._workers.task_size = 4
+        got = workers._submit_passage_ids(passages, thread).result()
+        with monkeypatch.context() as patch:  # an error on arrival reaches the caller (no wait without end)
+            patch.setattr("pyserini_dr.encode.tokenize.workers._unpack", lambda *_: 1 / 0)
+            with pytest.raises(ZeroDivisionError):
+                workers._submit_passage_ids(passages, thread).result(timeout=60)
+    assert workers._workers is None
+    assert np.array_equal(workers.encode_pairs(passages), CorpusEncoder(enc, batch_tokens=64).encode_pairs(passages))
+    assert workers._workers is None
     assert empty == {"input_ids": [], "token_type_ids": []} and len(passages) > 2 * 4
     for key in ("input_ids", "token_type_ids"):
         assert len(got[key]) == len(passages)
@@ -699,8 +704,8 @@ def test_batches_padded_to_a_graphs_shape_give_the_same_vectors(tiny, family):
     """A CUDA graph runs a batch padded to its shape (more rows, each holding one attended pad token, and a width up
     to a multiple of 16 tokens): the real rows' vectors must be those of the batch padded to its own width. Checked
     on the CPU, where the same padded batch runs eagerly, with the mask a graph gets (prepared 4D)."""
-    from pyserini_dr.encode._encoder import pool
-    from pyserini_dr.encode._graphs import padded_rows, padded_width
+    from pyserini_dr.encode.forward import padded_rows, padded_width
+    from pyserini_dr.encode.pooling import pool_with_mask
 
     enc = DenseEncoder(tiny[family][0], encoder_class=family)
     model = enc.passage_model
@@ -717,7 +722,7 @@ def test_batches_padded_to_a_graphs_shape_give_the_same_vectors(tiny, family):
     if family != "simlm":
         batch.pop("token_type_ids", None)
     with torch.inference_mode():
-        padded = pool(enc.settings, model, batch, batch["attention_mask"][:, None, None, :].bool())
+        padded = pool_with_mask(enc.settings, model, batch, batch["attention_mask"][:, None, None, :].bool())
     np.testing.assert_allclose(padded[:len(rows)].numpy(), own.numpy(), rtol=RTOL, atol=ATOL)
     assert torch.isfinite(padded).all()
 
@@ -726,7 +731,7 @@ def test_graph_shapes_and_width_drop_batches(tiny):
     """Padded row counts are multiples of an eighth of their power of two, widths multiples of 16 within the max
     length; without a GPU the corpus encoder's graphs are off and its vectors unchanged; width_drop closes a batch
     that holds an eighth of the token budget before a passage 10% shorter than its width."""
-    from pyserini_dr.encode._graphs import graphs_supported, padded_rows, padded_width
+    from pyserini_dr.encode.forward import graphs_supported, padded_rows, padded_width
     from pyserini_dr.encode.corpus import CorpusEncoder
 
     assert [padded_rows(r) for r in (1, 8, 9, 17, 221, 291, 512, 513, 1000)] == [1, 8, 9, 18, 224, 320, 512, 576, 1024]
@@ -739,7 +744,7 @@ def test_graph_shapes_and_width_drop_batches(tiny):
     assert graphed.cuda_graphs and graphed.width_drop == 0.1
     assert np.array_equal(graphed.encode_pairs(passages),
                           CorpusEncoder(enc, batch_tokens=64, cuda_graphs=False).encode_pairs(passages))
-    assert not graphed._forward.enabled
+    assert not graphed._forward.graphed
 
     lengths = [100, 100, 95, 89, 89, 50, 10, 10]
     order = list(range(len(lengths)))

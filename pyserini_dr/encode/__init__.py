@@ -2,7 +2,7 @@
 
 Importing this package needs torch and transformers only: no pyserini, Java or faiss (it runs on the GPU box).
 """
-from ._settings import EncoderSettings
+from .settings import EncoderSettings
 from .families import FAMILIES, PRESETS, guess_family, resolve_settings
 
 __all__ = ["EncoderSettings", "FAMILIES", "PRESETS", "guess_family", "resolve_settings", "DenseEncoder"]
@@ -10,6 +10,6 @@ __all__ = ["EncoderSettings", "FAMILIES", "PRESETS", "guess_family", "resolve_se
 
 def __getattr__(name):  # torch is imported only when an encoder is actually built
     if name == "DenseEncoder":
-        from ._encoder import DenseEncoder
+        from .encoder import DenseEncoder
         return DenseEncoder
     raise AttributeError(name)

@@ -5,39 +5,35 @@ an interruption to continue where it stopped. Under torchrun each rank encodes o
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-from ..cli import options_from, run_main
+from ..cli import ArgumentParser, non_negative, options_from, positive, run_main
 from ..data.registry import resolve_corpus
 from ..errors import InputError
 from .options import EncoderOptions, add_encoder_args, build_encoder
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyserini_dr.encode", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m pyserini_dr.encode", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--corpus", help="BEIR corpus.jsonl or JsonCollection jsonl")
     source.add_argument("--dataset", help="dataset name, e.g. beir-v1.0.0-scifact")
     parser.add_argument("--output", required=True, help="dense index directory to write")
     add_encoder_args(parser)
-    parser.add_argument("--shard-id", type=int, default=None)
-    parser.add_argument("--shard-num", type=int, default=None)
-    parser.add_argument("--chunk-size", type=int, default=None, help="documents per resumable chunk (16384)")
-    parser.add_argument("--batch-tokens", type=int, default=None, help="token budget of one padded batch (131072)")
+    parser.add_argument("--shard-id", type=non_negative, default=None)
+    parser.add_argument("--shard-num", type=positive, default=None)
+    parser.add_argument("--chunk-size", type=positive, default=None, help="documents per resumable chunk (16384)")
+    parser.add_argument("--batch-tokens", type=positive, default=None, help="token budget of one padded batch (131072)")
     parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the model (measured slower on SciFact: each batch shape compiles anew)")
-    parser.add_argument("--tokenizer-processes", type=int, default=0,
+                        help="torch.compile the model (each batch shape compiles anew)")
+    parser.add_argument("--tokenizer-processes", type=non_negative, default=0,
                         help="tokenize in N worker processes instead of a background thread (faster on many-core "
-                             "GPU hosts; on a 16-core H100 host 12 did best for MiniLM and a BERT-base-sized model; "
-                             "with (cores - 2) / N <= 4 Rust threads each, BERT WordPiece models tokenize in "
-                             "Python, exactly)")
+                             "GPU hosts: see eval/results/bench_encode.*; with (cores - 2) / N <= 4 Rust threads "
+                             "each, BERT WordPiece models tokenize in Python, exactly)")
     parser.add_argument("--no-cuda-graphs", action="store_true",
                         help="run the model's forward eagerly on a GPU instead of replaying CUDA graphs")
     args = parser.parse_args(argv)
-    if args.tokenizer_processes < 0:
-        raise InputError(f"--tokenizer-processes must be 0 or more, got {args.tokenizer_processes}")
 
     from ..index.dense import META_FILE
     from .corpus import BATCH_TOKENS, CHUNK_SIZE, CorpusEncoder
@@ -62,11 +58,8 @@ def main(argv=None) -> int:
     corpus_encoder = CorpusEncoder(encoder, chunk_size=args.chunk_size or CHUNK_SIZE,
                                    batch_tokens=args.batch_tokens or BATCH_TOKENS, compile=args.compile,
                                    tokenizer_processes=args.tokenizer_processes, cuda_graphs=not args.no_cuda_graphs)
-    try:
-        meta = corpus_encoder.encode(corpus, output, shard_id=shard_id, shard_num=shard_num,
-                                     corpus_name=args.dataset or corpus)
-    finally:
-        encoder.close_workers()
+    meta = corpus_encoder.encode(corpus, output, shard_id=shard_id, shard_num=shard_num,
+                                 corpus_name=args.dataset or corpus)
     docs_per_s = meta["documents"] / max(meta["encode_seconds"], 1e-9)
     print(f"encoded {meta['documents']:,} documents ({meta['dimension']} dims) in {meta['encode_seconds']:.1f}s "
           f"({docs_per_s:,.0f} docs/s) -> {output}", file=sys.stderr)

@@ -23,7 +23,9 @@ from ..progress import progress
 from ..data.corpus import iter_corpus
 from ..errors import InputError
 from ..index.dense import EMBEDDINGS_FILE, META_FILE, write_dense_index
-from ._encoder import DenseEncoder
+from .encoder import DenseEncoder
+from .forward import EagerForward, GraphedForward, graphs_supported
+from .tokenize import TokenizerProcesses
 
 PROGRESS_FILE = ".progress.json"
 CHUNK_SIZE = 16384       # documents per resumable chunk
@@ -55,24 +57,53 @@ class CorpusEncoder:
         that fraction shorter than the batch's width (once the batch holds an eighth of the token budget);
         ``compile`` runs the model through torch.compile instead of graphs.
 
-        On a 16-core H100 host (scripts/bench_encode.py, bf16, session 10) graphs, width_drop 0.1 and a first slice
-        of 16 took MiniLM from 16,793 to 19,475 docs/s and a BERT-base-sized model from 37.2% to 42.1% of the
-        ceiling, both with 12 tokenizer worker processes (6,880 docs/s and 30.8% with the background thread).
-        Workers stay opt-in because they are spawned processes: a calling script needs an
-        ``if __name__ == "__main__":`` guard, or the workers re-run it."""
+        The defaults (graphs, width_drop, first_slice) were chosen with scripts/bench_encode.py, and worker
+        processes tokenize faster than the thread on many-core GPU hosts (eval/results/bench_encode.*). Workers stay
+        opt-in because they are spawned processes: a calling script needs an ``if __name__ == "__main__":`` guard, or
+        the workers re-run it. They are this encoder's: started at the first slice, stopped when the ``with`` block
+        of ``encode``, ``encode_pairs`` or the caller ends."""
         self.encoder = encoder
         self.sort_slice = sort_slice
         self.first_slice = max(1, min(sort_slice, first_slice or FIRST_SLICE))
         self.compiled = compile
         self.cuda_graphs = cuda_graphs and not compile
         self.width_drop = width_drop
-        self._forward = None  # the GraphedForward, made at the first batch
+        self._forward = None  # the EagerForward or GraphedForward, made at the first batch
         if compile:
             encoder.passage_model.forward = torch.compile(encoder.passage_model.forward, dynamic=True)
         self.chunk_size = chunk_size
         self.batch_tokens = batch_tokens
         self.max_batch = max_batch
         self.tokenizer_processes = tokenizer_processes
+        self._workers = None  # the TokenizerProcesses, started at the first slice and closed by ``close``
+        self._open = 0        # ``with`` blocks open on this encoder: the workers stop when the outermost one ends
+
+    def __enter__(self) -> "CorpusEncoder":
+        """Keeps the tokenizer worker processes started inside the block until it ends. ``encode`` and
+        ``encode_pairs`` each open one; a caller's block makes several calls share one start of the workers."""
+        self._open += 1
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._open -= 1
+        if not self._open:
+            self.close()
+
+    def close(self) -> None:
+        """Stops the tokenizer worker processes, if any."""
+        if self._workers is not None:
+            self._workers.close()
+            self._workers = None
+
+    def _submit_passage_ids(self, passages: list[tuple[str, str]], thread):
+        """``encoder.passage_ids(passages)`` as a future: from ``tokenizer_processes`` worker processes (started at
+        the first call) or, where that is 0 or the tokenizer is a slow one, on ``thread`` (an executor)."""
+        backend = self.encoder.rust_tokenizer()
+        if self.tokenizer_processes <= 0 or backend is None:
+            return thread.submit(self.encoder.passage_ids, passages)
+        if self._workers is None:
+            self._workers = TokenizerProcesses(backend, self.tokenizer_processes)
+        return self._workers.submit(self.encoder._passage_inputs(passages), self.encoder.settings.title == "pair")
 
     def _batches(self, lengths: list[int]):
         """Rows in descending token length, grouped so each padded batch stays within the token budget; with
@@ -94,9 +125,7 @@ class CorpusEncoder:
 
     def _encode_features(self, features: dict, out: torch.Tensor, offset: int, on_batch=None) -> None:
         if self._forward is None:
-            from ._graphs import GraphedForward
-
-            self._forward = GraphedForward(self.encoder, self.encoder.passage_model, self.cuda_graphs)
+            self._forward = self._passage_forward()
         lengths = [len(ids) for ids in features["input_ids"]]
         for rows in self._batches(lengths):
             vecs = self._forward(features, rows)
@@ -107,6 +136,14 @@ class CorpusEncoder:
             out[index] = vecs
             if on_batch is not None:
                 on_batch(len(rows))
+
+    def _passage_forward(self):
+        """The passage model's forward: replayed from CUDA graphs where ``cuda_graphs`` is on and the device and model
+        take them (``graphs_supported``), eager otherwise."""
+        model = self.encoder.passage_model
+        if self.cuda_graphs and graphs_supported(model, self.encoder.device):
+            return GraphedForward(self.encoder, model)
+        return EagerForward(self.encoder, model)
 
     def _slices(self, count: int) -> list[tuple[int, int]]:
         """(start, end) of the slices tokenized together: the first holds ``first_slice`` documents and each next
@@ -126,8 +163,8 @@ class CorpusEncoder:
         length-sorted batches.
         """
         out = torch.empty((len(passages), self.encoder.dimension), dtype=torch.float32, device=self.encoder.device)
-        with ThreadPoolExecutor(1) as thread:
-            slices = [(start, self.encoder.submit_passage_ids(passages[start:end], self.tokenizer_processes, thread))
+        with self, ThreadPoolExecutor(1) as thread:
+            slices = [(start, self._submit_passage_ids(passages[start:end], thread))
                       for start, end in self._slices(len(passages))]
             for start, future in slices:
                 self._encode_features(future.result(), out, start, on_batch)
@@ -172,13 +209,14 @@ class CorpusEncoder:
                 empty += sum(1 for d in chunk if not (d.title.strip() or d.text.strip()))
                 yield chunk
 
-        for n, chunk in enumerate(chunks()):
-            if n < done_chunks:
-                continue
-            row = n * self.chunk_size
-            vectors[row:row + len(chunk)] = self.encode_pairs([(d.title, d.text) for d in chunk], bar.update)
-            vectors.flush()
-            self._save_progress(output_dir, plan, n + 1)
+        with self:  # the tokenizer workers serve every chunk and stop after the last
+            for n, chunk in enumerate(chunks()):
+                if n < done_chunks:
+                    continue
+                row = n * self.chunk_size
+                vectors[row:row + len(chunk)] = self.encode_pairs([(d.title, d.text) for d in chunk], bar.update)
+                vectors.flush()
+                self._save_progress(output_dir, plan, n + 1)
         bar.close()
         vectors.flush()
         del vectors

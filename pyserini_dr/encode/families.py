@@ -21,7 +21,7 @@ import re
 
 from ..errors import InputError
 from ..index.dense import META_FILE
-from ._settings import EncoderSettings, saved_settings, sentence_transformers_settings
+from .settings import EncoderSettings, saved_settings, sentence_transformers_settings
 
 PRESETS: dict[str, EncoderSettings] = {
     "auto": EncoderSettings(),

@@ -55,7 +55,7 @@ def build_encoder(options: EncoderOptions, model: str | None = None, settings=No
     index's recorded EncoderSettings), the options override those instead of the family's."""
     import torch
 
-    from ._encoder import DenseEncoder
+    from .encoder import DenseEncoder
 
     device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
     overrides = options.overrides()

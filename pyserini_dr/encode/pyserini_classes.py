@@ -9,7 +9,7 @@ Pyserini's classes followed here (pyserini/search/faiss/__main__.py ``init_query
 """
 from __future__ import annotations
 
-from ._settings import EncoderSettings
+from .settings import EncoderSettings
 
 PYSERINI_MAX_LENGTH = 256   # search.faiss's --max-length default
 ANCE_QUERY_LENGTH = 64      # AnceQueryEncoder.encode's max_length

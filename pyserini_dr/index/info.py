@@ -10,7 +10,7 @@ from ..cli import ArgumentParser, run_main
 
 def main(argv=None) -> int:
     from ..encode.pyserini_classes import pyserini_query_flags
-    from ..encode import EncoderSettings
+    from ..encode.settings import EncoderSettings
     from ..prebuilt import resolve_index
     from .dense import DenseIndex
 

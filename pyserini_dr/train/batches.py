@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..encode._encoder import DenseEncoder
+from ..encode.encoder import DenseEncoder
 from ..errors import InputError
 from .examples import TrainExample
 

@@ -12,9 +12,10 @@ import os
 
 import torch
 
-from ..encode._encoder import TOWERS, DenseEncoder, model_inputs, pool
+from ..encode.encoder import TOWERS, DenseEncoder
+from ..encode.pooling import model_inputs, pool
 from ..files import atomic_directory
-from ..encode._settings import SETTINGS_FILE
+from ..encode.settings import SETTINGS_FILE
 
 
 class BiEncoder(torch.nn.Module):

@@ -18,8 +18,8 @@ import sys
 
 from ..cli import ArgumentParser, run_main
 from ..files import atomic_directory
-from ..encode._encoder import TOWERS
-from ..encode._settings import SETTINGS_FILE, saved_settings
+from ..encode.encoder import TOWERS
+from ..encode.settings import SETTINGS_FILE, saved_settings
 from ..errors import InputError
 
 

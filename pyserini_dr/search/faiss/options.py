@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 from ...cli import positive
-from ...encode import EncoderSettings
+from ...encode.settings import EncoderSettings
 from ...encode.options import EncoderOptions, add_encoder_args, build_encoder
 from ...errors import InputError
 from ...index.dense import DenseIndex

@@ -50,7 +50,7 @@ def default_model() -> str:
 
 def dense_index(work: str) -> str:
     """MiniLM index of the SciFact corpus under ``work`` (encoded once; an interrupted encode resumes)."""
-    from ..encode._encoder import DenseEncoder
+    from ..encode.encoder import DenseEncoder
     from ..encode.corpus import CorpusEncoder
     from ..index.dense import META_FILE
 
@@ -65,8 +65,8 @@ def dense_index(work: str) -> str:
 @functools.lru_cache(maxsize=None)
 def _dense_searcher(work: str):
     """MiniLM over the work dir's index, with the encoder settings its meta.json records; one per work dir."""
-    from ..encode._encoder import DenseEncoder
-    from ..encode._settings import EncoderSettings
+    from ..encode.encoder import DenseEncoder
+    from ..encode.settings import EncoderSettings
     from ..index.dense import DenseIndex
     from ..search.faiss import DenseSearcher
 

@@ -9,8 +9,10 @@ import numpy as np
 import torch
 
 from ..data.corpus import flat_text
-from ._settings import EncoderSettings
+from .settings import EncoderSettings
 from .families import resolve_settings
+from .forward import eager_vectors
+from .tokenize import passage_tokenizer
 
 TOWERS = ("query_encoder", "passage_encoder")  # sub-folders of a checkpoint with separate towers (PAIR, DPR-style)
 
@@ -23,7 +25,7 @@ def load_model(path: str, settings: EncoderSettings, dtype: torch.dtype):
         hf_logging.disable_progress_bar()  # "Loading weights" would precede a one-line error
 
     if settings.head == "linear-layernorm":
-        from ._models import RobertaDot
+        from .models import RobertaDot
         return RobertaDot.from_pretrained(path, dtype=dtype)
     return AutoModel.from_pretrained(path, dtype=dtype)
 
@@ -32,76 +34,6 @@ def load_tokenizer(path: str):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(path)
-
-
-_BATCH_MASK = object()
-
-
-def pool(settings: EncoderSettings, model, batch: dict, model_mask=_BATCH_MASK) -> torch.Tensor:
-    """The family's vector for a tokenized batch: head or pooling, then optional L2 normalization, in float32.
-
-    ``model_mask`` replaces the attention mask the model is given (pooling still uses the batch's): None where no
-    row is padded, or ``host_model_mask``'s 4D mask. Both give the same computation without HF's test of a 2D mask
-    on the device (``mask.all()``), which waits for the device at every batch."""
-    mask = batch["attention_mask"] if model_mask is _BATCH_MASK else model_mask
-    if settings.head == "linear-layernorm":
-        out = model(input_ids=batch["input_ids"], attention_mask=mask)
-    else:
-        hidden = model(**{**batch, "attention_mask": mask}).last_hidden_state
-        if settings.pooling == "cls":
-            out = hidden[:, 0]
-        else:
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            out = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-    out = out.float()
-    return torch.nn.functional.normalize(out, dim=-1) if settings.l2_norm else out
-
-
-# Encoders whose HF attention takes a prepared 4D mask as is (create_bidirectional_mask); others get their 2D mask
-PREPARED_MASK_MODELS = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "ernie"}
-
-
-def host_model_mask(model, mask: torch.Tensor):
-    """The mask to give the model, decided on the host before the copy (see ``pool``): None where no row is padded;
-    where ``takes_prepared_mask``, the boolean (batch, 1, 1, length) mask that HF would build; otherwise the batch's
-    own."""
-    if mask.is_cuda:
-        return _BATCH_MASK
-    if bool(mask.all()):
-        return None
-    return prepared_mask(mask) if takes_prepared_mask(model) else _BATCH_MASK
-
-
-def takes_prepared_mask(model) -> bool:
-    """SDPA attention in the families' architectures: HF takes a prepared 4D mask as is (no test of the mask on the
-    device)."""
-    config = model.config
-    return getattr(config, "_attn_implementation", None) == "sdpa" and config.model_type in PREPARED_MASK_MODELS
-
-
-def prepared_mask(mask: torch.Tensor) -> torch.Tensor:
-    """A (batch, length) attention mask as the boolean (batch, 1, 1, length) mask SDPA attention reads."""
-    return mask[:, None, None, :].bool()
-
-
-def model_inputs(model, batch: dict) -> dict:
-    """The batch without token_type_ids where the model takes none (``_takes_token_types``)."""
-    if "token_type_ids" in batch and not _takes_token_types(model):
-        return {k: v for k, v in batch.items() if k != "token_type_ids"}
-    return batch
-
-
-def _takes_token_types(model) -> bool:
-    """RoBERTa has one segment, DistilBERT none: their token_type_ids are dropped. Remembered on the model itself
-    (a cache keyed by model would keep every model, e.g. ANCE's refresh snapshots, alive)."""
-    import inspect
-
-    known = getattr(model, "_pyserini_dr_token_types", None)
-    if known is None:
-        known = getattr(model.config, "type_vocab_size", 0) >= 2 and \
-            "token_type_ids" in inspect.signature(model.forward).parameters
-        model._pyserini_dr_token_types = known
-    return known
 
 
 class DenseEncoder:
@@ -125,7 +57,6 @@ class DenseEncoder:
         self.query_model = self._load(query_path)
         self.passage_model = self.query_model if passage_path == query_path else self._load(passage_path)
         self.passage_tokenizer = self.tokenizer if passage_path == query_path else load_tokenizer(passage_path)
-        self._workers = None  # (count, TokenizerProcesses) once submit_passage_ids has started them
 
     def _load(self, path):
         return load_model(path, self.settings, self.dtype).to(self.device).eval()
@@ -173,34 +104,11 @@ class DenseEncoder:
         return {"input_ids": [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]],
                 "token_type_ids": [np.asarray(x, dtype=np.int64) for x in enc["token_type_ids"]] if pair else None}
 
-    def submit_passage_ids(self, passages: Sequence[tuple[str, str]], processes: int, thread):
-        """``passage_ids`` as a future: run by ``processes`` tokenizer worker processes (spawned at the first call,
-        then kept with the encoder) or, where that is 0 or the tokenizer is a slow one, on ``thread`` (an
-        executor)."""
-        backend = self.rust_tokenizer()
-        if processes <= 0 or backend is None:
-            return thread.submit(self.passage_ids, passages)
-        if (self._workers or (0, None))[0] != processes:
-            from ._rust_tokenizer import TokenizerProcesses
-
-            self.close_workers()
-            self._workers = (processes, TokenizerProcesses(backend, processes))
-        return self._workers[1].submit(self._passage_inputs(passages), self.settings.title == "pair")
-
-    def close_workers(self) -> None:
-        """Stops the tokenizer worker processes, if any."""
-        if self._workers is not None:
-            self._workers[1].close()
-            self._workers = None
-
     def rust_tokenizer(self):
         """The passage tokenizer's Rust backend set to the family's truncation (a ``PassageTokenizer``), or None for
         a slow tokenizer."""
         if not hasattr(self, "_rust"):
-            from ._rust_tokenizer import PassageTokenizer
-
-            backend = getattr(self.passage_tokenizer, "_tokenizer", None)
-            self._rust = PassageTokenizer(backend.to_str(), self.settings.passage_max_length) if backend else None
+            self._rust = passage_tokenizer(self.passage_tokenizer, self.settings.passage_max_length)
         return self._rust
 
     def pad(self, features: dict, rows: Sequence[int] | None = None, shape: tuple[int, int] | None = None) -> dict:
@@ -236,19 +144,14 @@ class DenseEncoder:
     # -- encoding --------------------------------------------------------------------------------------------
     @torch.inference_mode()
     def _encode(self, model, batch: dict) -> torch.Tensor:
-        model_mask = host_model_mask(model, batch["attention_mask"])
-        batch = {k: self._to_device(v) for k, v in model_inputs(model, batch).items()}
-        if isinstance(model_mask, torch.Tensor):
-            model_mask = self._to_device(model_mask)
-        return pool(self.settings, model, batch, model_mask)
+        return eager_vectors(self.settings, model, batch, self._to_device)
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         return self._pinned(tensor).to(self.device, non_blocking=True)
 
     def _pinned(self, tensor: torch.Tensor) -> torch.Tensor:
         """A host tensor in page-locked memory where it goes to a GPU: a copy from pageable memory can make the
-        launching thread wait for the work already queued on the device (on an H100 host, the launching thread spent
-        11-14 ms instead of 27 per 1,024 MiniLM passages once the tokenizer workers were done)."""
+        launching thread wait for the work already queued on the device."""
         if self.device.type == "cuda" and not tensor.is_cuda and not tensor.is_pinned():
             return tensor.pin_memory()
         return tensor

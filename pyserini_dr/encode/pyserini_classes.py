@@ -37,3 +37,13 @@ def pyserini_query_flags(settings: EncoderSettings) -> tuple[list[str], list[str
     if settings.lowercase and settings.head != "linear-layernorm":
         caveats.append("this family lowercases queries; Pyserini's AutoQueryEncoder leaves that to the tokenizer")
     return flags, caveats
+
+
+def pyserini_name_settings(model: str) -> dict:
+    """Pyserini's guess from a model name alone (``init_query_encoder``): "sentence" in it means mean pooling and
+    L2 normalization, "contriever" mean pooling; taken only where the model's own config cannot be read."""
+    if "sentence" in model:
+        return {"pooling": "mean", "l2_norm": True}
+    if "contriever" in model:
+        return {"pooling": "mean", "l2_norm": False}
+    return {}

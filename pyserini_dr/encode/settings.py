@@ -52,17 +52,42 @@ def saved_settings(model_dir: str) -> EncoderSettings | None:
     return None
 
 
-def sentence_transformers_settings(model_dir: str) -> dict:
-    """Pooling, normalization and max length from a sentence-transformers directory's own config files."""
-    modules_path = os.path.join(model_dir, "modules.json")
-    if not os.path.isfile(modules_path):
+def model_file(model: str, name: str) -> str | None:
+    """The path of file ``name`` (``1_Pooling/config.json``) of a model directory or hub name, None where it has
+    none. A hub name is read as ``from_pretrained`` reads it: through the Hugging Face cache, downloading where
+    the hub is reachable (``HF_HUB_OFFLINE`` respected)."""
+    if os.path.isdir(model):
+        path = os.path.join(model, name)
+        return path if os.path.isfile(path) else None
+    try:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import (EntryNotFoundError, HFValidationError, LocalEntryNotFoundError,
+                                            RepositoryNotFoundError, RevisionNotFoundError)
+    except ImportError:
+        return None
+    try:
+        return hf_hub_download(model, name)
+    except (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
+            HFValidationError, OSError):
+        return None  # no such file, or neither cached nor reachable: from_pretrained will say why if it matters
+
+
+def sentence_transformers_settings(model: str) -> dict:
+    """Pooling, normalization and max length from a sentence-transformers model's own config files, for a
+    directory or a hub name alike (``sentence-transformers/all-MiniLM-L6-v2`` is mean-pooled and normalized:
+    taking the family default, CLS, would build a wrong index without a word)."""
+    modules_path = model_file(model, "modules.json")
+    if modules_path is None:
         return {}
     with open(modules_path) as f:
         modules = json.load(f)
     found: dict = {"l2_norm": any(m.get("type", "").endswith(".Normalize") for m in modules)}
     for m in modules:
         if m.get("type", "").endswith(".Pooling"):
-            with open(os.path.join(model_dir, m["path"], "config.json")) as f:
+            pooling_path = model_file(model, f"{m['path']}/config.json")
+            if pooling_path is None:
+                raise InputError(f"{model}: its modules.json names a pooling module without {m['path']}/config.json")
+            with open(pooling_path) as f:
                 pooling = json.load(f)
             if pooling.get("pooling_mode_mean_tokens"):
                 found["pooling"] = "mean"
@@ -70,9 +95,9 @@ def sentence_transformers_settings(model_dir: str) -> dict:
                 found["pooling"] = "cls"
             else:
                 modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
-                raise InputError(f"{model_dir}: unsupported sentence-transformers pooling {modes}")
-    config = os.path.join(model_dir, "sentence_bert_config.json")
-    if os.path.isfile(config):
+                raise InputError(f"{model}: unsupported sentence-transformers pooling {modes}")
+    config = model_file(model, "sentence_bert_config.json")
+    if config is not None:
         with open(config) as f:
             max_len = json.load(f).get("max_seq_length")
         if max_len:

@@ -275,6 +275,51 @@ def test_encode_interrupted_in_its_first_chunk_resumes(small, flat, encoder, mon
     assert (out / "index").read_bytes() == (flat / "index").read_bytes()
 
 
+def test_resume_after_the_corpus_changed_is_refused(small, encoder, monkeypatch, tmp_path):
+    """A run interrupted after its first chunk, then the corpus edited: resuming would give the new documents' ids
+    to the old documents' vectors. Each chunk's digest is in the progress file; the rerun refuses."""
+    from pyserini_dr.encode.corpus import CorpusEncoder
+    from pyserini_dr.errors import InputError
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(small.corpus.read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "out"
+    real = CorpusEncoder.encode_pairs
+    calls = []
+
+    def second_chunk_dies(self, passages, on_batch=None):
+        calls.append(len(passages))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, passages, on_batch)
+
+    with monkeypatch.context() as m:
+        m.setattr(CorpusEncoder, "encode_pairs", second_chunk_dies)
+        with pytest.raises(KeyboardInterrupt):
+            CorpusEncoder(encoder, chunk_size=CHUNK).encode(str(corpus), str(out))
+    assert json.loads((out / ".progress.json").read_text())["chunks_done"] == 1
+    lines = corpus.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[0], lines[1] = lines[1], lines[0]  # same documents, same count: only the order changed
+    corpus.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        CorpusEncoder(encoder, chunk_size=CHUNK).encode(str(corpus), str(out))
+    assert str(e.value) == (f"{corpus} changed since the interrupted run (0 documents on, its chunk 0 differs): "
+                            f"remove {out} and encode again")
+    assert not (out / "meta.json").exists()
+
+
+def test_encode_never_writes_over_a_pyserini_layout_index(small, tmp_path):
+    target = tmp_path / "pyserini-index"
+    target.mkdir()
+    (target / "index").write_bytes(b"a faiss index of someone else's")
+    (target / "docid").write_text("d1\nd2\n")
+    done = cli(small.workdir, "pyserini_dr.encode", *encode_args(small, target))
+    assert done.error_line() == (f"error: {target} holds index and docid but no meta.json (Pyserini's layout, or an "
+                                 "interrupted build): remove it or pick another --output")
+    assert (target / "index").read_bytes() == b"a faiss index of someone else's"
+    assert sorted(p.name for p in target.iterdir()) == ["docid", "index"]
+
+
 def test_refusal_is_the_only_stderr_output_when_quiet(small, flat):
     done = cli(small.workdir, "pyserini_dr.encode", *encode_args(small, flat))
     assert done.returncode == 2

@@ -9,6 +9,7 @@ identical to an uninterrupted run. At the end: ``docid``, the faiss ``index`` (w
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -22,7 +23,7 @@ from ..files import atomic_write
 from ..progress import progress
 from ..data.corpus import iter_corpus
 from ..errors import InputError
-from ..index.dense import EMBEDDINGS_FILE, META_FILE, write_dense_index
+from ..index.dense import EMBEDDINGS_FILE, refuse_foreign_output, write_dense_index
 from .encoder import DenseEncoder
 from .forward import EagerForward, GraphedForward, graphs_supported
 from .tokenize import TokenizerProcesses
@@ -37,6 +38,14 @@ WIDTH_DROP = 0.1         # a batch ends before a passage 10% shorter than its wi
 def count_documents(corpus_path: str) -> int:
     """Documents in the corpus, each line validated (ids, JSON) before any encoding starts."""
     return sum(1 for _ in iter_corpus(corpus_path))
+
+
+def chunk_digest(chunk) -> str:
+    """What a chunk of documents holds (ids, titles, texts): a resumed run checks the corpus still holds it."""
+    digest = hashlib.sha256()
+    for doc in chunk:
+        digest.update("\0".join((doc.docid, doc.title, doc.text, "")).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 def shard_range(total: int, shard_id: int, shard_num: int) -> tuple[int, int]:
@@ -173,8 +182,7 @@ class CorpusEncoder:
     def encode(self, corpus_path: str, output_dir: str, *, shard_id: int = 0, shard_num: int = 1,
                corpus_name: str | None = None) -> dict:
         """Encode (this shard of) the corpus into ``output_dir``; returns the meta written."""
-        if os.path.isfile(os.path.join(output_dir, META_FILE)):
-            raise InputError(f"{output_dir} already holds a finished index; remove it or pick another --output")
+        refuse_foreign_output(output_dir, resumable=PROGRESS_FILE)
         total = count_documents(corpus_path)
         start, end = shard_range(total, shard_id, shard_num)
         count = end - start
@@ -187,9 +195,10 @@ class CorpusEncoder:
                 "sort_slice": self.sort_slice, "first_slice": self.first_slice, "compiled": self.compiled,
                 "cuda_graphs": self.cuda_graphs, "width_drop": self.width_drop,
                 "encoder": self.encoder.describe()}
-        done_chunks = self._resume_point(output_dir, plan)
+        digests = self._resume_point(output_dir, plan)  # one per chunk done: what each chunk held
+        done_chunks = len(digests)
         if done_chunks == 0:  # the plan is on disk before any vector: a run killed in chunk 0 resumes too
-            self._save_progress(output_dir, plan, 0)
+            self._save_progress(output_dir, plan, digests)
         emb_path = os.path.join(output_dir, EMBEDDINGS_FILE)
         vectors = np.memmap(emb_path, dtype=np.float32, mode="r+" if done_chunks else "w+", shape=(count, dim))
 
@@ -212,11 +221,15 @@ class CorpusEncoder:
         with self:  # the tokenizer workers serve every chunk and stop after the last
             for n, chunk in enumerate(chunks()):
                 if n < done_chunks:
+                    if chunk_digest(chunk) != digests[n]:  # vectors of other documents would get these docids
+                        raise InputError(f"{corpus_path} changed since the interrupted run ({n * self.chunk_size:,} "
+                                         f"documents on, its chunk {n} differs): remove {output_dir} and encode again")
                     continue
                 row = n * self.chunk_size
                 vectors[row:row + len(chunk)] = self.encode_pairs([(d.title, d.text) for d in chunk], bar.update)
                 vectors.flush()
-                self._save_progress(output_dir, plan, n + 1)
+                digests.append(chunk_digest(chunk))
+                self._save_progress(output_dir, plan, digests)
         bar.close()
         vectors.flush()
         del vectors
@@ -234,22 +247,25 @@ class CorpusEncoder:
         return meta
 
     @staticmethod
-    def _save_progress(output_dir: str, plan: dict, chunks_done: int) -> None:
+    def _save_progress(output_dir: str, plan: dict, digests: list[str]) -> None:
         with atomic_write(os.path.join(output_dir, PROGRESS_FILE)) as f:
-            json.dump({**plan, "chunks_done": chunks_done}, f)
+            json.dump({**plan, "chunks_done": len(digests), "chunk_digests": digests}, f)
 
     @staticmethod
-    def _resume_point(output_dir: str, plan: dict) -> int:
+    def _resume_point(output_dir: str, plan: dict) -> list[str]:
+        """The digests of the chunks an interrupted run of the same plan finished (none for a fresh run)."""
         path = os.path.join(output_dir, PROGRESS_FILE)
         if not os.path.isfile(path):
-            if os.path.exists(os.path.join(output_dir, EMBEDDINGS_FILE)):
-                raise InputError(f"{output_dir} holds vectors without a progress file; remove it or pick another")
-            return 0
+            return []
         with open(path) as f:
             saved = json.load(f)
         done = saved.pop("chunks_done", 0)
+        digests = saved.pop("chunk_digests", None)
+        if digests is None or len(digests) != done:
+            raise InputError(f"{output_dir} holds an unfinished run of an older version (no corpus digests): remove "
+                             "it and encode again")
         if saved != plan:
             changed = sorted(k for k in plan if saved.get(k) != plan[k])
             raise InputError(f"{output_dir} holds an unfinished run with other settings ({', '.join(changed)}); "
                              "remove it or rerun with the same settings")
-        return done
+        return digests

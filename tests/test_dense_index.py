@@ -598,3 +598,18 @@ def test_index_faiss_never_writes_over_a_pyserini_layout_index(small, flat, comm
                                  "interrupted build): remove it or pick another --output")
     assert (target / "index").read_bytes() == b"a faiss index of someone else's"
     assert sorted(p.name for p in target.iterdir()) == ["docid", "index"]
+
+
+def test_an_index_whose_vectors_and_docids_disagree_is_refused(flat, tmp_path):
+    import shutil
+
+    from pyserini_dr.errors import InputError
+    from pyserini_dr.index.dense import DenseIndex
+
+    copy = tmp_path / "copy"
+    shutil.copytree(flat, copy)
+    ids = (copy / "docid").read_text().splitlines(keepends=True)
+    (copy / "docid").write_text("".join(ids[:-1]))   # one id fewer than vectors: every later row would shift
+    with pytest.raises(InputError) as e:
+        DenseIndex(str(copy)).vectors()
+    assert str(e.value) == f"{copy}: embeddings.f32 holds {N_DOCS} vectors of 384 dimensions, docid {N_DOCS - 1} ids"

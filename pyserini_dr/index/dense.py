@@ -118,6 +118,10 @@ class DenseIndex:
             dim = self.dimension or 0
             if not dim:
                 raise InputError(f"{self.directory}: {EMBEDDINGS_FILE} without a dimension in {META_FILE}")
+            rows, extra = divmod(os.path.getsize(emb), 4 * dim)
+            if rows != len(self.docids) or extra:
+                raise InputError(f"{self.directory}: {EMBEDDINGS_FILE} holds {rows:,} vectors of {dim} dimensions"
+                                 f"{' and a partial one' if extra else ''}, {DOCID_FILE} {len(self.docids):,} ids")
             return np.memmap(emb, dtype=np.float32, mode="r", shape=(len(self.docids), dim))
         index = self.faiss_index()
         return index.reconstruct_n(0, index.ntotal)

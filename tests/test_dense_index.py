@@ -613,3 +613,44 @@ def test_an_index_whose_vectors_and_docids_disagree_is_refused(flat, tmp_path):
     with pytest.raises(InputError) as e:
         DenseIndex(str(copy)).vectors()
     assert str(e.value) == f"{copy}: embeddings.f32 holds {N_DOCS} vectors of 384 dimensions, docid {N_DOCS - 1} ids"
+
+
+def test_non_finite_vectors_are_refused(small, encoder, monkeypatch, tmp_path):
+    """A model giving nan (a broken checkpoint): neither indexed nor searched without a word."""
+    from pyserini_dr.encode.corpus import CorpusEncoder
+    from pyserini_dr.errors import InputError
+
+    real = CorpusEncoder.encode_pairs
+
+    def one_nan(self, passages, on_batch=None):
+        block = real(self, passages, on_batch)
+        block[1, 0] = np.nan
+        return block
+
+    with monkeypatch.context() as m:
+        m.setattr(CorpusEncoder, "encode_pairs", one_nan)
+        with pytest.raises(InputError) as e:
+            CorpusEncoder(encoder, chunk_size=CHUNK).encode(str(small.corpus), str(tmp_path / "out"))
+    second = small.docs[1][0]
+    assert str(e.value) == (f"the encoder gave non-finite vectors (nan or inf) for 1 documents, e.g. {second}: a "
+                            "broken checkpoint, or float16 overflow (try --bf16)")
+    assert not (tmp_path / "out" / "meta.json").exists()
+
+
+def test_non_finite_query_vectors_are_refused(small, flat, encoder, monkeypatch):
+    from pyserini_dr.errors import InputError
+
+    searcher = dense_searcher(flat, encoder)
+    qids = list(small.topics)
+    real = encoder.encode_queries
+
+    def nan_for_the_third(queries, batch_size=256):
+        vectors = real(queries, batch_size=batch_size)
+        vectors[2] = np.inf
+        return vectors
+
+    monkeypatch.setattr(encoder, "encode_queries", nan_for_the_third)
+    with pytest.raises(InputError) as e:
+        searcher.batch_search(small.topics, hits=10)
+    assert str(e.value) == (f"the query encoder gave non-finite vectors (nan or inf) for 1 queries, e.g. {qids[2]}: "
+                            "a broken checkpoint?")

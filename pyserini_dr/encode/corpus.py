@@ -48,6 +48,15 @@ def chunk_digest(chunk) -> str:
     return digest.hexdigest()
 
 
+def refuse_non_finite(block: np.ndarray, chunk) -> None:
+    """A model that gives nan or inf (a broken checkpoint, float16 overflow) would be indexed and ranked silently."""
+    finite = np.isfinite(block).all(axis=1)
+    if not finite.all():
+        bad = [chunk[i].docid for i in np.flatnonzero(~finite)[:3]]
+        raise InputError(f"the encoder gave non-finite vectors (nan or inf) for {int((~finite).sum())} documents, "
+                         f"e.g. {', '.join(bad)}: a broken checkpoint, or float16 overflow (try --bf16)")
+
+
 def shard_range(total: int, shard_id: int, shard_num: int) -> tuple[int, int]:
     if not 0 <= shard_id < shard_num:
         raise InputError(f"--shard-id must be in [0, {shard_num}), got {shard_id}")
@@ -226,7 +235,9 @@ class CorpusEncoder:
                                          f"documents on, its chunk {n} differs): remove {output_dir} and encode again")
                     continue
                 row = n * self.chunk_size
-                vectors[row:row + len(chunk)] = self.encode_pairs([(d.title, d.text) for d in chunk], bar.update)
+                block = self.encode_pairs([(d.title, d.text) for d in chunk], bar.update)
+                refuse_non_finite(block, chunk)
+                vectors[row:row + len(chunk)] = block
                 vectors.flush()
                 digests.append(chunk_digest(chunk))
                 self._save_progress(output_dir, plan, digests)

@@ -63,4 +63,8 @@ class DenseSearcher:
                      remove_query: bool = False) -> Run:
         qids = list(topics)
         vectors = self.encoder.encode_queries([topics[q] for q in qids], batch_size=batch_size)
+        finite = np.isfinite(vectors).all(axis=1)
+        if not finite.all():  # nan scores would be ranked without a word
+            raise InputError(f"the query encoder gave non-finite vectors (nan or inf) for {int((~finite).sum())} "
+                             f"queries, e.g. {qids[int(np.flatnonzero(~finite)[0])]}: a broken checkpoint?")
         return self.search_vectors(vectors, qids, hits, remove_query)

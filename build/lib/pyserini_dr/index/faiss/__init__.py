@@ -1,1 +1,0 @@
-"""``python -m pyserini_dr.index.faiss``: build, convert and merge faiss indexes (see faiss_builder)."""

@@ -1,1 +1,0 @@
-"""Search: lucene (BM25), faiss (dense, CPU/GPU backends) and hybrid; each with a Pyserini-like CLI."""

@@ -6,8 +6,9 @@ from __future__ import annotations
 import sys
 import time
 
+from ..data.groups import read_examples
 from ..data.runs import Run, read_run
-from ..errors import InputError, where
+from ..errors import InputError
 from .options import PairOptions
 
 
@@ -25,25 +26,11 @@ def pairs_to_score(options: PairOptions) -> tuple[dict[str, str], Run]:
 
 
 def training_pairs(path) -> tuple[dict[str, str], Run]:
-    """Every (query, positive | negative) pair of a training file as topics and a run with zero scores, refusing
-    the lines ``pyserini_dr.train.examples.read_examples`` refuses."""
-    from ..data.lines import json_lines
-
+    """Every (query, positive | negative) pair of a training file as topics and a run with zero scores."""
     topics, run = {}, {}
-    for no, obj in json_lines(path):
-        qid = obj.get("query_id")
-        query = obj.get("query_text", obj.get("query"))
-        positives = obj.get("positive_document_ids")
-        negatives = obj.get("negative_document_ids", [])
-        if qid is None or not isinstance(query, str):
-            raise InputError(f"{where(path, no)}: needs query_id and query_text")
-        if not positives or not isinstance(positives, list) or not isinstance(negatives, list):
-            raise InputError(f"{where(path, no)}: positive_document_ids must be a non-empty list "
-                             "(negative_document_ids a list)")
-        topics[str(qid)] = query
-        run[str(qid)] = [(d, 0.0) for d in dict.fromkeys(str(d) for d in positives + negatives)]
-    if not topics:
-        raise InputError(f"{path}: no training examples")
+    for example in read_examples(path):
+        topics[example.query_id] = example.query
+        run[example.query_id] = [(d, 0.0) for d in dict.fromkeys(example.positives + example.negatives)]
     return topics, run
 
 

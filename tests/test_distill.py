@@ -169,16 +169,16 @@ def test_passage_centric_loss_by_hand():
 
     q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     p = torch.tensor([[1.0, 1.0], [0.5, 0.0], [0.0, 2.0], [1.0, 0.0]])   # groups: (p0, n0), (p1, n1)
-    # query 0: s(q0, p0) = 1; s(p0, n0) = 0.5, s(p0, p1) = 2, s(p0, n1) = 1
-    # query 1: s(q1, p1) = 2; s(p1, p0) = 2, s(p1, n0) = 0, s(p1, n1) = 0
-    l0 = -1 + math.log(math.exp(1) + math.exp(0.5) + math.exp(2) + math.exp(1))
-    l1 = -2 + math.log(math.exp(2) + math.exp(2) + 1 + 1)
+    # p0 against the queries and the negatives: s(p0, q0) = 1 (target), s(p0, q1) = 1, s(p0, n0) = 0.5, s(p0, n1) = 1
+    # p1: s(p1, q0) = 0, s(p1, q1) = 2 (target), s(p1, n0) = 0, s(p1, n1) = 0
+    l0 = -1 + math.log(3 * math.exp(1) + math.exp(0.5))
+    l1 = -2 + math.log(1 + math.exp(2) + 1 + 1)
     assert float(passage_centric(q, p)) == pytest.approx((l0 + l1) / 2, rel=1e-6)
     exclude = torch.tensor([[False, False, True, False], [False, False, False, False]])  # p1 relevant to q0
-    l0x = -1 + math.log(math.exp(1) + math.exp(0.5) + math.exp(1))
-    assert float(passage_centric(q, p, exclude=exclude)) == pytest.approx((l0x + l1) / 2, rel=1e-6)
-    l0t = -2 + math.log(math.exp(2) + math.exp(1) + math.exp(4) + math.exp(2))
-    l1t = -4 + math.log(math.exp(4) + math.exp(4) + 1 + 1)
+    l1x = -2 + math.log(math.exp(2) + 1 + 1)  # q0 leaves p1's row
+    assert float(passage_centric(q, p, exclude=exclude)) == pytest.approx((l0 + l1x) / 2, rel=1e-6)
+    l0t = -2 + math.log(3 * math.exp(2) + math.exp(1))
+    l1t = -4 + math.log(1 + math.exp(4) + 1 + 1)
     assert float(passage_centric(q, p, temperature=0.5)) == pytest.approx((l0t + l1t) / 2, rel=1e-6)
 
 

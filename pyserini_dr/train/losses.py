@@ -89,21 +89,28 @@ def margin_mse(student_margin: torch.Tensor, teacher_margin: torch.Tensor,
 
 def passage_centric(q: torch.Tensor, p: torch.Tensor, *, temperature: float = 1.0,
                     exclude: torch.Tensor | None = None) -> torch.Tensor:
-    """PAIR's passage-centric loss (Ren et al., ACL-Findings 2021): the positive passage must be closer to its query
-    than to the other passages, -log e^{s(q, p+)} / (e^{s(q, p+)} + sum_j e^{s(p+, p_j)}).
+    """PAIR's passage-centric loss (Ren et al., ACL-Findings 2021; PaddlePaddle/Research
+    NLP/ACL2021-PAIR/model/src/finetune/dual_encoder.py, ``logits_qp = pos @ [q; neg]^T``): each positive passage
+    must be closer to its own query than to every other query and every hard negative of the batch,
+    -log e^{s(p_i+, q_i)} / (sum_j e^{s(p_i+, q_j)} + sum_n e^{s(p_i+, n)}).
 
-    q: [B, d]; p: [B * G, d] laid out as in ``contrastive`` (query i's positive at row i * G); every other row is a
-    p_j, except those ``exclude`` [B, B * G] (bool) marks (passages relevant to query i). The target row itself is
-    always left out of the sum.
+    q: [B, d]; p: [B * G, d] laid out as in ``contrastive`` (query i's positive at row i * G, its hard negatives
+    after it). ``exclude`` [B, B * G] (bool, ``false_negative_mask``: passage relevant to query i, or outside its
+    group without in-batch negatives) drops the query q_j from row i where p_i+ is marked for q_j, and the negative
+    n from row i where n is marked for q_i (the reference masks nothing).
     """
-    group = p.shape[0] // q.shape[0]
-    rows = torch.arange(q.shape[0], device=q.device) * group
+    b = q.shape[0]
+    group = p.shape[0] // b
+    rows = torch.arange(b, device=q.device) * group
+    is_negative = torch.ones(p.shape[0], dtype=torch.bool, device=q.device)
+    is_negative[rows] = False
     positives = p.float()[rows]                                                        # [B, d]
-    s_qp = (q.float() * positives).sum(-1, keepdim=True) / temperature                 # [B, 1]
-    s_pp = (positives @ p.float().T) / temperature                                     # [B, B*G]
-    drop = torch.zeros_like(s_pp, dtype=torch.bool)
-    drop[torch.arange(q.shape[0]), rows] = True
+    s_q = (positives @ q.float().T) / temperature                                      # [B, B]: p_i+ . q_j
+    s_n = (positives @ p.float()[is_negative].T) / temperature                          # [B, B * (G - 1)]
     if exclude is not None:
-        drop = drop | exclude
-    logits = torch.cat([s_qp, s_pp.masked_fill(drop, float("-inf"))], dim=1)
-    return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))
+        drop_q = exclude[:, rows].T.clone()                                            # [i, j]: p_i+ marked for q_j
+        drop_q.fill_diagonal_(False)
+        s_q = s_q.masked_fill(drop_q, float("-inf"))
+        s_n = s_n.masked_fill(exclude[:, is_negative], float("-inf"))
+    logits = torch.cat([s_q, s_n], dim=1)
+    return F.cross_entropy(logits, torch.arange(b, device=q.device))

@@ -292,6 +292,7 @@ def test_simlm_pretraining_saves_a_cls_encoder(setup, tmp_path):
 
 
 def test_simlm_fine_tuning_adds_kl_to_the_teacher():
+    """The old loss, kept as options: q->p contrastive + 0.5 x KL."""
     import torch.nn.functional as F
 
     from pyserini_dr.train.batches import GroupSampler
@@ -301,7 +302,8 @@ def test_simlm_fine_tuning_adds_kl_to_the_teacher():
     examples = [TrainExample("a", "qa", ["pa"], ["na"]), TrainExample("b", "qb", ["pb"], ["nb"])]
     sampler = GroupSampler(examples, ["pa", "na", "pb", "nb"], negatives=1, batch_size=2)
     recipe = SimLM.__new__(SimLM)
-    recipe.options, recipe.sampler, recipe.ranker = SimLMOptions(kl_weight=0.5), sampler, None
+    recipe.options, recipe.sampler, recipe.ranker = SimLMOptions(kl_weight=0.5, contrastive_weight=1.0,
+                                                                    simlm_qp_only=True), sampler, None
     recipe.temperature = 1.0
     recipe.teacher = {"a": {"pa": 3.0, "na": 1.0}, "b": {"pb": 2.0}}  # b's group is not fully scored: no KL term
     groups = [Group("a", "qa", "pa", ["na"]), Group("b", "qb", "pb", ["nb"])]

@@ -26,6 +26,32 @@ def contrastive(q: torch.Tensor, p: torch.Tensor, *, temperature: float = 1.0,
     return F.cross_entropy(scores, target)
 
 
+def full_contrastive(q: torch.Tensor, p: torch.Tensor, *, temperature: float = 1.0,
+                     false_negatives: torch.Tensor | None = None) -> torch.Tensor:
+    """SimLM's contrastive loss (Wang et al., 2022; microsoft/unilm simlm/src/utils.py
+    ``full_contrastive_scores_and_labels``, use_all_pairs): query i's row scores q_i against every passage (q->p,
+    target its positive), its positive p_i+ against the other queries (p->q), q_i against the other queries (q->q)
+    and p_i+ against the other positives (p->p); one softmax cross-entropy over the concatenated row.
+
+    q, p and ``false_negatives`` as in ``contrastive``. The mask also drops, from row i, q_j where p_i+ is marked
+    for q_j (p->q) and p_j+ where it is marked for q_i (p->p); the reference masks nothing.
+    """
+    q, p = q.float(), p.float()
+    b = q.shape[0]
+    rows = torch.arange(b, device=q.device) * (p.shape[0] // b)
+    positives = p[rows]
+    diagonal = torch.eye(b, dtype=torch.bool, device=q.device)
+    qk, kq, qq, kk = q @ p.T, positives @ q.T, q @ q.T, positives @ positives.T
+    drop_kq, drop_kk = diagonal, diagonal
+    if false_negatives is not None:
+        qk = qk.masked_fill(false_negatives, float("-inf"))
+        drop_kq = drop_kq | false_negatives[:, rows].T
+        drop_kk = drop_kk | false_negatives[:, rows]
+    scores = torch.cat([qk, kq.masked_fill(drop_kq, float("-inf")), qq.masked_fill(diagonal, float("-inf")),
+                        kk.masked_fill(drop_kk, float("-inf"))], dim=1) / temperature
+    return F.cross_entropy(scores, rows)
+
+
 def pairwise_softmax(q: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor, *, temperature: float = 1.0,
                      in_batch_mask: torch.Tensor | None = None, hard_mask: torch.Tensor | None = None) -> torch.Tensor:
     """DRhard's STAR loss (Zhan et al., SIGIR 2021, ``inbatch_train``): every (positive, negative) pair of a query

@@ -41,12 +41,15 @@ def _teacher():
 
 
 def test_topic_batches_hold_one_cluster_each():
+    """Clusters of 3, batches of 3: every batch is one whole cluster, drawn at random for each batch."""
     sampler = TopicBalancedSampler(_examples(), CORPUS, clusters=CLUSTERS, teacher=_teacher(), batch_size=3, seed=1)
-    for epoch in range(5):
-        batches = [sampler.batch(epoch, i) for i in range(sampler.batches_per_epoch())]
-        assert sorted(g.query_id for b in batches for g in b) == [f"q{i}" for i in range(6)]
-        for b in batches:
-            assert len({CLUSTERS[g.query_id] for g in b}) == 1
+    firsts = Counter()
+    for epoch in range(200):
+        for i in range(sampler.batches_per_epoch()):
+            b = sampler.batch(epoch, i)
+            assert len({CLUSTERS[g.query_id] for g in b}) == 1 and len({g.query_id for g in b}) == 3
+            firsts[CLUSTERS[b[0].query_id]] += 1
+    assert firsts[0] / sum(firsts.values()) == pytest.approx(0.5, abs=0.07)
     assert sampler.batch(3, 1) == sampler.batch(3, 1)
 
 
@@ -86,14 +89,15 @@ def test_tasb_batch_margins_and_masks():
     extras = recipe.prepare(groups)   # columns: p0, n0a, p1, n1b
     torch.testing.assert_close(extras["margin"], torch.tensor([[0.0, 0.1, 2.0, 0.0], [0.0, 0.0, 0.0, 4.0]]))
     assert extras["pair"].tolist() == [[False, True, False, False], [False, False, False, True]]
-    assert extras["in_batch"].tolist() == [[False, False, True, False], [False, False, False, False]]
+    assert extras["in_batch_positives"].tolist() == [[False, False, True, False], [False, False, False, False]]
+    assert not extras["in_batch_negatives"].any()
     # the loss: student margins s(q_i, p_i+) - s(q_i, d_j) at temperature 1
     q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     p = torch.tensor([[2.0, 0.0], [1.5, 0.0], [0.0, 3.0], [0.0, 1.0]])  # scores q0: 2, 1.5, 0, 0; q1: 0, 0, 3, 1
     loss = recipe.loss(q, p, groups, extras)
     pair = ((2 - 1.5) - 0.1) ** 2 / 2 + ((3 - 1) - 4.0) ** 2 / 2
-    in_batch = ((2 - 0) - 2.0) ** 2
-    assert float(loss) == pytest.approx(pair + in_batch)
+    in_batch = ((2 - 0) - 2.0) ** 2   # in-batch positives only: no in-batch negative was scored
+    assert float(loss) == pytest.approx(pair + 0.75 * in_batch)
 
 
 def test_clusters_file(tmp_path):
@@ -144,10 +148,9 @@ def test_tasb_end_to_end(setup, vectors, cli, tmp_path):
     sampler = TopicBalancedSampler(examples, list(setup.corpus), clusters=found, teacher=read_teacher_scores(teacher),
                                    batch_size=4, seed=int(SEED))
     groups = sampler.batch(0, 0)
-    assert len({found[g.query_id] for g in groups}) <= 2
     vec = lambda d: vectors.docs[vectors.index[d]]  # noqa: E731
     docs = [d for g in groups for d in (g.positive, *g.negatives)]
-    pair, in_batch = [], []
+    pair, in_batch_pos, in_batch_neg = [], [], []
     for i, g in enumerate(groups):
         t = sampler.teacher[g.query_id]
         s_pos = vectors.queries[g.query_id] @ vec(g.positive)
@@ -155,8 +158,9 @@ def test_tasb_end_to_end(setup, vectors, cli, tmp_path):
             if j == 2 * i or d not in t or d in sampler.positives[g.query_id]:
                 continue
             err = ((s_pos - vectors.queries[g.query_id] @ vec(d)) - (t[g.positive] - t[d])) ** 2
-            (pair if j == 2 * i + 1 else in_batch).append(err)
-    expected = np.mean(pair) + (np.mean(in_batch) if in_batch else 0.0)
+            (pair if j == 2 * i + 1 else in_batch_pos if j % 2 == 0 else in_batch_neg).append(err)
+    in_batch = [np.mean(x) for x in (in_batch_pos, in_batch_neg) if x]   # matchmaker: 0.5 x (pos + neg)
+    expected = np.mean(pair) + 0.75 * (np.mean(in_batch) if in_batch else 0.0)
     assert losses(out)[0] == pytest.approx(expected, rel=1e-4)
 
 

@@ -2,6 +2,8 @@
 in the reference's own layout; none of these calls our loss functions for the expected value)."""
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -100,3 +102,68 @@ def test_simlm_loss_matches_the_reference():
                       for i, gr in enumerate(groups)}
     loss = recipe.loss(q, p, groups, recipe.prepare(groups))
     assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+
+
+# ---- TAS-B ---------------------------------------------------------------------------------------------------------
+
+def test_tasb_loss_matches_the_reference():
+    """sebastian-hofstaetter/matchmaker matchmaker/train.py (in-batch negatives with the dynamic teacher) and
+    config/train/modes/tas_balanced.yaml: ib_select drops the diagonal; ib_loss = 0.5 * (MarginMSE(s(q_i, p_i+),
+    s(q_i, p_j+), t(q_i, p_i+), t(q_i, p_j+)) + MarginMSE(s(q_i, p_i+), s(q_i, n_j), ...)) over j != i;
+    loss = in_batch_main_pair_lambda (1) * MarginMSE(pair) + in_batch_neg_lambda (0.75) * ib_loss."""
+    from pyserini_dr.train.batches import TopicBalancedSampler
+    from pyserini_dr.train.recipes import TASB, TasbOptions
+
+    b = 3
+    q, p, pos, neg = _tiny(b=b, negatives=1, seed=4)
+    g = torch.Generator().manual_seed(5)
+    t_pos, t_neg = torch.randn(b, b, generator=g), torch.randn(b, b, generator=g)  # teacher t(q_i, p_j+), t(q_i, n_j)
+    mse = torch.nn.MSELoss()
+    margin_mse = lambda s_pos, s_neg, l_pos, l_neg: mse(s_pos - s_neg, l_pos - l_neg)  # noqa: E731
+    s_pos, s_neg = q @ pos.T, q @ neg.T
+    main = margin_mse(s_pos.diagonal(), s_neg.diagonal(), t_pos.diagonal(), t_neg.diagonal())
+    select = ~torch.eye(b, dtype=torch.bool)
+    expanded_pos = s_pos.diagonal().unsqueeze(-1).expand(-1, b - 1).reshape(-1)
+    label_pos_only = t_pos.diagonal().unsqueeze(-1).expand(-1, b - 1).reshape(-1)
+    ib = (margin_mse(expanded_pos, s_pos[select], label_pos_only, t_pos[select]) +
+          margin_mse(expanded_pos, s_neg[select], label_pos_only, t_neg[select])) * 0.5
+    expected = 1 * main + 0.75 * ib
+
+    examples = [TrainExample(f"q{i}", f"query {i}", [f"p{i}"], [f"n{i}"]) for i in range(b)]
+    teacher = {f"q{i}": {**{f"p{j}": float(t_pos[i, j]) for j in range(b)},
+                         **{f"n{j}": float(t_neg[i, j]) for j in range(b)}} for i in range(b)}
+    sampler = TopicBalancedSampler(examples, [d for e in examples for d in (*e.positives, *e.negatives)],
+                                   clusters={e.query_id: 0 for e in examples}, teacher=teacher, batch_size=b)
+    recipe = TASB(TasbOptions(), sampler, None)
+    groups = [Group(e.query_id, e.query, e.positives[0], list(e.negatives)) for e in examples]
+    loss = recipe.loss(q, p, groups, recipe.prepare(groups))
+    assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_tas_balanced_batches_draw_a_random_cluster_and_fill_from_another():
+    """matchmaker/dataloaders/tas_balanced_training_loader.py ``data_loader_subprocess`` (clusters_per_batch 1):
+    c_idx = random.randint over the clusters (uniform, not by size), batch_size of its queries sampled, a smaller
+    cluster taken whole and the batch filled from the next randomly drawn cluster."""
+    from pyserini_dr.train.batches import TopicBalancedSampler
+
+    sizes = [1, 2, 9]   # cluster c holds queries of that many; batches of 4
+    examples, clusters = [], {}
+    for c, n in enumerate(sizes):
+        for k in range(n):
+            examples.append(TrainExample(f"c{c}q{k}", "query", [f"c{c}p{k}"], [f"c{c}n{k}"]))
+            clusters[f"c{c}q{k}"] = c
+    corpus = [d for e in examples for d in (*e.positives, *e.negatives)]
+    sampler = TopicBalancedSampler(examples, corpus, clusters=clusters, teacher={}, batch_size=4, seed=7)
+    first = Counter()
+    for index in range(3000):
+        batch = [clusters[g.query_id] for g in sampler.batch(0, index)]
+        assert len(batch) == 4
+        runs = [batch[0]] + [c for prev, c in zip(batch, batch[1:]) if c != prev]
+        first[batch[0]] += 1
+        # the first cluster gives min(4, its size) queries, then the next drawn one fills the rest
+        head = min(4, sizes[batch[0]])
+        assert batch[:head] == [batch[0]] * head
+        if head == 4:
+            assert runs == [batch[0]]
+    for c in range(3):   # uniform over clusters (a walk or a query-weighted draw would favour the big one)
+        assert first[c] / 3000 == pytest.approx(1 / 3, abs=0.04)

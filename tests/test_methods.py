@@ -167,3 +167,20 @@ def test_tas_balanced_batches_draw_a_random_cluster_and_fill_from_another():
             assert runs == [batch[0]]
     for c in range(3):   # uniform over clusters (a walk or a query-weighted draw would favour the big one)
         assert first[c] / 3000 == pytest.approx(1 / 3, abs=0.04)
+
+
+def test_simlm_false_negatives_leave_every_block():
+    """Our one addition to ``full_contrastive_scores_and_labels``: a passage relevant to query i (here p0, a positive
+    of both q0 and q1) leaves q1's q->p block (p0), q0's p->q block (q1, as p0 is q1's too) and q1's p->p block."""
+    from pyserini_dr.train.losses import full_contrastive
+
+    q, p, _, _ = _tiny(b=2, negatives=1, seed=6)
+    labels = torch.tensor([0, 2])
+    key = p[labels]
+    qk, kq, qq, kk = q @ p.T, key @ q.T, q @ q.T, key @ key.T
+    for m in (kq, qq, kk):
+        m.fill_diagonal_(float("-inf"))
+    qk[1, 0] = kq[0, 1] = kk[1, 0] = float("-inf")
+    expected = F.cross_entropy(torch.cat([qk, kq, qq, kk], -1), labels)
+    mask = torch.tensor([[False, False, False, False], [True, False, False, False]])
+    assert float(full_contrastive(q, p, false_negatives=mask)) == pytest.approx(float(expected), rel=1e-5)

@@ -41,12 +41,15 @@ def _teacher():
 
 
 def test_topic_batches_hold_one_cluster_each():
+    """Clusters of 3, batches of 3: every batch is one whole cluster, drawn at random for each batch."""
     sampler = TopicBalancedSampler(_examples(), CORPUS, clusters=CLUSTERS, teacher=_teacher(), batch_size=3, seed=1)
-    for epoch in range(5):
-        batches = [sampler.batch(epoch, i) for i in range(sampler.batches_per_epoch())]
-        assert sorted(g.query_id for b in batches for g in b) == [f"q{i}" for i in range(6)]
-        for b in batches:
-            assert len({CLUSTERS[g.query_id] for g in b}) == 1
+    firsts = Counter()
+    for epoch in range(200):
+        for i in range(sampler.batches_per_epoch()):
+            b = sampler.batch(epoch, i)
+            assert len({CLUSTERS[g.query_id] for g in b}) == 1 and len({g.query_id for g in b}) == 3
+            firsts[CLUSTERS[b[0].query_id]] += 1
+    assert firsts[0] / sum(firsts.values()) == pytest.approx(0.5, abs=0.07)
     assert sampler.batch(3, 1) == sampler.batch(3, 1)
 
 
@@ -86,14 +89,15 @@ def test_tasb_batch_margins_and_masks():
     extras = recipe.prepare(groups)   # columns: p0, n0a, p1, n1b
     torch.testing.assert_close(extras["margin"], torch.tensor([[0.0, 0.1, 2.0, 0.0], [0.0, 0.0, 0.0, 4.0]]))
     assert extras["pair"].tolist() == [[False, True, False, False], [False, False, False, True]]
-    assert extras["in_batch"].tolist() == [[False, False, True, False], [False, False, False, False]]
+    assert extras["in_batch_positives"].tolist() == [[False, False, True, False], [False, False, False, False]]
+    assert not extras["in_batch_negatives"].any()
     # the loss: student margins s(q_i, p_i+) - s(q_i, d_j) at temperature 1
     q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     p = torch.tensor([[2.0, 0.0], [1.5, 0.0], [0.0, 3.0], [0.0, 1.0]])  # scores q0: 2, 1.5, 0, 0; q1: 0, 0, 3, 1
     loss = recipe.loss(q, p, groups, extras)
     pair = ((2 - 1.5) - 0.1) ** 2 / 2 + ((3 - 1) - 4.0) ** 2 / 2
-    in_batch = ((2 - 0) - 2.0) ** 2
-    assert float(loss) == pytest.approx(pair + in_batch)
+    in_batch = ((2 - 0) - 2.0) ** 2   # in-batch positives only: no in-batch negative was scored
+    assert float(loss) == pytest.approx(pair + 0.75 * in_batch)
 
 
 def test_clusters_file(tmp_path):
@@ -144,10 +148,9 @@ def test_tasb_end_to_end(setup, vectors, cli, tmp_path):
     sampler = TopicBalancedSampler(examples, list(setup.corpus), clusters=found, teacher=read_teacher_scores(teacher),
                                    batch_size=4, seed=int(SEED))
     groups = sampler.batch(0, 0)
-    assert len({found[g.query_id] for g in groups}) <= 2
     vec = lambda d: vectors.docs[vectors.index[d]]  # noqa: E731
     docs = [d for g in groups for d in (g.positive, *g.negatives)]
-    pair, in_batch = [], []
+    pair, in_batch_pos, in_batch_neg = [], [], []
     for i, g in enumerate(groups):
         t = sampler.teacher[g.query_id]
         s_pos = vectors.queries[g.query_id] @ vec(g.positive)
@@ -155,8 +158,9 @@ def test_tasb_end_to_end(setup, vectors, cli, tmp_path):
             if j == 2 * i or d not in t or d in sampler.positives[g.query_id]:
                 continue
             err = ((s_pos - vectors.queries[g.query_id] @ vec(d)) - (t[g.positive] - t[d])) ** 2
-            (pair if j == 2 * i + 1 else in_batch).append(err)
-    expected = np.mean(pair) + (np.mean(in_batch) if in_batch else 0.0)
+            (pair if j == 2 * i + 1 else in_batch_pos if j % 2 == 0 else in_batch_neg).append(err)
+    in_batch = [np.mean(x) for x in (in_batch_pos, in_batch_neg) if x]   # matchmaker: 0.5 x (pos + neg)
+    expected = np.mean(pair) + 0.75 * (np.mean(in_batch) if in_batch else 0.0)
     assert losses(out)[0] == pytest.approx(expected, rel=1e-4)
 
 
@@ -169,16 +173,16 @@ def test_passage_centric_loss_by_hand():
 
     q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     p = torch.tensor([[1.0, 1.0], [0.5, 0.0], [0.0, 2.0], [1.0, 0.0]])   # groups: (p0, n0), (p1, n1)
-    # query 0: s(q0, p0) = 1; s(p0, n0) = 0.5, s(p0, p1) = 2, s(p0, n1) = 1
-    # query 1: s(q1, p1) = 2; s(p1, p0) = 2, s(p1, n0) = 0, s(p1, n1) = 0
-    l0 = -1 + math.log(math.exp(1) + math.exp(0.5) + math.exp(2) + math.exp(1))
-    l1 = -2 + math.log(math.exp(2) + math.exp(2) + 1 + 1)
+    # p0 against the queries and the negatives: s(p0, q0) = 1 (target), s(p0, q1) = 1, s(p0, n0) = 0.5, s(p0, n1) = 1
+    # p1: s(p1, q0) = 0, s(p1, q1) = 2 (target), s(p1, n0) = 0, s(p1, n1) = 0
+    l0 = -1 + math.log(3 * math.exp(1) + math.exp(0.5))
+    l1 = -2 + math.log(1 + math.exp(2) + 1 + 1)
     assert float(passage_centric(q, p)) == pytest.approx((l0 + l1) / 2, rel=1e-6)
     exclude = torch.tensor([[False, False, True, False], [False, False, False, False]])  # p1 relevant to q0
-    l0x = -1 + math.log(math.exp(1) + math.exp(0.5) + math.exp(1))
-    assert float(passage_centric(q, p, exclude=exclude)) == pytest.approx((l0x + l1) / 2, rel=1e-6)
-    l0t = -2 + math.log(math.exp(2) + math.exp(1) + math.exp(4) + math.exp(2))
-    l1t = -4 + math.log(math.exp(4) + math.exp(4) + 1 + 1)
+    l1x = -2 + math.log(math.exp(2) + 1 + 1)  # q0 leaves p1's row
+    assert float(passage_centric(q, p, exclude=exclude)) == pytest.approx((l0 + l1x) / 2, rel=1e-6)
+    l0t = -2 + math.log(3 * math.exp(2) + math.exp(1))
+    l1t = -4 + math.log(1 + math.exp(4) + 1 + 1)
     assert float(passage_centric(q, p, temperature=0.5)) == pytest.approx((l0t + l1t) / 2, rel=1e-6)
 
 
@@ -292,6 +296,7 @@ def test_simlm_pretraining_saves_a_cls_encoder(setup, tmp_path):
 
 
 def test_simlm_fine_tuning_adds_kl_to_the_teacher():
+    """The old loss, kept as options: q->p contrastive + 0.5 x KL."""
     import torch.nn.functional as F
 
     from pyserini_dr.train.batches import GroupSampler
@@ -301,7 +306,8 @@ def test_simlm_fine_tuning_adds_kl_to_the_teacher():
     examples = [TrainExample("a", "qa", ["pa"], ["na"]), TrainExample("b", "qb", ["pb"], ["nb"])]
     sampler = GroupSampler(examples, ["pa", "na", "pb", "nb"], negatives=1, batch_size=2)
     recipe = SimLM.__new__(SimLM)
-    recipe.options, recipe.sampler, recipe.ranker = SimLMOptions(kl_weight=0.5), sampler, None
+    recipe.options, recipe.sampler, recipe.ranker = SimLMOptions(kl_weight=0.5, contrastive_weight=1.0,
+                                                                    simlm_qp_only=True), sampler, None
     recipe.temperature = 1.0
     recipe.teacher = {"a": {"pa": 3.0, "na": 1.0}, "b": {"pb": 2.0}}  # b's group is not fully scored: no KL term
     groups = [Group("a", "qa", "pa", ["na"]), Group("b", "qb", "pb", ["nb"])]

@@ -171,11 +171,15 @@ class Prefetcher:
 
 
 class TopicBalancedSampler(GroupSampler):
-    """TAS-Balanced (Hofstätter et al., SIGIR 2021). Queries are taken cluster by cluster (clusters and members in a
-    seeded order), so a batch holds one topic, continuing into the next when a cluster runs out. Each query's
-    (positive, negative) pair is drawn balanced over the teacher's margin t(q, p+) - t(q, p-): the query's pairs are
-    put in ``bins`` equal-width bins, a non-empty bin is drawn uniformly, then a pair in it. A query whose pairs
-    have no teacher scores falls back to a uniform draw."""
+    """TAS-Balanced (Hofstätter et al., SIGIR 2021; sebastian-hofstaetter/matchmaker
+    matchmaker/dataloaders/tas_balanced_training_loader.py, ``data_loader_subprocess``, clusters_per_batch 1). Each
+    batch draws a cluster uniformly at random and takes batch-size of its queries at random; a cluster smaller than
+    that gives all of its queries and another cluster is drawn (with replacement) to fill the batch. Clusters are
+    drawn afresh for every batch, so an "epoch" is len(examples) // batch_size such batches, not a pass over every
+    query. Each query's (positive, negative) pair is drawn balanced over the teacher's margin t(q, p+) - t(q, p-):
+    the query's pairs are put in ``bins`` equal-width bins, a non-empty bin is drawn uniformly, then a pair in it. A
+    query whose pairs have no teacher scores falls back to a uniform draw. Batch (epoch, index) depends only on the
+    seed, the epoch and the index (an exact resume)."""
 
     def __init__(self, examples, corpus_ids, *, clusters: dict[str, int], teacher: dict[str, dict[str, float]],
                  batch_size: int, seed: int = 42, bins: int = 10):
@@ -186,23 +190,26 @@ class TopicBalancedSampler(GroupSampler):
         self.clusters = clusters
         self.teacher = teacher
         self.bins = bins
-
-    def order(self, epoch: int) -> list[int]:
-        rng = random.Random(f"{self.seed}:{epoch}:topics")
         members: dict[int, list[int]] = {}
-        for i, ex in enumerate(self.examples):
-            members.setdefault(self.clusters[ex.query_id], []).append(i)
-        order = []
-        for c in rng.sample(sorted(members), len(members)):
-            order += rng.sample(members[c], len(members[c]))
-        return order
+        for i, ex in enumerate(examples):
+            members.setdefault(clusters[ex.query_id], []).append(i)
+        self.members = [members[c] for c in sorted(members)]
 
-    def _group(self, ex, epoch: int) -> Group:
+    def batch(self, epoch: int, index: int) -> list[Group]:
+        rng = random.Random(f"{self.seed}:{epoch}:{index}:topics")
+        rows: list[int] = []
+        while len(rows) < self.batch_size:
+            cluster = self.members[rng.randrange(len(self.members))]
+            rows += rng.sample(cluster, min(self.batch_size - len(rows), len(cluster)))
+        return [self._group(self.examples[i], f"{epoch}:{index}:{k}") for k, i in enumerate(rows)]
+
+    def _group(self, ex, key) -> Group:
+        """``key`` (epoch, batch, position) seeds the draw: a query drawn twice gets two independent pairs."""
         t = self.teacher.get(ex.query_id, {})
         pairs = [(p, n, t[p] - t[n]) for p in ex.positives if p in t for n in self.pools[ex.query_id] if n in t]
         if not pairs:
-            return super()._group(ex, epoch)
-        rng = random.Random(f"{self.seed}:{epoch}:{ex.query_id}")
+            return super()._group(ex, key)
+        rng = random.Random(f"{self.seed}:{key}:{ex.query_id}")
         low, high = min(m for *_, m in pairs), max(m for *_, m in pairs)
         width = (high - low) / self.bins or 1.0
         binned: dict[int, list] = {}

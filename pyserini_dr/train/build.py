@@ -55,7 +55,7 @@ def build_trainer(data: DataOptions, optim: OptimOptions, options, *, recipe_val
     if recipe_class.model_kind != "cross-encoder":
         model = BiEncoder.load(data.model, device=device, encoder_class=data.encoder_class,
                                untie=recipe_class.untie, freeze_passages=recipe_class.freeze_passages, **overrides)
-        temperature = optim.temperature or (0.05 if model.settings.l2_norm else 1.0)
+        temperature = optim.temperature or (recipe_class.normalized_temperature if model.settings.l2_norm else 1.0)
         if recipe_class.model_kind == "bottleneck":
             from .bottleneck import BottleneckPretrainer
 

@@ -26,6 +26,32 @@ def contrastive(q: torch.Tensor, p: torch.Tensor, *, temperature: float = 1.0,
     return F.cross_entropy(scores, target)
 
 
+def full_contrastive(q: torch.Tensor, p: torch.Tensor, *, temperature: float = 1.0,
+                     false_negatives: torch.Tensor | None = None) -> torch.Tensor:
+    """SimLM's contrastive loss (Wang et al., 2022; microsoft/unilm simlm/src/utils.py
+    ``full_contrastive_scores_and_labels``, use_all_pairs): query i's row scores q_i against every passage (q->p,
+    target its positive), its positive p_i+ against the other queries (p->q), q_i against the other queries (q->q)
+    and p_i+ against the other positives (p->p); one softmax cross-entropy over the concatenated row.
+
+    q, p and ``false_negatives`` as in ``contrastive``. The mask also drops, from row i, q_j where p_i+ is marked
+    for q_j (p->q) and p_j+ where it is marked for q_i (p->p); the reference masks nothing.
+    """
+    q, p = q.float(), p.float()
+    b = q.shape[0]
+    rows = torch.arange(b, device=q.device) * (p.shape[0] // b)
+    positives = p[rows]
+    diagonal = torch.eye(b, dtype=torch.bool, device=q.device)
+    qk, kq, qq, kk = q @ p.T, positives @ q.T, q @ q.T, positives @ positives.T
+    drop_kq, drop_kk = diagonal, diagonal
+    if false_negatives is not None:
+        qk = qk.masked_fill(false_negatives, float("-inf"))
+        drop_kq = drop_kq | false_negatives[:, rows].T
+        drop_kk = drop_kk | false_negatives[:, rows]
+    scores = torch.cat([qk, kq.masked_fill(drop_kq, float("-inf")), qq.masked_fill(diagonal, float("-inf")),
+                        kk.masked_fill(drop_kk, float("-inf"))], dim=1) / temperature
+    return F.cross_entropy(scores, rows)
+
+
 def pairwise_softmax(q: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor, *, temperature: float = 1.0,
                      in_batch_mask: torch.Tensor | None = None, hard_mask: torch.Tensor | None = None) -> torch.Tensor:
     """DRhard's STAR loss (Zhan et al., SIGIR 2021, ``inbatch_train``): every (positive, negative) pair of a query
@@ -89,21 +115,28 @@ def margin_mse(student_margin: torch.Tensor, teacher_margin: torch.Tensor,
 
 def passage_centric(q: torch.Tensor, p: torch.Tensor, *, temperature: float = 1.0,
                     exclude: torch.Tensor | None = None) -> torch.Tensor:
-    """PAIR's passage-centric loss (Ren et al., ACL-Findings 2021): the positive passage must be closer to its query
-    than to the other passages, -log e^{s(q, p+)} / (e^{s(q, p+)} + sum_j e^{s(p+, p_j)}).
+    """PAIR's passage-centric loss (Ren et al., ACL-Findings 2021; PaddlePaddle/Research
+    NLP/ACL2021-PAIR/model/src/finetune/dual_encoder.py, ``logits_qp = pos @ [q; neg]^T``): each positive passage
+    must be closer to its own query than to every other query and every hard negative of the batch,
+    -log e^{s(p_i+, q_i)} / (sum_j e^{s(p_i+, q_j)} + sum_n e^{s(p_i+, n)}).
 
-    q: [B, d]; p: [B * G, d] laid out as in ``contrastive`` (query i's positive at row i * G); every other row is a
-    p_j, except those ``exclude`` [B, B * G] (bool) marks (passages relevant to query i). The target row itself is
-    always left out of the sum.
+    q: [B, d]; p: [B * G, d] laid out as in ``contrastive`` (query i's positive at row i * G, its hard negatives
+    after it). ``exclude`` [B, B * G] (bool, ``false_negative_mask``: passage relevant to query i, or outside its
+    group without in-batch negatives) drops the query q_j from row i where p_i+ is marked for q_j, and the negative
+    n from row i where n is marked for q_i (the reference masks nothing).
     """
-    group = p.shape[0] // q.shape[0]
-    rows = torch.arange(q.shape[0], device=q.device) * group
+    b = q.shape[0]
+    group = p.shape[0] // b
+    rows = torch.arange(b, device=q.device) * group
+    is_negative = torch.ones(p.shape[0], dtype=torch.bool, device=q.device)
+    is_negative[rows] = False
     positives = p.float()[rows]                                                        # [B, d]
-    s_qp = (q.float() * positives).sum(-1, keepdim=True) / temperature                 # [B, 1]
-    s_pp = (positives @ p.float().T) / temperature                                     # [B, B*G]
-    drop = torch.zeros_like(s_pp, dtype=torch.bool)
-    drop[torch.arange(q.shape[0]), rows] = True
+    s_q = (positives @ q.float().T) / temperature                                      # [B, B]: p_i+ . q_j
+    s_n = (positives @ p.float()[is_negative].T) / temperature                          # [B, B * (G - 1)]
     if exclude is not None:
-        drop = drop | exclude
-    logits = torch.cat([s_qp, s_pp.masked_fill(drop, float("-inf"))], dim=1)
-    return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))
+        drop_q = exclude[:, rows].T.clone()                                            # [i, j]: p_i+ marked for q_j
+        drop_q.fill_diagonal_(False)
+        s_q = s_q.masked_fill(drop_q, float("-inf"))
+        s_n = s_n.masked_fill(exclude[:, is_negative], float("-inf"))
+    logits = torch.cat([s_q, s_n], dim=1)
+    return F.cross_entropy(logits, torch.arange(b, device=q.device))

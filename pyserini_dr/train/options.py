@@ -29,7 +29,8 @@ class DataOptions:
 
 @dataclass
 class OptimOptions:
-    """The trainer's optimisation; ``temperature`` None: 0.05 for an L2-normalized model, else 1."""
+    """The trainer's optimisation; ``temperature`` None: the recipe's for an L2-normalized model (0.05; simlm
+    0.02), else 1."""
     epochs: int = 3
     batch_size: int = 64
     negatives: int = 1
@@ -78,7 +79,8 @@ def add_optim_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--grad-cache-chunk", type=non_negative, default=0, help="encode the batch in chunks of this many queries")
     g.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
     g.add_argument("--temperature", type=float, default=None,
-                   help="score = q.p / temperature (default 0.05 for an L2-normalized model, else 1)")
+                   help="score = q.p / temperature (default for an L2-normalized model 0.05, simlm "
+                        "0.02; else 1)")
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--max-steps", type=non_negative, default=0)
     g.add_argument("--log-every", type=positive, default=10)

@@ -47,6 +47,7 @@ class Recipe:
     untie = False
     freeze_passages = False
     mines_negatives = False         # replaces the training file's negative pools (ANCE, STAR): checkpoints keep them
+    normalized_temperature = 0.05   # the default --temperature for an L2-normalized model (1 otherwise)
 
     def __init__(self, options, sampler: GroupSampler, ranker: DenseRanker, *, temperature: float = 1.0,
                  seed: int = 42):

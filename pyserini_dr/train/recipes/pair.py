@@ -14,8 +14,9 @@ class PairOptions(ContrastiveOptions):
 
 
 class PAIR(Warmup):
-    """PAIR (Ren et al., ACL-Findings 2021): (1 - alpha) x the query-centric loss (``warmup``'s) + alpha x the
-    passage-centric loss. The paper's two stages are two runs: this recipe on teacher pseudo-labelled data
+    """PAIR (Ren et al., ACL-Findings 2021; PaddlePaddle/Research NLP/ACL2021-PAIR/model/src/finetune/dual_encoder.py):
+    (1 - alpha) x the query-centric loss (``warmup``'s) + alpha x the passage-centric loss, each positive passage
+    against all queries and all hard negatives of the batch (``losses.passage_centric``). The paper's two stages are two runs: this recipe on teacher pseudo-labelled data
     (``python -m pyserini_dr.train.pseudo_labels``), then on the labelled data (``--pair-alpha 0`` fine-tunes
     with the query-centric loss alone, as its second stage does)."""
     name = "pair"

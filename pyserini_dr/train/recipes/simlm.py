@@ -9,13 +9,18 @@ import torch.nn.functional as F
 
 from ...errors import InputError
 from ..batches import Batch
+from ..losses import full_contrastive
 from .base import Recipe, TeacherOptions, flag
 from .warmup import ContrastiveOptions, Warmup
 
 
 @dataclass
 class SimLMOptions(ContrastiveOptions, TeacherOptions):
-    kl_weight: float = flag(0.2, type=float, help="simlm: weight of the KL distillation term")
+    contrastive_weight: float = flag(0.2, type=float, help="simlm: weight of the contrastive term (unilm's "
+                                     "kd_cont_loss_weight)")
+    kl_weight: float = flag(1.0, type=float, help="simlm: weight of the KL distillation term")
+    simlm_qp_only: bool = flag(False, action="store_true", help="simlm: the contrastive term scores q->p only, "
+                               "not SimLM's q->p, p->q, q->q and p->p")
 
 
 @dataclass
@@ -63,11 +68,17 @@ class SimLMPretrain(Recipe):
 
 
 class SimLM(Warmup):
-    """SimLM's fine-tuning with distillation: the contrastive loss over in-batch + hard negatives plus ``kl_weight``
-    x KL(teacher || student) over each query's own group [positive, negatives], the teacher's scores from the
-    cross-encoder's file (a group it did not fully score has no KL term)."""
+    """SimLM's fine-tuning with distillation (microsoft/unilm simlm/src/models/biencoder_model.py,
+    ``BiencoderModel.forward`` with do_kd_biencoder; simlm/scripts/train_kd_biencoder.sh): ``contrastive_weight``
+    (0.2) x SimLM's full contrastive loss (``losses.full_contrastive``: q->p, p->q, q->q, p->p over in-batch and
+    hard negatives) + ``kl_weight`` (1) x KL(teacher || student) over each query's own group [positive, negatives],
+    the teacher's scores from the cross-encoder's file (a group it did not fully score has no KL term), the
+    student's divided by the temperature (0.02 for an L2-normalized model, the script's --t). The script's group
+    is a positive and 23 hard negatives (--train_n_passages 24: ``--negatives 23``), 16 queries per GPU. Old
+    behaviour: ``--contrastive-weight 1 --kl-weight 0.2 --simlm-qp-only --temperature 0.05``."""
     name = "simlm"
     options_class = SimLMOptions
+    normalized_temperature = 0.02
 
     def __init__(self, options, sampler, ranker, **kwargs):
         super().__init__(options, sampler, ranker, **kwargs)
@@ -92,7 +103,12 @@ class SimLM(Warmup):
         return extras
 
     def loss(self, q, p, groups, extras):
-        contrastive_loss = super().loss(q, p, groups, extras)
+        if self.options.simlm_qp_only or self.options.no_in_batch:  # p->q, q->q and p->p are all in-batch
+            contrastive_loss = super().loss(q, p, groups, extras)
+        else:
+            contrastive_loss = full_contrastive(q, p, temperature=self.temperature,
+                                                false_negatives=extras["false_negatives"])
+        contrastive_loss = self.options.contrastive_weight * contrastive_loss
         known = extras["known"]
         if not self.options.kl_weight or not bool(known.any()):
             return contrastive_loss

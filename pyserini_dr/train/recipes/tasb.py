@@ -14,12 +14,17 @@ from .base import Recipe, TeacherOptions, flag
 class TasbOptions(TeacherOptions):
     clusters: str | None = flag(None, help="tasb: query topic clusters (python -m pyserini_dr.train.clusters)")
     margin_bins: int = flag(10, type=int, help="tasb: teacher-margin bins of the balanced sampling")
+    in_batch_weight: float = flag(0.75, type=float, help="tasb: weight of the in-batch Margin-MSE term "
+                                  "(matchmaker's in_batch_neg_lambda)")
 
 
 class TASB(Recipe):
-    """TAS-B (Hofstätter et al., SIGIR 2021): topic-clustered batches, teacher-margin-balanced pairs, Margin-MSE on
-    each query's (positive, negative) pair plus Margin-MSE on in-batch negatives. The paper's in-batch teacher is a
-    ColBERT model; here both terms use the cross-encoder's scores file, and an in-batch pair it has no score for is
+    """TAS-B (Hofstätter et al., SIGIR 2021; sebastian-hofstaetter/matchmaker config/train/modes/tas_balanced.yaml,
+    matchmaker/train.py): topic-clustered batches, teacher-margin-balanced pairs (``TopicBalancedSampler``), loss =
+    Margin-MSE on each query's (positive, negative) pair + ``in_batch_weight`` (0.75, in_batch_neg_lambda) x the
+    in-batch term, the mean of Margin-MSE over the other queries' positives and Margin-MSE over their negatives
+    (train.py's ``ib_loss = (...pos_docs + ...neg_docs) * 0.5``; where the teacher scored none of one kind, the other
+    alone). The paper's in-batch teacher is a ColBERT model; here both terms use the cross-encoder's scores file, and an in-batch pair it has no score for is
     left out (topic-clustered batches make such scores likely: a neighbour's passages are often in a query's
     re-ranked top 100). Student scores are divided by the temperature, so an L2-normalized model reaches the
     teacher's logit range."""
@@ -62,11 +67,17 @@ class TASB(Recipe):
         own = torch.zeros_like(known)
         for i in range(len(groups)):
             own[i, i * size + 1:(i + 1) * size] = True
-        return {"margin": margin, "pair": known & own, "in_batch": known & ~own}
+        is_positive = (torch.arange(len(docs)) % size == 0)[None, :]
+        in_batch = known & ~own
+        return {"margin": margin, "pair": known & own, "in_batch_positives": in_batch & is_positive,
+                "in_batch_negatives": in_batch & ~is_positive}
 
     def loss(self, q, p, groups, extras):
         scores = (q.float() @ p.float().T) / self.temperature
         size = p.shape[0] // q.shape[0]
         student = scores[torch.arange(q.shape[0]), torch.arange(q.shape[0]) * size][:, None] - scores
-        return margin_mse(student, extras["margin"], extras["pair"]) + \
-            margin_mse(student, extras["margin"], extras["in_batch"])
+        pair = margin_mse(student, extras["margin"], extras["pair"])
+        terms = [(margin_mse(student, extras["margin"], extras[k]), extras[k].any().float())
+                 for k in ("in_batch_positives", "in_batch_negatives")]
+        in_batch = sum(t * present for t, present in terms) / sum(p for _, p in terms).clamp(min=1)
+        return pair + self.options.in_batch_weight * in_batch

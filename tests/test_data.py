@@ -590,3 +590,27 @@ def test_a_run_ranking_a_document_twice_or_scoring_nan_is_refused(tmp_path):
     assert str(e.value) == f"{nan}:1: score is not a number (nan)"
     assert read_run(write(tmp_path / "ok.txt", "q1 Q0 d1 1 2.0 t\nq2 Q0 d1 1 1.0 t\n")) == {
         "q1": [("d1", 2.0)], "q2": [("d1", 1.0)]}
+
+
+def test_pyserinis_json_topics_are_read(tmp_path):
+    """Pyserini's topics as JSON (qid -> {"title": ...}, the shape of ``get_topics``), or qid -> text."""
+    from pyserini_dr.data.topics import read_topics
+
+    path = write(tmp_path / "topics.json", '{"101": {"title": "cells divide", "description": "how"}, "7": "a query"}')
+    assert read_topics(path) == {"101": "cells divide", "7": "a query"}
+    bad = write(tmp_path / "bad.json", '{"101": {"narrative": "no query field"}}')
+    with pytest.raises(InputError) as e:
+        read_topics(bad)
+    assert str(e.value) == f"{bad}: query 101 has no text"
+    listed = write(tmp_path / "list.json", '[1, 2]')
+    with pytest.raises(InputError) as e:
+        read_topics(listed)
+    assert str(e.value) == f"{listed}: Pyserini's JSON topics are one object, query id -> query"
+
+
+def test_json_lines_in_a_json_file_are_still_json_lines(tmp_path):
+    from pyserini_dr.data.topics import read_topics
+
+    assert read_topics(write(tmp_path / "q.json", '{"_id": "1", "text": "a"}\n{"_id": "2", "text": "b"}\n')) == {
+        "1": "a", "2": "b"}
+    assert read_topics(write(tmp_path / "one.json", '{"_id": "1", "text": "a"}\n')) == {"1": "a"}

@@ -1,4 +1,5 @@
-"""Topics (queries): BEIR ``queries.jsonl`` ({_id, text}) or TSV (``qid<TAB>text``), as an ordered dict."""
+"""Topics (queries): BEIR ``queries.jsonl`` ({_id, text}), TSV (``qid<TAB>text``) or Pyserini's JSON topics (one
+object ``{qid: {"title": text, ...}}``, as ``pyserini.search.get_topics`` gives them), as an ordered dict."""
 from __future__ import annotations
 
 from ..errors import InputError, where
@@ -8,7 +9,9 @@ from .lines import is_jsonl, json_lines, numbered_lines
 def read_topics(path, qids: set[str] | None = None) -> dict[str, str]:
     """qid -> query text, in file order; ``qids`` keeps only those ids (a BEIR split)."""
     topics: dict[str, str] = {}
-    if is_jsonl(path):
+    if _is_json_object(path):
+        rows = _json_topics(path)
+    elif is_jsonl(path):
         rows = ((no, obj.get("_id", obj.get("id")), obj.get("text", obj.get("title"))) for no, obj in json_lines(path))
     else:
         rows = (_tsv_topic(path, no, line) for no, line in numbered_lines(path))
@@ -25,6 +28,38 @@ def read_topics(path, qids: set[str] | None = None) -> dict[str, str]:
     if not topics:
         raise InputError(f"{path}: no topics" + (" for the requested query ids" if qids is not None else ""))
     return topics
+
+
+def _is_json_object(path) -> bool:
+    """A ``.json`` file holding one object of queries (Pyserini's), not JSON lines of ``{_id, text}``."""
+    import json
+
+    if not str(path).endswith(".json"):
+        return False
+    with open(path, encoding="utf-8") as f:
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError:
+            return False  # several lines of JSON, or broken: read as JSON lines, which names the bad line
+    return not (isinstance(data, dict) and ("_id" in data or "id" in data))
+
+
+def _json_topics(path):
+    """Pyserini's JSON topics: qid -> its fields (the query is ``title``, Pyserini's default ``--topics-format``
+    field, else ``text`` or ``query``) or qid -> the query itself."""
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{where(path, e.lineno)}: not JSON ({e.msg})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: Pyserini's JSON topics are one object, query id -> query")
+    for qid, value in data.items():
+        text = value if isinstance(value, str) else next(
+            (value[k] for k in ("title", "text", "query") if isinstance(value, dict) and k in value), None)
+        yield None, qid, text
 
 
 def _tsv_topic(path, no, line):

@@ -78,7 +78,7 @@ def pyserini_ns():
 # ---- 1. run fusion on a hand-made example -------------------------------------------------------------------------
 #
 # Two runs, three queries. d2 (q1) is missing from B, d4 (q1) and d5 (q2) from A, and q3 from B altogether.
-# A's q3 scores are all equal: ranked by docid (d1 before d5), min-max normalized to 0.
+# A's q3 scores are all equal: ranked by docid (d1 before d5), min-max normalized to 1 (as pyserini's NORMALIZE).
 
 A = {"q1": [("d1", 3.0), ("d2", 2.0), ("d3", 1.0)],
      "q2": [("d2", 4.0), ("d4", 2.0)],
@@ -142,12 +142,12 @@ def test_interpolation_raw_scores_by_hand():
 
 def test_interpolation_normalized_by_hand():
     # min-max per query and run:
-    #   A q1 (min 1, max 3): d1 1, d2 0.5, d3 0    A q2 (2, 4): d2 1, d4 0    A q3 all 0.5 -> 0, 0
+    #   A q1 (min 1, max 3): d1 1, d2 0.5, d3 0    A q2 (2, 4): d2 1, d4 0    A q3 all 0.5 -> 1, 1
     #   B q1 (0.3, 0.9):     d3 1, d1 0.5, d4 0    B q2 (0.5, 2): d4 1, d2 (1 - 0.5) / 1.5 = 1/3, d5 0
     assert min_max(A["q1"]) == approx_hits([("d1", 1.0), ("d2", 0.5), ("d3", 0.0)])
     assert min_max(B["q2"]) == approx_hits([("d4", 1.0), ("d2", 1 / 3), ("d5", 0.0)])
-    assert min_max(A["q3"]) == [("d5", 0.0), ("d1", 0.0)]
-    assert min_max([("x", -2.0)]) == [("x", 0.0)]
+    assert min_max(A["q3"]) == [("d5", 1.0), ("d1", 1.0)]   # pyserini/trectools/_base.py: np.ones_like
+    assert min_max([("x", -2.0)]) == [("x", 1.0)]
     assert min_max([]) == []
 
     fused = interpolation([A, B], alpha=0.3, normalization=True)
@@ -156,7 +156,7 @@ def test_interpolation_normalized_by_hand():
                                        ("d2", 0.3 * 0.5),                # 0.15
                                        ("d4", 0.7 * 0.0)])               # 0
     assert fused["q2"] == approx_hits([("d4", 0.7), ("d2", 0.3 + 0.7 / 3), ("d5", 0.0)])  # d2 0.5333
-    assert fused["q3"] == [("d1", 0.0), ("d5", 0.0)]
+    assert fused["q3"] == [("d1", 0.3), ("d5", 0.3)]
     assert fuse([A, B], "interpolation", alpha=0.3, normalization=True) == fused
 
 
@@ -198,7 +198,7 @@ def test_ties_break_by_docid_ascending():
 def test_fusion_refusals():
     with pytest.raises(InputError) as e:
         fuse([A, B], "max")
-    assert str(e.value) == "unknown fusion method 'max' (rrf, interpolation, combsum, combmnz)"
+    assert str(e.value) == "unknown fusion method 'max' (rrf, interpolation, average, normalize, combsum, combmnz)"
     with pytest.raises(InputError) as e:
         interpolation([A, B, A])
     assert str(e.value) == "interpolation fuses exactly two runs, got 3"
@@ -214,28 +214,46 @@ def test_fusion_cli_rrf(cli, tmp_path):
     a, b, out = write_trec(tmp_path / "a.trec", A), write_trec(tmp_path / "b.trec", B), tmp_path / "out" / "rrf.trec"
     done = cli("pyserini_dr.fusion", "--runs", a, b, "--method", "rrf", "--output", out)
     assert done.returncode == 0, done.stderr
-    # 1/61 = 0.0163934, 1/62 = 0.0161290, 1/63 = 0.0158730; 1/61 + 1/62 = 0.0325225, 1/61 + 1/63 = 0.0322665
+    # scores with every digit, as pyserini.fusion writes them (6 decimals would tie d2 and d4 of q2 by rounding alone)
     assert out.read_text().splitlines() == [
-        "q1 Q0 d1 1 0.032522 pyserini-dr-rrf",
-        "q1 Q0 d3 2 0.032266 pyserini-dr-rrf",
-        "q1 Q0 d2 3 0.016129 pyserini-dr-rrf",
-        "q1 Q0 d4 4 0.015873 pyserini-dr-rrf",
-        "q2 Q0 d2 1 0.032522 pyserini-dr-rrf",
-        "q2 Q0 d4 2 0.032522 pyserini-dr-rrf",
-        "q2 Q0 d5 3 0.015873 pyserini-dr-rrf",
-        "q3 Q0 d1 1 0.016393 pyserini-dr-rrf",
-        "q3 Q0 d5 2 0.016129 pyserini-dr-rrf",
+        f"q1 Q0 d1 1 {1 / 61 + 1 / 62!r} pyserini-dr-rrf",
+        f"q1 Q0 d3 2 {1 / 63 + 1 / 61!r} pyserini-dr-rrf",
+        f"q1 Q0 d2 3 {1 / 62!r} pyserini-dr-rrf",
+        f"q1 Q0 d4 4 {1 / 63!r} pyserini-dr-rrf",
+        f"q2 Q0 d2 1 {1 / 61 + 1 / 62!r} pyserini-dr-rrf",
+        f"q2 Q0 d4 2 {1 / 62 + 1 / 61!r} pyserini-dr-rrf",
+        f"q2 Q0 d5 3 {1 / 63!r} pyserini-dr-rrf",
+        f"q3 Q0 d5 1 {1 / 61!r} pyserini-dr-rrf",   # the file ranks d5 first (a tie): its rank is kept
+        f"q3 Q0 d1 2 {1 / 62!r} pyserini-dr-rrf",
     ]
     assert done.stderr.splitlines() == [f"fused 2 runs with rrf: 3 queries, 9 hits -> {out}"]
 
-    # interpolation with normalization, through the same command
+    # interpolation with normalization, through the same command (Pyserini's flag names: --k, --runtag)
     out2 = tmp_path / "interp.trec"
     done = cli("pyserini_dr.fusion", "--runs", a, b, "--method", "interpolation", "--alpha", "0.3",
-               "--normalization", "--hits", "2", "--output", out2, "--run-tag", "mine")
+               "--normalization", "--k", "2", "--output", out2, "--runtag", "mine")
     assert done.returncode == 0, done.stderr
-    assert out2.read_text().splitlines() == ["q1 Q0 d3 1 0.700000 mine", "q1 Q0 d1 2 0.650000 mine",
-                                             "q2 Q0 d4 1 0.700000 mine", "q2 Q0 d2 2 0.533333 mine",
-                                             "q3 Q0 d1 1 0.000000 mine", "q3 Q0 d5 2 0.000000 mine"]
+    assert out2.read_text().splitlines() == [
+        f"q1 Q0 d3 1 {0.3 * 0.0 + 0.7 * 1.0!r} mine", f"q1 Q0 d1 2 {0.3 * 1.0 + 0.7 * 0.5!r} mine",
+        f"q2 Q0 d4 1 {0.3 * 0.0 + 0.7 * 1.0!r} mine", f"q2 Q0 d2 2 {0.3 * 1.0 + 0.7 * (0.5 / 1.5)!r} mine",
+        f"q3 Q0 d1 1 {0.3 * 1.0!r} mine", f"q3 Q0 d5 2 {0.3 * 1.0!r} mine"]
+
+
+def test_fusion_cli_takes_each_files_ranks_and_order_as_pyserini_does(cli, tmp_path):
+    """A run whose ties a searcher broke its own way (d9 ranked before d1 at the same score): RRF takes the file's
+    ranks, as pyserini.fusion does, instead of re-ranking ties by docid; --resort ranks by score, ties in file
+    order."""
+    a = tmp_path / "a.trec"
+    a.write_text("q1 Q0 d9 1 2.0 x\nq1 Q0 d1 2 2.0 x\nq1 Q0 d5 3 1.0 x\n")
+    b = write_trec(tmp_path / "b.trec", {"q1": [("d5", 3.0)]})
+    out = tmp_path / "out.trec"
+    assert cli("pyserini_dr.fusion", "--runs", a, b, "--output", out, "--depth", "2").returncode == 0
+    assert [line.split()[2:4] for line in out.read_text().splitlines()] == [["d5", "1"], ["d9", "2"], ["d1", "3"]]
+    assert out.read_text().splitlines()[1].split()[4] == repr(1 / 61)   # d9 keeps rank 1; depth 2 drops A's d5
+    a.write_text("q1 Q0 d5 1 1.0 x\nq1 Q0 d9 2 2.0 x\nq1 Q0 d1 3 2.0 x\n")   # ranks out of score order
+    assert cli("pyserini_dr.fusion", "--runs", a, b, "--output", out, "--resort").returncode == 0
+    assert [line.split()[2] for line in out.read_text().splitlines()] == ["d5", "d9", "d1"]
+    assert out.read_text().splitlines()[0].split()[4] == repr(1 / 63 + 1 / 61)   # d5 ranked third once resorted
 
 
 def test_fusion_cli_refusals(cli, tmp_path):

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from ..errors import InputError, where
 from .lines import numbered_lines
 
 Hits = list[tuple[str, float]]
 Run = dict[str, Hits]
+RankedRun = dict[str, list[tuple[str, float, int]]]  # a run file's lines in order, with their ranks
 
 
 def sort_hits(hits: Iterable[tuple[str, float]]) -> Hits:
@@ -19,6 +20,25 @@ def sort_hits(hits: Iterable[tuple[str, float]]) -> Hits:
 def read_run(path) -> Run:
     """qid -> [(docid, score)] sorted; an MS MARCO run gets score 1/rank. Column count must be 6 or 3 throughout."""
     run: Run = {}
+    for qid, docid, score, _ in _run_lines(path):
+        run.setdefault(qid, []).append((docid, score))
+    return {qid: sort_hits(hits) for qid, hits in run.items()}
+
+
+def read_ranked_run(path) -> RankedRun:
+    """qid -> [(docid, score, rank)] in the file's order, with the file's ranks: what ``pyserini.fusion`` fuses (its
+    RRF takes the rank column, its depth the first lines of each query)."""
+    run: RankedRun = {}
+    for qid, docid, score, rank in _run_lines(path):
+        if rank is None:
+            raise InputError(f"{path}: query {qid}, document {docid}: the rank column is not a whole number")
+        run.setdefault(qid, []).append((docid, score, rank))
+    return run
+
+
+def _run_lines(path) -> Iterator[tuple[str, str, float, int | None]]:
+    """(qid, docid, score, rank) of each line, every line checked; refuses what trec_eval would (a document ranked
+    twice for a query) or would score wrongly (nan)."""
     seen: set[tuple[str, str]] = set()
     width = None
     for no, line in numbered_lines(path):
@@ -30,10 +50,12 @@ def read_run(path) -> Run:
         elif len(cols) != width:
             raise InputError(f"{where(path, no)}: expected {width} columns like the first line, found {len(cols)}")
         try:
-            if width == 6:
+            if width == 6:  # trec_eval ignores the rank column: only fusion by rank reads it (None: not a number)
                 qid, docid, score = cols[0], cols[2], float(cols[4])
+                rank = int(cols[3]) if cols[3].isdigit() else None
             else:
-                qid, docid, score = cols[0], cols[1], 1.0 / int(cols[2])
+                qid, docid, rank = cols[0], cols[1], int(cols[2])
+                score = 1.0 / rank
         except (ValueError, ZeroDivisionError):
             raise InputError(f"{where(path, no)}: bad {'score' if width == 6 else 'rank'} in {line[:80]!r}") from None
         if math.isnan(score):
@@ -42,15 +64,16 @@ def read_run(path) -> Run:
             raise InputError(f"{where(path, no)}: document {docid} is ranked twice for query {qid} (trec_eval "
                              "refuses such a run)")
         seen.add((qid, docid))
-        run.setdefault(qid, []).append((docid, score))
-    if not run:
+        yield qid, docid, score, rank
+    if width is None:
         raise InputError(f"{path}: empty run")
-    return {qid: sort_hits(hits) for qid, hits in run.items()}
 
 
 def write_run(run: Run, path, *, output_format: str = "trec", tag: str = "pyserini-dr",
-              hits: int | None = None) -> int:
-    """Write atomically in TREC or MS MARCO format with deterministic tie-breaking; returns the line count."""
+              hits: int | None = None, full_precision: bool = False) -> int:
+    """Write atomically in TREC or MS MARCO format with deterministic tie-breaking; returns the line count. Scores
+    have 6 decimals, as Pyserini's searchers write them, or with ``full_precision`` every digit (as
+    ``pyserini.fusion`` writes fused scores: 6 decimals would tie scores that differ)."""
     from ..files import atomic_write
 
     if output_format not in ("trec", "msmarco"):
@@ -60,7 +83,8 @@ def write_run(run: Run, path, *, output_format: str = "trec", tag: str = "pyseri
         for qid, qhits in run.items():
             for rank, (docid, score) in enumerate(sort_hits(qhits)[:hits], 1):
                 if output_format == "trec":
-                    f.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
+                    shown = repr(float(score)) if full_precision else f"{score:.6f}"
+                    f.write(f"{qid} Q0 {docid} {rank} {shown} {tag}\n")
                 else:
                     f.write(f"{qid}\t{docid}\t{rank}\n")
                 lines += 1

@@ -168,6 +168,19 @@ def test_queries_and_passages_tokenize_as_drhards_tokenizer(drhard, family, quer
     assert plain[1] != got[0][1] and plain != got[0]
 
 
+def test_tokenizer_worker_processes_follow_drhards_rule(drhard):
+    """The corpus encoder's worker processes get the texts already prepared (``_passage_inputs``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pyserini_dr.encode.corpus import CorpusEncoder
+
+    enc = DenseEncoder(drhard["root"] / "star", encoder_class="star")
+    passages = [("", t) for t in TEXTS + [LONG]]
+    with CorpusEncoder(enc, tokenizer_processes=1) as workers, ThreadPoolExecutor(1) as thread:
+        got = workers._submit_passage_ids(passages, thread).result(timeout=120)
+    assert [ids.tolist() for ids in got["input_ids"]] == [drhard["reference"].encode(t, 256) for _, t in passages]
+
+
 def test_an_adore_checkpoint_without_a_passage_tower_does_not_encode_a_corpus(drhard, tmp_path):
     from pyserini_dr.encode.corpus import CorpusEncoder
 

@@ -275,28 +275,31 @@ def test_ance_checkpoint_names_load_without_missing_keys(tiny):
     assert not any(k.startswith("roberta.pooler") for k in keys)
 
 
-@pytest.mark.parametrize("family,query_max", [("ance", 64), ("star", 32), ("adore", 64)])
-def test_roberta_dot_families(tiny, family, query_max):
+@pytest.mark.parametrize("family,query_max,passage_max", [("ance", 64, 512), ("star", 32, 256), ("adore", 64, 256)])
+def test_roberta_dot_families(tiny, family, query_max, passage_max):
+    """STAR / ADORE feed the text as DRhard's transformers-2.x tokenizer did: a space before the first word
+    (star_tokenizer.py; its ids are checked against a re-implementation in test_drhard.py)."""
     path, modules = tiny[family]
     tok = tiny["roberta_tokenizer"]
     enc = DenseEncoder(path, encoder_class=family)
     s = enc.settings
     assert (s.family, s.head, s.lowercase, s.l2_norm) == (family, "linear-layernorm", True, False)
-    assert (s.query_max_length, s.passage_max_length) == (query_max, 512)
+    assert (s.query_max_length, s.passage_max_length) == (query_max, passage_max)
+    lead = "" if family == "ance" else " "
 
     queries = QUERIES + [LONG_QUERY]
     assert token_count(tok, LONG_QUERY.lower()) > query_max
     q = enc.encode_queries(queries)
     assert q.shape == (4, 32)
-    close(q, [roberta_dot(modules, tokens(tok, x.lower(), max_length=query_max)) for x in queries])
-    differs(q[1], roberta_dot(modules, tokens(tok, QUERIES[1], max_length=query_max)))  # lowercasing matters
+    close(q, [roberta_dot(modules, tokens(tok, lead + x.lower(), max_length=query_max)) for x in queries])
+    differs(q[1], roberta_dot(modules, tokens(tok, lead + QUERIES[1], max_length=query_max)))  # lowercasing matters
 
-    assert token_count(tok, (PASSAGES[2][0] + " " + PASSAGES[2][1]).lower()) > 512
+    assert token_count(tok, (PASSAGES[2][0] + " " + PASSAGES[2][1]).lower()) > passage_max
     p = enc.encode_passages(PASSAGES)
-    expected = [roberta_dot(modules, tokens(tok, (f"{t} {x}" if t else x).lower(), max_length=512))
+    expected = [roberta_dot(modules, tokens(tok, lead + (f"{t} {x}" if t else x).lower(), max_length=passage_max))
                 for t, x in PASSAGES]
     close(p, expected)
-    differs(p[0], roberta_dot(modules, tokens(tok, PASSAGES[0][1].lower(), max_length=512)))  # title joined
+    differs(p[0], roberta_dot(modules, tokens(tok, lead + PASSAGES[0][1].lower(), max_length=passage_max)))
 
 
 # ---- SimLM -------------------------------------------------------------------------------------------------------

@@ -65,8 +65,8 @@ def test_pyserini_trec_eval_runs_on_our_run(scifact_flat, pyserini_cli):
     ("tasb", ["--encoder-class", "auto", "--pooling", "cls", "--max-length", "30"], 0),
     ("simlm", ["--encoder-class", "auto", "--pooling", "cls", "--l2-norm", "--max-length", "32"], 0),
     ("ance", ["--encoder-class", "ance"], 0),
-    ("adore", ["--encoder-class", "ance"], 0),
-    ("star", ["--encoder-class", "ance"], 1),   # AnceQueryEncoder cuts at 64 tokens, STAR's queries at 32
+    ("adore", ["--encoder-class", "ance"], 1),  # DRhard's first-word space (star_tokenizer.py)
+    ("star", ["--encoder-class", "ance"], 2),   # and AnceQueryEncoder cuts at 64 tokens, STAR's queries at 32
 ])
 def test_pyserini_flags_of_each_family(family, flags, caveats):
     from pyserini_dr.encode import PRESETS

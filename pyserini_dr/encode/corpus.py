@@ -80,6 +80,9 @@ class CorpusEncoder:
         opt-in because they are spawned processes: a calling script needs an ``if __name__ == "__main__":`` guard, or
         the workers re-run it. They are this encoder's: started at the first slice, stopped when the ``with`` block
         of ``encode``, ``encode_pairs`` or the caller ends."""
+        if encoder.settings.family == "adore" and encoder.passage_model is encoder.query_model:
+            raise InputError(f"{encoder.name} is an ADORE query encoder without a passage tower: encode the corpus "
+                             f"with the STAR passage encoder it was trained against (--encoder-class star)")
         self.encoder = encoder
         self.sort_slice = sort_slice
         self.first_slice = max(1, min(sort_slice, first_slice or FIRST_SLICE))

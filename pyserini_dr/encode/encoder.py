@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from typing import Sequence
 
 import numpy as np
@@ -15,6 +16,21 @@ from .forward import eager_vectors
 from .tokenize import passage_tokenizer
 
 TOWERS = ("query_encoder", "passage_encoder")  # sub-folders of a checkpoint with separate towers (PAIR, DPR-style)
+
+
+def drhard_text(text: str, specials: Sequence[str] = ()) -> str:
+    """``text`` as DRhard's RobertaTokenizer (transformers 2.8, DRhard ``star_tokenizer.py``, loaded with
+    ``do_lower_case=True`` by ``preprocess.py``) hands it to byte-level BPE in ``encode(text, add_special_tokens=True)``,
+    for a fast tokenizer that adds no prefix space: ``prepare_for_tokenization`` puts a space before a text that does
+    not start with whitespace (the first word becomes "Ġword", as every other word); ``lowercase_text`` lowers one
+    character at a time (so no final-sigma rule); ``split_on_token`` drops the whitespace before a special token's
+    string and at the end."""
+    if text and not text[0].isspace():
+        text = " " + text
+    text = "".join(map(str.lower, text)) if "\u03a3" in text else text.lower()
+    if specials and any(s in text for s in specials):
+        text = re.sub(r"\s+(?=" + "|".join(map(re.escape, specials)) + ")", "", text)
+    return text.rstrip()
 
 
 def load_model(path: str, settings: EncoderSettings, dtype: torch.dtype):
@@ -67,6 +83,8 @@ class DenseEncoder:
 
     # -- text preparation ------------------------------------------------------------------------------------
     def _case(self, text: str) -> str:
+        if self.settings.drhard_text:
+            return drhard_text(text, self.tokenizer.all_special_tokens)
         return text.lower() if self.settings.lowercase else text
 
     def tokenize_queries(self, queries: Sequence[str]) -> dict:

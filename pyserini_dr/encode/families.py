@@ -5,8 +5,11 @@ Each preset follows the model's own paper and inference code:
          (Hofstätter et al. 2021; matchmaker's distilbert-dot-tas_b-b256-msmarco config).
 - ance:  RoBERTa + Linear + LayerNorm on the first token, dot product; query 64 / passage 512, lowercased
          (Xiong et al. 2021; pyserini's AnceEncoder and the script that built its MS MARCO index).
-- star:  DRhard's RobertaDot (same head as ANCE), lowercased; query 32 / passage 512 (star/inference.py).
-- adore: a RobertaDot query encoder (query 64, adore/inference.py) searched against STAR's passage vectors.
+- star:  DRhard's RobertaDot (same head as ANCE), lowercased; query 32 (star/inference.py) / passage 256 (the
+         passage command of DRhard's README.md: star/inference.py --max_doc_length 256); text as DRhard's
+         transformers-2.x RobertaTokenizer saw it (star_tokenizer.py: a space before the first word; ``drhard_text``).
+- adore: a RobertaDot query encoder (query 64, adore/inference.py) searched against STAR's passage vectors
+         (256 tokens, as STAR's); DRhard's text handling as STAR.
 - simlm: BERT [CLS], L2-normalized; query 32 / passage 144, passage = tokenizer(title, passage) pair with
          "-" for a missing title (Wang et al. 2022; unilm/simlm encode code and model card).
 - pair:  ERNIE-base converted to BERT, [CLS], dot product; query 32 / passage 128, passage = (title, para)
@@ -28,8 +31,10 @@ PRESETS: dict[str, EncoderSettings] = {
     "auto": EncoderSettings(),
     "tasb": EncoderSettings("tasb", "cls", False, "none", 30, 200, "concat"),
     "ance": EncoderSettings("ance", "cls", False, "linear-layernorm", 64, 512, "concat", lowercase=True),
-    "star": EncoderSettings("star", "cls", False, "linear-layernorm", 32, 512, "concat", lowercase=True),
-    "adore": EncoderSettings("adore", "cls", False, "linear-layernorm", 64, 512, "concat", lowercase=True),
+    "star": EncoderSettings("star", "cls", False, "linear-layernorm", 32, 256, "concat", lowercase=True,
+                            drhard_text=True),
+    "adore": EncoderSettings("adore", "cls", False, "linear-layernorm", 64, 256, "concat", lowercase=True,
+                             drhard_text=True),
     "simlm": EncoderSettings("simlm", "cls", True, "none", 32, 144, "pair", empty_title="-"),
     "pair": EncoderSettings("pair", "cls", False, "none", 32, 128, "pair"),
 }

@@ -34,6 +34,9 @@ def pyserini_query_flags(settings: EncoderSettings) -> tuple[list[str], list[str
         flags += ["--query-prefix", settings.query_prefix.rstrip(" ")]
         if not settings.query_prefix.endswith(" "):
             caveats.append(f"Pyserini puts a space between the prefix and the query; ours is {settings.query_prefix!r}")
+    if settings.drhard_text:
+        caveats.append("DRhard's tokenizer put a space before a query's first word (star_tokenizer.py); Pyserini's "
+                       "encoders do not, so the first token differs")
     if settings.lowercase and settings.head != "linear-layernorm":
         caveats.append("this family lowercases queries; Pyserini's AutoQueryEncoder leaves that to the tokenizer")
     return flags, caveats

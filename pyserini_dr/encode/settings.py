@@ -21,6 +21,7 @@ class EncoderSettings:
     title: str = "concat"           # concat: "title text"; pair: tokenizer(title, text); none: text only
     empty_title: str = ""           # the title given to a titleless passage in pair mode (SimLM: "-")
     lowercase: bool = False         # lowercase text before tokenizing (ANCE/STAR/ADORE were trained on lowercased text)
+    drhard_text: bool = False       # STAR/ADORE: the text as DRhard's transformers-2.x RobertaTokenizer saw it
     query_prefix: str = ""
     passage_prefix: str = ""
 

@@ -1,4 +1,4 @@
-"""python -m pyserini_dr.train --recipe warmup|ance|star|adore --model NAME_OR_DIR --train-data FILE --output DIR
+"""python -m pyserini_dr.train --recipe RECIPE | --preset PAPER --model NAME_OR_DIR --train-data FILE --output DIR
 
 Trains a dense retriever with one of the published recipes (see ``recipes``); rerun the same command after an
 interruption to resume from the last checkpoint. ``python -m pyserini_dr.train.negatives`` builds the training file.
@@ -14,11 +14,19 @@ from ..errors import InputError
 
 
 def parse_args(argv=None):
+    """The parsed command line; a ``--preset``'s values become the parser's defaults, so the flags given win."""
     from .options import add_train_args
+    from .presets import preset_values
 
     p = ArgumentParser(prog="python -m pyserini_dr.train", description=__doc__.split("\n\n")[0])
     add_train_args(p)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.preset is not None:
+        p.set_defaults(**preset_values(args.preset))
+        args = p.parse_args(argv)
+    if args.recipe is None:
+        raise InputError("the following arguments are required: --recipe (or --preset)")
+    return args
 
 
 def build(args):

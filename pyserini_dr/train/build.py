@@ -75,7 +75,7 @@ def build_trainer(data: DataOptions, optim: OptimOptions, options, *, recipe_val
     values = every_recipe_option(options) if recipe_values is None else recipe_values
     config = TrainConfig(output=data.output, epochs=optim.epochs, batch_size=optim.batch_size,
                          negatives=optim.negatives if recipe_class.uses_negatives else 0, lr=optim.lr,
-                         warmup_ratio=optim.warmup_ratio, weight_decay=optim.weight_decay,
+                         warmup_ratio=optim.warmup_ratio, warmup_steps=optim.warmup_steps, weight_decay=optim.weight_decay,
                          max_grad_norm=optim.max_grad_norm, grad_accum=optim.grad_accum,
                          grad_cache_chunk=optim.grad_cache_chunk, bf16=optim.bf16, temperature=temperature,
                          seed=optim.seed, log_every=optim.log_every, save_every=optim.save_every,

@@ -8,6 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..cli import non_negative, positive
+from .presets import PRESETS
 from .recipes import RECIPES
 
 
@@ -36,6 +37,7 @@ class OptimOptions:
     negatives: int = 1
     lr: float = 2e-5
     warmup_ratio: float = 0.1
+    warmup_steps: int = 0
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     grad_accum: int = 1
@@ -52,7 +54,9 @@ class OptimOptions:
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
     p = parser
-    p.add_argument("--recipe", required=True, choices=sorted(RECIPES))
+    p.add_argument("--recipe", choices=sorted(RECIPES), help="required, unless --preset names it")
+    p.add_argument("--preset", choices=sorted(PRESETS),
+                   help="a paper's settings (train/presets.py, docs/methods.md); flags given here win")
     p.add_argument("--model", required=True, help="HF model name or checkpoint directory to start from")
     p.add_argument("--encoder-class", help="model family (default: guessed, or the checkpoint's saved settings)")
     p.add_argument("--train-data", help="training groups (python -m pyserini_dr.train.negatives); simlm-pretrain "
@@ -73,6 +77,8 @@ def add_optim_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--negatives", type=non_negative, default=1, help="hard negatives per query")
     g.add_argument("--lr", type=float, default=2e-5)
     g.add_argument("--warmup-ratio", type=float, default=0.1)
+    g.add_argument("--warmup-steps", type=non_negative, default=0,
+                   help="linear warm-up over this many optimizer steps (0: --warmup-ratio of the steps)")
     g.add_argument("--weight-decay", type=float, default=0.0)
     g.add_argument("--max-grad-norm", type=float, default=1.0)
     g.add_argument("--grad-accum", type=positive, default=1)

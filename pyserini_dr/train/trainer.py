@@ -31,6 +31,7 @@ class TrainConfig:
     negatives: int = 1              # hard negatives per group
     lr: float = 2e-5
     warmup_ratio: float = 0.1
+    warmup_steps: int = 0           # >0: warm-up steps, instead of warmup_ratio of the steps
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     grad_accum: int = 1             # micro-batches per optimizer step
@@ -87,8 +88,8 @@ class Trainer:
             self.total_steps = min(self.total_steps, config.max_steps)
         from transformers import get_linear_schedule_with_warmup
 
-        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, int(config.warmup_ratio * self.total_steps),
-                                                         self.total_steps)
+        warmup = config.warmup_steps or int(config.warmup_ratio * self.total_steps)
+        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, warmup, self.total_steps)
         self.step = 0
         self.best = None
         self.train_seconds = 0.0

@@ -106,6 +106,9 @@ def anserini_trec_eval(argv: list[str]) -> str:
     """Run the trec_eval binary bundled in the Anserini fatjar with ``argv``; returns its standard output."""
     cmd = [os.path.join(java_home(), "bin", "java"), "-cp", anserini_jar(), "trec_eval", *argv]
     done = subprocess.run(cmd, capture_output=True, text=True)
+    complaint = [line for line in done.stderr.splitlines() if line.startswith("trec_eval:")]
+    if complaint:  # an illegal measure: exit 0, one stderr line, nothing on stdout
+        raise InputError(complaint[0])
     if done.returncode != 0:
         raise InputError(f"trec_eval failed (exit {done.returncode}): {done.stderr.strip()}")
     return done.stdout

@@ -162,3 +162,28 @@ def test_fusion_command_pastes_across_and_agrees_with_pyserinis(scifact_flat, sc
     theirs, mine = (path.read_text().splitlines() for path in (theirs_path, ours_path))
     assert [line.split()[:4] for line in mine] == [line.split()[:4] for line in theirs]
     assert max(abs(float(a.split()[4]) - float(b.split()[4])) for a, b in zip(mine, theirs)) < 1e-9
+
+
+@pytest.mark.parametrize("flags", [["-c", "-M", "10", "-m", "recip_rank"], ["-c", "-m", "map_cut.100", "-m", "success.1"],
+                                   ["-c", "-m", "ndcg_cut.10", "-m", "recall.100"]])
+def test_trec_eval_command_pastes_across(scifact_flat, pyserini_cli, capsys, flags):
+    """Pyserini's trec_eval command lines (MS MARCO's ``-c -M 10 -m recip_rank``, measures our evaluator lacks) give
+    the same lines through ours: those our evaluator lacks run on the trec_eval binary inside Anserini's fatjar."""
+    from pyserini_dr.eval.trec_eval import main as ours
+
+    done = pyserini_cli("pyserini.eval.trec_eval", *flags, scifact_flat.qrels_file, scifact_flat.run_file)
+    assert done.returncode == 0, done.stderr[-2000:]
+    theirs = [line.split() for line in done.stdout.splitlines() if line.split()[1:2] == ["all"]]
+    assert ours([*flags, str(scifact_flat.qrels_file), str(scifact_flat.run_file)]) == 0
+    assert sorted(line.split() for line in capsys.readouterr().out.splitlines()) == sorted(theirs)  # trec_eval
+    # prints measures in its own table's order, ours in the order asked
+
+
+def test_a_measure_trec_eval_does_not_know_is_one_error_line(scifact_flat, capsys):
+    from pyserini_dr.cli import run_main
+    from pyserini_dr.eval.trec_eval import main as ours
+
+    with pytest.raises(SystemExit) as exited:
+        run_main(ours, ["-c", "-m", "judged.10", str(scifact_flat.qrels_file), str(scifact_flat.run_file)])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines() == ["error: trec_eval: illegal measure 'judged'"]

@@ -9,8 +9,9 @@ from .lines import is_jsonl, json_lines, numbered_lines
 def read_topics(path, qids: set[str] | None = None) -> dict[str, str]:
     """qid -> query text, in file order; ``qids`` keeps only those ids (a BEIR split)."""
     topics: dict[str, str] = {}
-    if _is_json_object(path):
-        rows = _json_topics(path)
+    pyserini_json = _pyserini_json(path)
+    if pyserini_json is not None:
+        rows = _json_topics(path, pyserini_json)
     elif is_jsonl(path):
         rows = ((no, obj.get("_id", obj.get("id")), obj.get("text", obj.get("title"))) for no, obj in json_lines(path))
     else:
@@ -30,30 +31,25 @@ def read_topics(path, qids: set[str] | None = None) -> dict[str, str]:
     return topics
 
 
-def _is_json_object(path) -> bool:
-    """A ``.json`` file holding one object of queries (Pyserini's), not JSON lines of ``{_id, text}``."""
+def _pyserini_json(path):
+    """The parsed content of a ``.json`` file of Pyserini's topics (one object ``{qid: ...}``, or anything else that
+    is one JSON value); None for JSON lines of ``{_id, text}`` or a file that does not parse (read as JSON lines,
+    which names the bad line)."""
     import json
 
     if not str(path).endswith(".json"):
-        return False
+        return None
     with open(path, encoding="utf-8") as f:
         try:
             data = json.load(f)
         except json.JSONDecodeError:
-            return False  # several lines of JSON, or broken: read as JSON lines, which names the bad line
-    return not (isinstance(data, dict) and ("_id" in data or "id" in data))
+            return None
+    return None if isinstance(data, dict) and ("_id" in data or "id" in data) else data
 
 
-def _json_topics(path):
+def _json_topics(path, data):
     """Pyserini's JSON topics: qid -> its fields (the query is ``title``, Pyserini's default ``--topics-format``
     field, else ``text`` or ``query``) or qid -> the query itself."""
-    import json
-
-    with open(path, encoding="utf-8") as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{where(path, e.lineno)}: not JSON ({e.msg})") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: Pyserini's JSON topics are one object, query id -> query")
     for qid, value in data.items():

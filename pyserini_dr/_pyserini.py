@@ -112,3 +112,68 @@ def anserini_trec_eval(argv: list[str]) -> str:
     if done.returncode != 0:
         raise InputError(f"trec_eval failed (exit {done.returncode}): {done.stderr.strip()}")
     return done.stdout
+
+
+def build_lucene_dense_index(parquet_dir: str, index_dir: str, *, hnsw: bool, m: int = 16, ef_construction: int = 100,
+                             int8: bool = False, threads: int = 1, optimize: bool = False) -> None:
+    """Index a folder of Parquet vector files (``docid``, ``vector``) with Anserini's IndexHnswDenseVectors or
+    IndexFlatDenseVectors, in a subprocess (as ``build_lucene_index``)."""
+    indexer = "IndexHnswDenseVectors" if hnsw else "IndexFlatDenseVectors"
+    args = [os.path.join(java_home(), "bin", "java"), "-cp", anserini_jar(), f"io.anserini.index.{indexer}",
+            "-collection", "ParquetDenseVectorCollection", "-input", parquet_dir, "-index", index_dir,
+            "-threads", str(threads), "-quiet"]
+    if hnsw:
+        args += ["-M", str(m), "-efC", str(ef_construction)]
+    if int8:
+        args.append("-quantize.int8")
+    if optimize:
+        args.append("-optimize")
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise InputError(f"Anserini {indexer} failed (exit {done.returncode}): {tail[0]}")
+
+
+def lucene_vector_facts(index_dir: str) -> tuple[int, int | None]:
+    """(documents, dimension of the ``vector`` field or None) of a Lucene index, read through Lucene itself."""
+    pyserini()
+    from jnius import autoclass
+
+    paths = autoclass("java.nio.file.Paths")
+    reader = autoclass("org.apache.lucene.index.DirectoryReader").open(
+        autoclass("org.apache.lucene.store.FSDirectory").open(paths.get(index_dir)))
+    try:
+        dims = set()
+        for leaf in reader.leaves().toArray():
+            info = leaf.reader().getFieldInfos().fieldInfo("vector")
+            if info is not None and info.getVectorDimension() > 0:
+                dims.add(int(info.getVectorDimension()))
+        if len(dims) > 1:
+            raise InputError(f"{index_dir}: segments hold vectors of {sorted(dims)} dimensions")
+        return int(reader.numDocs()), (dims.pop() if dims else None)
+    finally:
+        reader.close()
+
+
+def lucene_dense_searcher(index_dir: str, *, hnsw: bool, ef_search: int = 100):
+    """Anserini's HnswDenseSearcher or FlatDenseSearcher on ``index_dir``, without an encoder: queries are given as
+    JSON vectors (Anserini's VectorQueryGenerator), quiet."""
+    pyserini()
+    from jnius import autoclass
+
+    name = "HnswDenseSearcher" if hnsw else "FlatDenseSearcher"
+    args = autoclass(f"io.anserini.search.{name}$Args")()
+    args.index = index_dir
+    args.quiet = True
+    if hnsw:
+        args.efSearch = int(ef_search)
+    return autoclass(f"io.anserini.search.{name}")(args)
+
+
+def java_string_list(values):
+    from jnius import autoclass
+
+    items = autoclass("java.util.ArrayList")()
+    for value in values:
+        items.add(value)
+    return items

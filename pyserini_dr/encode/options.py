@@ -35,6 +35,14 @@ class EncoderOptions:
                     passage_prefix=self.passage_prefix)
 
 
+def encoder_flags_given(namespace) -> list[str]:
+    """The encoder flags set on a command line (for commands where they apply to one mode only)."""
+    from dataclasses import fields
+
+    return [f"--{f.name.replace('_', '-')}" for f in fields(EncoderOptions)
+            if getattr(namespace, f.name, None) not in (None, False)]
+
+
 def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bool = False) -> None:
     g = parser.add_argument_group("encoder")
     g.add_argument("--encoder", required=not defaults_from_index, help="HF model name or checkpoint directory")

@@ -19,17 +19,19 @@ from ..errors import InputError
 from .registry import PrebuiltIndex, lookup
 
 
-def resolve_index(name_or_path: str, kind: str | None = None) -> str:
+def resolve_index(name_or_path: str, kind: str | tuple[str, ...] | None = None) -> str:
     """An index directory for ``--index``: an existing directory as given, else a prebuilt index fetched by name.
 
     A value that looks like a path (it has a slash) is returned unchanged, so the caller reports the missing
-    directory in its own words. ``kind`` ("dense" or "lucene") refuses a prebuilt index of the other kind.
+    directory in its own words. ``kind`` (a registry kind, or several) refuses a prebuilt index of another kind.
     """
     if os.path.isdir(name_or_path) or os.sep in name_or_path or "/" in name_or_path:
         return name_or_path
     entry = lookup(name_or_path)
-    if kind is not None and entry.kind != kind:
-        raise InputError(f"{name_or_path} is a prebuilt {entry.kind} index; this command needs a {kind} index")
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if kinds is not None and entry.kind not in kinds:
+        raise InputError(f"{name_or_path} is a prebuilt {entry.kind} index; this command needs a "
+                         f"{' or '.join(kinds)} index")
     return fetch(entry)
 
 
@@ -121,5 +123,12 @@ def check_index_dir(directory: str, entry: PrebuiltIndex) -> None:
             DenseIndex(directory)
         except InputError as e:
             raise InputError(f"{entry.info['filename']} does not hold a dense index ({e})") from None
+    elif entry.kind in ("lucene-flat", "lucene-hnsw"):
+        from ..index.lucene.dense import LuceneDenseIndex
+
+        try:
+            LuceneDenseIndex(directory)
+        except InputError as e:
+            raise InputError(f"{entry.info['filename']} does not hold a Lucene dense index ({e})") from None
     elif not is_lucene_index(directory):
         raise InputError(f"{entry.info['filename']} does not hold a Lucene index (no segments_* file)")

@@ -18,7 +18,8 @@ from ..errors import InputError
 REPO_REGISTRY = Path(__file__).resolve().parents[2] / "prebuilt"
 REGISTRY_ENV = "PYSERINI_DR_PREBUILT"
 REGISTRY_SUFFIXES = (".yaml", ".yml", ".json")  # JSON is YAML: one reader for both
-KINDS = ("dense", "lucene")
+KINDS = ("dense", "lucene", "lucene-flat", "lucene-hnsw")
+VECTOR_KINDS = ("dense", "lucene-flat", "lucene-hnsw")  # searched with a query encoder
 
 _STR, _INT, _LIST, _MAP = "a string", "an integer", "a list of strings", "a mapping"
 _REQUIRED = {"type": _STR, "description": _STR, "corpus": _STR, "documents": _INT, "filename": _STR,
@@ -67,7 +68,7 @@ def check_entry(path, name, entry) -> None:
     if not isinstance(entry, dict):
         fail(f"expected a mapping of keys, found {type(entry).__name__}")
     kind = entry.get("type")
-    required = {**_REQUIRED, **(_REQUIRED_DENSE if kind == "dense" else {})}
+    required = {**_REQUIRED, **(_REQUIRED_DENSE if kind in VECTOR_KINDS else {})}
     for key in required:
         if key not in entry:
             fail(f"missing key {key!r}")
@@ -89,7 +90,7 @@ def check_entry(path, name, entry) -> None:
         fail("an entry with urls needs its md5 and size")
     if not all("://" in url for url in entry["urls"]):
         fail("key 'urls' must hold URLs (scheme://...)")
-    if kind == "dense" and not isinstance(entry["encoder"].get("encoder_class"), str):
+    if kind in VECTOR_KINDS and not isinstance(entry["encoder"].get("encoder_class"), str):
         fail("key 'encoder' must name its encoder_class")
     for topics, scores in entry.get("expected_scores", {}).items():
         if not isinstance(scores, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -7,6 +7,7 @@ from ...data.runs import Run
 from ...encode.families import check_fits_index
 from ...errors import InputError
 from ...index.dense import DenseIndex
+from ..queries import encode_topics
 
 BACKENDS = ("auto", "faiss", "faiss-gpu", "torch")
 
@@ -61,10 +62,5 @@ class DenseSearcher:
 
     def batch_search(self, topics: dict[str, str], hits: int = 1000, batch_size: int = 256,
                      remove_query: bool = False) -> Run:
-        qids = list(topics)
-        vectors = self.encoder.encode_queries([topics[q] for q in qids], batch_size=batch_size)
-        finite = np.isfinite(vectors).all(axis=1)
-        if not finite.all():  # nan scores would be ranked without a word
-            raise InputError(f"the query encoder gave non-finite vectors (nan or inf) for {int((~finite).sum())} "
-                             f"queries, e.g. {qids[int(np.flatnonzero(~finite)[0])]}: a broken checkpoint?")
+        qids, vectors = encode_topics(self.encoder, topics, batch_size)
         return self.search_vectors(vectors, qids, hits, remove_query)

@@ -9,8 +9,10 @@ from ...cli import positive
 from ...encode.settings import EncoderSettings
 from ...encode.options import EncoderOptions, add_encoder_args, build_encoder
 from ...errors import InputError
-from ...index.dense import DenseIndex
+from ...index.lucene.dense import LuceneDenseIndex
+from ...index.vector_index import open_vector_index
 from ...prebuilt import resolve_index
+from ...prebuilt.registry import VECTOR_KINDS
 from . import BACKENDS, DenseSearcher
 
 
@@ -40,9 +42,10 @@ def add_dense_args(parser: argparse.ArgumentParser, *, search_flags: bool = True
 
 
 def load_index_and_encoder(index: str, options: EncoderOptions):
-    """(DenseIndex, query encoder) for ``index`` (a directory or a prebuilt name): the encoder the index records,
-    unless ``options`` name another model or class; flags override the recorded settings."""
-    dense = DenseIndex(resolve_index(index, "dense"))
+    """(index, query encoder) for ``index`` (a directory or a prebuilt name; a faiss or a Lucene dense index): the
+    encoder the index records, unless ``options`` name another model or class; flags override the recorded
+    settings."""
+    dense = open_vector_index(resolve_index(index, VECTOR_KINDS))
     saved = dense.meta.get("encoder")
     model = options.encoder or (saved or {}).get("model")
     if not model:
@@ -53,8 +56,16 @@ def load_index_and_encoder(index: str, options: EncoderOptions):
     return dense, build_encoder(options, model, settings)
 
 
-def dense_searcher(search: DenseSearchOptions, encoder_options: EncoderOptions) -> DenseSearcher:
+def dense_searcher(search: DenseSearchOptions, encoder_options: EncoderOptions):
+    """A DenseSearcher (faiss or torch) or, for a Lucene dense index, a LuceneDenseSearcher."""
     index, encoder = load_index_and_encoder(search.index, encoder_options)
+    if isinstance(index, LuceneDenseIndex):
+        from ..lucene.dense import LuceneDenseSearcher
+
+        if search.backend != "auto" or search.nprobe or search.fp8_select:
+            raise InputError(f"{search.index} is a Lucene dense index: --backend, --nprobe and --fp8-select do not "
+                             "apply (Anserini searches it)")
+        return LuceneDenseSearcher(index, encoder, ef_search=search.ef_search or 100, threads=search.threads or 1)
     return DenseSearcher(index, encoder, backend=search.backend, device=str(encoder.device), threads=search.threads,
                          dtype="bfloat16" if encoder_options.bf16 else "float16", ef_search=search.ef_search,
                          nprobe=search.nprobe, fp8_select=search.fp8_select)

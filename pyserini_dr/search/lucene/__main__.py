@@ -44,6 +44,10 @@ def main(argv=None) -> int:
         searcher = lucene_dense_searcher(args)
         run = searcher.batch_search(topics, args.hits, min(args.batch_size, 256), args.remove_query)
     else:
+        from ...index.lucene.dense import has_dense_vectors
+
+        if has_dense_vectors(args.index):  # BM25 would find no terms there and write an empty run
+            raise InputError(f"{args.index} is a Lucene dense index: add --dense")
         searcher = bm25_searcher(options_from(args, BM25Options))
         run = searcher.batch_search(topics, args.hits, args.threads, args.remove_query, batch_size=args.batch_size)
     lines = write_run(run, args.output, output_format=args.output_format,
@@ -62,7 +66,7 @@ def lucene_dense_searcher(args):
         raise InputError(f"{args.index} is a faiss dense index, not a Lucene one: search it with "
                          "python -m pyserini_dr.search.faiss")
     if (args.hnsw and not index.hnsw) or (args.flat and index.hnsw):
-        raise InputError(f"{args.index} is a {'HNSW' if index.hnsw else 'flat'} index: drop "
+        raise InputError(f"{args.index} is {'an HNSW' if index.hnsw else 'a flat'} index: drop "
                          f"{'--hnsw' if args.hnsw else '--flat'} or give {'--hnsw' if index.hnsw else '--flat'}")
     return LuceneDenseSearcher(index, encoder, ef_search=args.ef_search, threads=args.threads)
 

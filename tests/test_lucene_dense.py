@@ -258,3 +258,34 @@ def test_query_vectors_read_back_exactly(tmp_path):
     assert list(frame.columns) == ["id", "text", "embedding"] and np.array_equal(np.stack(frame.embedding), vectors)
     with pytest.raises(InputError, match=r"q.npy: query vectors are written as .tsv, .jsonl, .jsonl.gz, .pkl"):
         write_query_vectors(str(tmp_path / "q.npy"), ["1"], vectors[:1], ["x"])
+
+
+def test_prebuilt_round_trip_of_a_sharded_lucene_dense_index(subset, built, tmp_path, monkeypatch, cache_root):
+    """build --from-index packs the shard folders; publish; searched by name, the run equals the local one."""
+    import tarfile
+
+    import yaml
+    from test_prebuilt import prebuilt_main, serve
+
+    from pyserini_dr.search.lucene.__main__ import main as search_main
+
+    name = "scifact-subset.minilm.lucene-flat4"
+    prebuilt_main("build", name, "--from-index", built[0] / "flat4", "--output-dir", tmp_path / "dist")
+    entry = yaml.safe_load((tmp_path / "dist" / f"{name}.yaml").read_text())[name]
+    assert (entry["type"], entry["index_type"], entry["documents"], entry["dimension"]) == \
+        ("lucene-flat", "lucene-flat", len(subset.docids), 384)
+    with tarfile.open(tmp_path / "dist" / entry["filename"]) as tar:
+        names = tar.getnames()
+    assert {f"{name}/shard0{i}" for i in range(4)} <= set(names) and f"{name}/shard03/segments_1" in names
+    monkeypatch.setenv("PYSERINI_DR_PREBUILT", str(tmp_path / "registry"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    runs = {}
+    with serve(tmp_path / "www") as base:
+        prebuilt_main("publish", name, "--from", tmp_path / "dist", "--to", tmp_path / "www", "--base-url", base,
+                      "--registry", tmp_path / "registry")
+        for label, index in (("local", built[0] / "flat4"), ("by-name", name)):
+            assert search_main(["--dense", "--index", str(index), "--topics", str(subset.cli_topics), "--output",
+                                str(tmp_path / f"{label}.txt"), "--hits", "10"]) == 0
+            runs[label] = (tmp_path / f"{label}.txt").read_text()
+    assert runs["by-name"] == runs["local"] and runs["local"].count("\n") == 10 * 30
+    assert (cache_root / "indexes" / f"{name}.{entry['md5']}" / "shard02").is_dir()

@@ -50,7 +50,8 @@ def dense_facts(index_dir: str) -> dict:
     if not meta.get("encoder"):
         raise InputError(f"{index_dir} records no encoder (no meta.json): encode it with python -m pyserini_dr.encode")
     encoder = {k: v for k, v in meta["encoder"].items() if k != "model"}
-    return {"type": "dense", "model": meta["encoder"]["model"], "encoder": encoder, "corpus": meta.get("corpus"),
+    kind = meta.get("index_type") if meta.get("index_type") in ("lucene-flat", "lucene-hnsw") else "dense"
+    return {"type": kind, "model": meta["encoder"]["model"], "encoder": encoder, "corpus": meta.get("corpus"),
             "documents": meta["documents"], "dimension": meta["dimension"],
             "index_type": meta.get("index_type", "Flat")}
 
@@ -84,10 +85,16 @@ def pack(index_dir: str, name: str, tarball: str) -> None:
     skip = {EMBEDDINGS_FILE} if FAISS_FILE in names else set()
     files = sorted(f for f in names if not f.startswith(".") and f not in skip
                    and os.path.isfile(os.path.join(index_dir, f)) and not os.path.islink(os.path.join(index_dir, f)))
+    # a sharded Lucene dense index keeps one Lucene index per shardNN folder
+    files += sorted(os.path.join(d, f) for d in names if d.startswith("shard") and not os.path.islink(
+        os.path.join(index_dir, d)) and os.path.isdir(os.path.join(index_dir, d))
+        for f in os.listdir(os.path.join(index_dir, d)) if os.path.isfile(os.path.join(index_dir, d, f)))
     with atomic_path(tarball) as tmp, open(tmp, "wb") as raw, \
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
         tar.add(index_dir, arcname=name, recursive=False, filter=_normalized)
+        for folder in sorted({os.path.dirname(f) for f in files} - {""}):
+            tar.add(os.path.join(index_dir, folder), arcname=f"{name}/{folder}", recursive=False, filter=_normalized)
         for f in files:
             tar.add(os.path.join(index_dir, f), arcname=f"{name}/{f}", filter=_normalized)
 
@@ -113,7 +120,8 @@ def build(name: str, index_dir: str, output_dir: str, *, lucene: bool = False, t
     entry["corpus"] = corpus or kept.get("corpus") or facts.get("corpus") or "unknown"
     entry["description"] = description or kept.get("description") or (
         f"Lucene index of {entry['corpus']}" if lucene else
-        f"Faiss {entry['index_type']} index of {entry['corpus']} encoded by {entry['model']}")
+        f"Lucene {entry['index_type'][7:]} index of {entry['corpus']} encoded by {entry['model']}"
+        if entry["type"] != "dense" else f"Faiss {entry['index_type']} index of {entry['corpus']} encoded by {entry['model']}")
     entry["filename"] = f"{name}.tar.gz"
     tarball = os.path.join(output_dir, entry["filename"])
     os.makedirs(output_dir, exist_ok=True)

@@ -177,3 +177,19 @@ def java_string_list(values):
     for value in values:
         items.add(value)
     return items
+
+
+@functools.lru_cache(maxsize=None)
+def pyserini_prebuilt_indexes() -> dict[str, dict]:
+    """Pyserini's prebuilt-index tables by our registry kind: ``lucene`` (its TF indexes), ``impact``,
+    ``lucene-hnsw``, ``lucene-flat`` and ``dense`` (faiss); each maps an index name to Pyserini's entry."""
+    pyserini()
+    from pyserini import prebuilt_index_info as info
+
+    return {"lucene": info.TF_INDEX_INFO, "impact": info.IMPACT_INDEX_INFO, "lucene-hnsw": info.LUCENE_HNSW_INDEX_INFO,
+            "lucene-flat": info.LUCENE_FLAT_INDEX_INFO, "dense": info.FAISS_INDEX_INFO}
+
+
+def pyserini_cache_home() -> str:
+    """Where Pyserini keeps what it downloads (``$PYSERINI_CACHE``, else ~/.cache/pyserini), as pyserini.util says."""
+    return os.environ.get("PYSERINI_CACHE") or os.path.expanduser(os.path.join("~", ".cache", "pyserini"))

@@ -62,6 +62,7 @@ def _isolated_env(tmp_path_factory, monkeypatch) -> Path:
     """No test touches ~/.cache or sees a mirror it did not ask for; progress bars are off."""
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("PYSERINI_DR_CACHE", str(cache))
+    monkeypatch.setenv("PYSERINI_CACHE", str(cache / "pyserini"))  # Pyserini's own download cache, read by fetch
     monkeypatch.delenv("PYSERINI_DR_DATA", raising=False)
     monkeypatch.setenv("PYSERINI_DR_QUIET", "1")
     return cache

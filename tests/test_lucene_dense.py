@@ -289,3 +289,45 @@ def test_prebuilt_round_trip_of_a_sharded_lucene_dense_index(subset, built, tmp_
             runs[label] = (tmp_path / f"{label}.txt").read_text()
     assert runs["by-name"] == runs["local"] and runs["local"].count("\n") == 10 * 30
     assert (cache_root / "indexes" / f"{name}.{entry['md5']}" / "shard02").is_dir()
+
+
+# ---- Pyserini's own prebuilt names, found in Pyserini's cache ------------------------------------------------------
+
+def test_pyserini_names_resolve_to_pyserini_cache(subset, built, tmp_path, monkeypatch):
+    """An index Pyserini already unpacked (``$PYSERINI_CACHE/indexes/<tarball>.<md5>``) is used, not fetched again;
+    one of another kind under that name is refused. (The indexes placed there are the subset's stand-ins.)"""
+    import shutil
+
+    from pyserini_dr import _pyserini
+    from pyserini_dr.search.lucene.__main__ import main as search_main
+
+    tables = _pyserini.pyserini_prebuilt_indexes()
+    cache = tmp_path / "pyserini-cache"
+    monkeypatch.setenv("PYSERINI_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def place(name, kind, source, drop=()):
+        info = tables[kind][name]
+        target = cache / "indexes" / f"{info['filename'][:-len('.tar.gz')]}.{info['md5']}"
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns(*drop))
+        return target
+
+    def search(index, *flags):
+        out = tmp_path / f"run{len(list(tmp_path.glob('run*')))}.txt"
+        assert search_main(["--index", str(index), "--topics", str(subset.cli_topics), "--output", str(out),
+                            "--hits", "10", *flags]) == 0
+        return out.read_text()
+
+    place("beir-v1.0.0-scifact.flat", "lucene", subset.lucene)
+    assert search("beir-v1.0.0-scifact.flat") == search(subset.lucene)
+    hnsw = "beir-v1.0.0-scifact.bge-base-en-v1.5.hnsw"
+    place(hnsw, "lucene-hnsw", built[0] / "hnsw8", drop=("meta.json", "docid"))  # as Pyserini's: no meta
+    flags = ["--dense", "--encoder", subset.model, "--pooling", "mean", "--l2-norm"]
+    assert search(hnsw, *flags) == search(built[0] / "hnsw8", *flags)
+    place("beir-v1.0.0-scifact.bge-base-en-v1.5.flat", "lucene-flat", subset.lucene)  # a BM25 index under that name
+    with pytest.raises(InputError, match=r"^lucene-flat\.beir-v1\.0\.0-scifact\.bge-base-en-v1\.5\..*\.tar\.gz does "
+                                         r"not hold a Lucene dense index \(.* without dense vectors"):
+        search("beir-v1.0.0-scifact.bge-base-en-v1.5.flat", *flags)
+    with pytest.raises(InputError, match="beir-v1.0.0-scifact.flat is a prebuilt lucene index; this command needs a "
+                                         "dense or lucene-flat or lucene-hnsw index"):
+        search("beir-v1.0.0-scifact.flat", *flags)

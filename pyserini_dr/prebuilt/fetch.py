@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -27,12 +28,23 @@ def resolve_index(name_or_path: str, kind: str | tuple[str, ...] | None = None) 
     """
     if os.path.isdir(name_or_path) or os.sep in name_or_path or "/" in name_or_path:
         return name_or_path
-    entry = lookup(name_or_path)
+    try:
+        entry = lookup(name_or_path)
+    except InputError:  # not ours: one of Pyserini's own names?
+        from .pyserini_names import pyserini_entry
+
+        entry = pyserini_entry(name_or_path)
+        if entry is None:
+            raise
+    _check_kind(entry, kind)
+    return fetch(entry)
+
+
+def _check_kind(entry: PrebuiltIndex, kind: str | tuple[str, ...] | None) -> None:
     kinds = (kind,) if isinstance(kind, str) else kind
     if kinds is not None and entry.kind not in kinds:
-        raise InputError(f"{name_or_path} is a prebuilt {entry.kind} index; this command needs a "
+        raise InputError(f"{entry.name} is a prebuilt {entry.kind} index; this command needs a "
                          f"{' or '.join(kinds)} index")
-    return fetch(entry)
 
 
 def fetch(entry: PrebuiltIndex) -> str:
@@ -45,6 +57,9 @@ def fetch(entry: PrebuiltIndex) -> str:
     target = os.path.join(root, f"{entry.name}.{info['md5']}")
     if os.path.isdir(target):
         return target
+    unpacked_by_pyserini = pyserini_cached(entry)  # the same tarball (same md5), already fetched by Pyserini
+    if unpacked_by_pyserini:
+        return unpacked_by_pyserini
     staging = tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".tmp", dir=root)
     try:
         tarball = download(info["urls"], info["md5"], os.path.join(staging, info["filename"]), size=info["size"],
@@ -132,3 +147,15 @@ def check_index_dir(directory: str, entry: PrebuiltIndex) -> None:
             raise InputError(f"{entry.info['filename']} does not hold a Lucene dense index ({e})") from None
     elif not is_lucene_index(directory):
         raise InputError(f"{entry.info['filename']} does not hold a Lucene index (no segments_* file)")
+
+
+def pyserini_cached(entry: PrebuiltIndex) -> str | None:
+    """Pyserini's unpacked copy of ``entry``, if its cache holds one of the entry's kind."""
+    from .. import _pyserini
+
+    stem = re.sub(r"\.tar\.gz.*$", "", entry.info["filename"])
+    directory = os.path.join(_pyserini.pyserini_cache_home(), "indexes", f"{stem}.{entry.info['md5']}")
+    if not os.path.isdir(directory):
+        return None
+    check_index_dir(directory, entry)  # a directory of the right name holding something else is refused
+    return directory

@@ -237,6 +237,11 @@ def test_refusals_in_process(subset, built, tmp_path, query_encoder, query_vecto
     assert index.dimension == 2 and not index.hnsw
     with pytest.raises(InputError, match="encoder dimension 384 does not match the index's 2"):
         LuceneDenseSearcher(index, query_encoder)
+    from pyserini_dr.encode.options import EncoderOptions
+    from pyserini_dr.search.faiss.options import load_index_and_encoder
+
+    with pytest.raises(InputError, match=f"^{tmp_path / 'small-lucene'} records no encoder: give --encoder$"):
+        load_index_and_encoder(str(tmp_path / "small-lucene"), EncoderOptions())
 
 
 def test_query_vectors_read_back_exactly(tmp_path):

@@ -148,7 +148,10 @@ def encoder(small):
 
 
 def encode_args(small: Small, output: Path, *extra) -> list:
-    return ["--corpus", small.corpus, "--encoder", small.model, "--output", output, "--chunk-size", CHUNK, *extra]
+    """float32 throughout: these tests compare vectors with float32 references (a CPU with bfloat16 instructions
+    would otherwise encode in bfloat16 autocast: see test_cpu_corpus_encoding_defaults_to_bf16_autocast)."""
+    return ["--corpus", small.corpus, "--encoder", small.model, "--output", output, "--fp32", "--chunk-size", CHUNK,
+            *extra]
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +189,23 @@ def test_encode_writes_a_pyserini_dense_index(small, flat):
     index = faiss.read_index(str(flat / "index"))
     assert (index.ntotal, index.d, index.metric_type) == (N_DOCS, 384, faiss.METRIC_INNER_PRODUCT)
     np.testing.assert_array_equal(index.reconstruct_n(0, index.ntotal), vectors)
+
+
+def test_cpu_corpus_encoding_defaults_to_bf16_autocast(small, flat):
+    """Without a precision flag, a CPU with AVX512-BF16 or AMX encodes a corpus in bfloat16 autocast, recorded in
+    meta.json; the vectors stay within cosine 0.9999 of float32's. Queries stay float32."""
+    from pyserini_dr.encode.options import EncoderOptions, build_encoder, cpu_has_bf16
+
+    out = small.workdir / "auto-precision"
+    args = [a for a in encode_args(small, out) if a != "--fp32"]
+    cli(small.workdir, "pyserini_dr.encode", *args, "--device", "cpu").ok()
+    expected = "bfloat16-autocast" if cpu_has_bf16() else "float32"
+    assert read_meta(out)["encoder"]["dtype"] == expected
+    cosines = (embeddings(out) * embeddings(flat)).sum(axis=1)
+    assert cosines.min() > 0.9999 and (expected == "float32") == (cosines.min() == pytest.approx(1.0, abs=1e-6))
+    options = EncoderOptions(encoder=small.model, device="cpu")
+    assert build_encoder(options).describe()["dtype"] == "float32"
+    assert build_encoder(options, corpus=True).describe()["dtype"] == expected
 
 
 def test_encoded_vectors_equal_sentence_transformers(small, flat):

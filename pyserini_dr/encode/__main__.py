@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     parser.add_argument("--shard-id", type=non_negative, default=None)
     parser.add_argument("--shard-num", type=positive, default=None)
     parser.add_argument("--chunk-size", type=positive, default=None, help="documents per resumable chunk (16384)")
-    parser.add_argument("--batch-tokens", type=positive, default=None, help="token budget of one padded batch (131072)")
+    parser.add_argument("--batch-tokens", type=positive, default=None, help="token budget of one padded batch (131072 on a GPU, 8192 on a CPU)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (each batch shape compiles anew)")
     parser.add_argument("--tokenizer-processes", type=non_negative, default=0,
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from ..index.dense import META_FILE
-    from .corpus import BATCH_TOKENS, CHUNK_SIZE, CorpusEncoder
+    from .corpus import CHUNK_SIZE, CorpusEncoder
     from .distributed import distributed_shard, merge_after_ranks
 
     corpus = resolve_corpus(args.dataset or args.corpus)
@@ -54,9 +54,9 @@ def main(argv=None) -> int:
             return 0
     elif os.path.isfile(os.path.join(output, META_FILE)):
         raise InputError(f"{output} already holds a finished index; remove it or pick another --output")
-    encoder = build_encoder(options_from(args, EncoderOptions))
+    encoder = build_encoder(options_from(args, EncoderOptions), corpus=True)
     corpus_encoder = CorpusEncoder(encoder, chunk_size=args.chunk_size or CHUNK_SIZE,
-                                   batch_tokens=args.batch_tokens or BATCH_TOKENS, compile=args.compile,
+                                   batch_tokens=args.batch_tokens, compile=args.compile,
                                    tokenizer_processes=args.tokenizer_processes, cuda_graphs=not args.no_cuda_graphs)
     meta = corpus_encoder.encode(corpus, output, shard_id=shard_id, shard_num=shard_num,
                                  corpus_name=args.dataset or corpus)

@@ -1,6 +1,7 @@
 """DenseEncoder: a query tower and a passage tower (often one model) that turn text into vectors."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -65,7 +66,11 @@ class DenseEncoder:
         self.name = model
         self.settings = settings or resolve_settings(model, encoder_class, **overrides)
         self.device = torch.device(device)
-        self.dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+        requested = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+        # bfloat16 on a CPU is autocast: float32 weights, matrix products in bfloat16 (AVX512-BF16 / AMX), layer
+        # norms and softmax in float32; whole-bfloat16 weights would round every layer norm too
+        self.cpu_autocast = self.device.type == "cpu" and requested == torch.bfloat16
+        self.dtype = torch.float32 if self.cpu_autocast else requested
         query_path = passage_path = model
         if os.path.isdir(os.path.join(model, TOWERS[0])):
             query_path, passage_path = (os.path.join(model, t) for t in TOWERS)
@@ -160,9 +165,16 @@ class DenseEncoder:
         return self.pad(self.passage_ids(passages))
 
     # -- encoding --------------------------------------------------------------------------------------------
+    def precision(self):
+        """The context the model runs in: bfloat16 autocast on a CPU where asked for, else nothing."""
+        if self.cpu_autocast:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     @torch.inference_mode()
     def _encode(self, model, batch: dict) -> torch.Tensor:
-        return eager_vectors(self.settings, model, batch, self._to_device)
+        with self.precision():
+            return eager_vectors(self.settings, model, batch, self._to_device).float()
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         return self._pinned(tensor).to(self.device, non_blocking=True)
@@ -198,4 +210,4 @@ class DenseEncoder:
     def describe(self) -> dict:
         """What an index's meta.json records about the encoder that made it."""
         return {"model": self.name, "encoder_class": self.settings.family, **self.settings.to_dict(),
-                "dtype": str(self.dtype).replace("torch.", "")}
+                "dtype": "bfloat16-autocast" if self.cpu_autocast else str(self.dtype).replace("torch.", "")}

@@ -96,8 +96,9 @@ class EagerForward:
 
     @torch.inference_mode()
     def __call__(self, features: dict, rows) -> torch.Tensor:
-        return eager_vectors(self.encoder.settings, self.model, self.encoder.pad(features, rows),
-                             self.encoder._to_device)
+        with self.encoder.precision():
+            return eager_vectors(self.encoder.settings, self.model, self.encoder.pad(features, rows),
+                                 self.encoder._to_device).float()
 
 
 class GraphedForward:

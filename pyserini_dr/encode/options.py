@@ -23,10 +23,15 @@ class EncoderOptions:
     device: str | None = None
     fp16: bool = False
     bf16: bool = False
+    fp32: bool = False
 
     @property
     def dtype(self) -> str:
         return "bfloat16" if self.bf16 else "float16" if self.fp16 else "float32"
+
+    @property
+    def precision_given(self) -> bool:
+        return self.bf16 or self.fp16 or self.fp32
 
     def overrides(self) -> dict:
         """The settings the options override (EncoderSettings' names)."""
@@ -55,17 +60,38 @@ def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bo
     g.add_argument("--passage-prefix", help="text put before each passage")
     g.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     g.add_argument("--fp16", action="store_true", help="half precision on the GPU")
-    g.add_argument("--bf16", action="store_true", help="bfloat16 on the GPU")
+    g.add_argument("--bf16", action="store_true", help="bfloat16 (on a CPU: bfloat16 autocast)")
+    g.add_argument("--fp32", action="store_true",
+                   help="float32 throughout (corpus encoding on a CPU with bfloat16 instructions defaults to "
+                   "bfloat16 autocast)")
 
 
-def build_encoder(options: EncoderOptions, model: str | None = None, settings=None):
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo (False elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def build_encoder(options: EncoderOptions, model: str | None = None, settings=None, *, corpus: bool = False):
     """The DenseEncoder ``options`` describe, for ``model`` (default: ``options.encoder``); with ``settings`` (an
-    index's recorded EncoderSettings), the options override those instead of the family's."""
+    index's recorded EncoderSettings), the options override those instead of the family's.
+
+    ``corpus``: for encoding a corpus, where no precision flag is given, a CPU with bfloat16 instructions runs in
+    bfloat16 autocast (2.1x float32 for MiniLM on this project's machine, cosine >= 0.99997); meta.json records it.
+    Queries stay float32 unless a flag says otherwise: they are few."""
     import torch
 
     from .encoder import DenseEncoder
 
     device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if corpus and not options.precision_given and device == "cpu" and cpu_has_bf16():
+        from dataclasses import replace
+
+        options = replace(options, bf16=True)
     overrides = options.overrides()
     if settings is not None:
         settings = settings.with_overrides(**overrides)

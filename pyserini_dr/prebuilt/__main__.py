@@ -58,7 +58,8 @@ def build_command(args) -> None:
             options.encoder_class = options.encoder_class or template.get("encoder", {}).get("encoder_class")
             if not options.encoder:
                 raise InputError("give --encoder (a model name or checkpoint directory)")
-            encode_corpus(corpus, index_dir, build_encoder(options), corpus_name=source, factory=args.factory)
+            encode_corpus(corpus, index_dir, build_encoder(options, corpus=True), corpus_name=source,
+                          factory=args.factory)
     entry, path = build(args.name, index_dir, args.output_dir, lucene=args.lucene, template=template,
                         corpus=args.dataset, description=args.description)
     print(f"built {args.name}: {entry['documents']:,} documents, {entry['size']:,} bytes, md5 {entry['md5']} -> "

@@ -99,7 +99,7 @@ def encode_beside(args) -> str:
     vectors = os.path.join(parent, f".{name}.vectors")
     if os.path.isfile(os.path.join(vectors, "meta.json")):
         return vectors  # a rerun after the Lucene step failed: the vectors are done
-    encoder = build_encoder(options_from(args, EncoderOptions))
+    encoder = build_encoder(options_from(args, EncoderOptions), corpus=True)
     CorpusEncoder(encoder).encode(corpus, vectors, corpus_name=args.dataset or corpus)
     return vectors
 

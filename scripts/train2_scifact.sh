@@ -15,7 +15,7 @@
 #   optional, GPL-style in-domain distillation first (scripts/distill_inputs_scifact.sh makes both):
 #     PSEUDO           pseudo-labelled title queries (pseudo.titles.jsonl.gz);  PSEUDO_TEACHER  the teacher's scores
 # knobs: CE_EPOCHS (10), EPOCHS (10), PRETRAIN_EPOCHS (3), PSEUDO_EPOCHS (2), KL_WEIGHT (0.2), TRAIN_FLAGS (last on
-#   every training line), ENCODE_FLAGS
+#   every training line), ENCODE_FLAGS, STEPS (default "tasb pair simlm": the students to train)
 set -euo pipefail
 : "${MODEL:?MODEL=the starting checkpoint}" "${TRAIN:?TRAIN=dir with the CPU-made inputs}" "${OUT:?OUT=dir}"
 CE_EPOCHS=${CE_EPOCHS:-10}; EPOCHS=${EPOCHS:-10}; PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-3}; KL_WEIGHT=${KL_WEIGHT:-0.2}
@@ -43,21 +43,28 @@ else
   rerank "$teacher_bm25" --topics beir-v1.0.0-scifact-train --run "$TRAIN/bm25.train.txt" --hits 100
 fi
 students=(--train-data "$TRAIN/train.jsonl" --batch-size 64)
+STEPS=" ${STEPS:-tasb pair simlm} "
 
+if [[ $STEPS == *" tasb "* ]]; then
 train tasb tasb "$MODEL" "$EPOCHS" "${students[@]}" --teacher-scores "$teacher_pairs" \
     --clusters "$TRAIN/clusters.tsv";                                                   search tasb
+fi
 
+if [[ $STEPS == *" pair "* ]]; then
 $PY -m pyserini_dr.train.pseudo_labels --topics beir-v1.0.0-scifact-train --teacher-scores "$teacher_bm25" \
     --positives 1 --negatives-after 10 --depth 100 --output "$work/pseudo.jsonl" 2>&1 | tail -1
 train pair-stage1 pair "$MODEL" "$EPOCHS" --train-data "$work/pseudo.jsonl" --batch-size 64 --pair-alpha 0.1
 train pair pair "$work/pair-stage1/model" "$EPOCHS" "${students[@]}" --pair-alpha 0;    search pair
 train pair-finetune pair "$MODEL" "$EPOCHS" "${students[@]}" --pair-alpha 0;           search pair-finetune
+fi
 
+if [[ $STEPS == *" simlm "* ]]; then
 train simlm-pretrain simlm-pretrain "$MODEL" "$PRETRAIN_EPOCHS" --batch-size 64 --lr 1e-4
 train simlm simlm "$work/simlm-pretrain/model" "$EPOCHS" "${students[@]}" --negatives 7 \
     --kl-weight "$KL_WEIGHT" --teacher-scores "$teacher_pairs";                                         search simlm
 train simlm-finetune simlm "$MODEL" "$EPOCHS" "${students[@]}" --negatives 7 \
     --kl-weight "$KL_WEIGHT" --teacher-scores "$teacher_pairs";                                         search simlm-finetune
+fi
 
 if [ -n "${PSEUDO:-}" ]; then  # the teacher's title-query labels, then the labelled fine-tuning with distillation
   : "${PSEUDO_TEACHER:?PSEUDO_TEACHER=the teacher scores of the PSEUDO groups}"

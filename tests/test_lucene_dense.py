@@ -63,11 +63,21 @@ def faiss_run(subset, encoder, qids, vectors, hits):
     return DenseSearcher(DenseIndex(str(subset.dense)), encoder).search_vectors(vectors, qids, hits)
 
 
-def assert_same_run(ours, theirs, tol=1e-5):
+def assert_same_run(ours, theirs, tol=1e-5, tie=1e-6):
+    """Same docids at every rank, except where two documents' inner products are within `tie`: Lucene scores in
+    float32 as (1 + dot) / 2, which can swap such near-ties (seen at rank 27 of one SciFact query on the CI machine)."""
     assert ours.keys() == theirs.keys()
     for qid in theirs:
-        assert [d for d, _ in ours[qid]] == [d for d, _ in theirs[qid]], qid
+        assert len(ours[qid]) == len(theirs[qid]), qid
         assert np.allclose([s for _, s in ours[qid]], [s for _, s in theirs[qid]], atol=tol), qid
+        exact = dict(theirs[qid])
+        cutoff = theirs[qid][-1][1]
+        for rank, ((doc, score), (their_doc, their_score)) in enumerate(zip(ours[qid], theirs[qid])):
+            if doc != their_doc:
+                in_tie = abs(exact[doc] - their_score) <= tie if doc in exact else score <= cutoff + tie
+                assert in_tie, (qid, rank, doc, their_doc)
+        swapped = sum(d != t for (d, _), (t, _) in zip(ours[qid], theirs[qid]))
+        assert swapped <= 4, (qid, swapped)
 
 
 def test_meta_records_the_encoder_and_the_build(subset, built):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...data.ranked_arrays import RankedArrays
 from ...data.runs import Run
 from ...encode.families import check_fits_index
 from ...errors import InputError
@@ -50,17 +51,28 @@ class DenseSearcher:
         return "faiss"
 
     def search_vectors(self, vectors: np.ndarray, qids: list[str], hits: int, remove_query: bool = False) -> Run:
+        return self.search_ranked(vectors, qids, hits, remove_query).to_run()
+
+    def search_ranked(self, vectors: np.ndarray, qids: list[str], hits: int,
+                      remove_query: bool = False) -> RankedArrays:
+        """The hits as arrays (what the CLI writes): no Python object per hit."""
         scores, rows = self.backend.search(vectors, hits)  # like pyserini: --remove-query may leave hits - 1
-        docids = self.index.docids
-        run: Run = {}
-        for qid, srow, rrow in zip(qids, scores, rows):
-            hits_q = [(docids[r], float(s)) for s, r in zip(srow, rrow) if r >= 0]
-            if remove_query:
-                hits_q = [h for h in hits_q if h[0] != qid]
-            run[qid] = hits_q
-        return run
+        docids = self._docid_array()
+        keep = rows >= 0
+        if remove_query:
+            keep &= docids[np.where(keep, rows, 0)] != np.array(qids, dtype=object)[:, None]
+        return RankedArrays(qids, docids, rows, scores, keep)
+
+    def _docid_array(self) -> np.ndarray:
+        if not hasattr(self, "_docids"):
+            self._docids = np.array(self.index.docids, dtype=object)
+        return self._docids
 
     def batch_search(self, topics: dict[str, str], hits: int = 1000, batch_size: int = 256,
                      remove_query: bool = False) -> Run:
+        return self.batch_search_ranked(topics, hits, batch_size, remove_query).to_run()
+
+    def batch_search_ranked(self, topics: dict[str, str], hits: int = 1000, batch_size: int = 256,
+                            remove_query: bool = False) -> RankedArrays:
         qids, vectors = encode_topics(self.encoder, topics, batch_size)
-        return self.search_vectors(vectors, qids, hits, remove_query)
+        return self.search_ranked(vectors, qids, hits, remove_query)

@@ -27,8 +27,13 @@ def main(argv=None) -> int:
     started = time.time()
     topics = resolve_topics(args.topics)
     searcher = dense_searcher(options_from(args, DenseSearchOptions), options_from(args, EncoderOptions))
-    run = searcher.batch_search(topics, args.hits, args.batch_size, args.remove_query)
-    lines = write_run(run, args.output, output_format=args.output_format, tag=args.run_tag or "pyserini-dr-dense")
+    tag = args.run_tag or "pyserini-dr-dense"
+    if hasattr(searcher, "batch_search_ranked"):  # faiss / torch: arrays straight to the file
+        ranked = searcher.batch_search_ranked(topics, args.hits, args.batch_size, args.remove_query)
+        lines = ranked.write(args.output, output_format=args.output_format, tag=tag)
+    else:  # a Lucene dense index
+        run = searcher.batch_search(topics, args.hits, args.batch_size, args.remove_query)
+        lines = write_run(run, args.output, output_format=args.output_format, tag=tag)
     print(f"searched {len(topics):,} topics with {searcher.backend_name} ({lines:,} hits) in "
           f"{time.time() - started:.1f}s -> {args.output}", file=sys.stderr)
     return 0

@@ -1,6 +1,7 @@
 """Corpora: BEIR ``corpus.jsonl`` ({_id, title, text}) and Pyserini JsonCollection ({id, contents})."""
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from dataclasses import dataclass
@@ -38,10 +39,53 @@ class CorpusStats:
         return f"{self.documents:,} documents ({self.empty:,} with empty text, kept)"
 
 
+CORPUS_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz")
+
+
+def corpus_files(path) -> list[str]:
+    """A corpus file, or the files of a corpus folder (a Pyserini JsonCollection, or the ``--corpus`` folder of
+    ``pyserini.encode``): its .json/.jsonl(.gz) files in name order, so that row order is the same on every machine
+    (Anserini and ``pyserini.encode`` take the file system's order)."""
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        return [path]
+    files = sorted(os.path.join(path, name) for name in os.listdir(path) if name.endswith(CORPUS_SUFFIXES))
+    if not files:
+        raise InputError(f"{path}: a corpus folder holds .json or .jsonl files; found none")
+    return files
+
+
+def _documents(path) -> Iterator[tuple[int, dict]]:
+    """(line, object) of a JSON-lines file, or (element, object) of a .json file holding one JSON array of
+    documents, which Anserini's JsonCollection also reads."""
+    from .lines import numbered_lines
+
+    array = path.endswith((".json", ".json.gz")) and next(numbered_lines(path), (0, ""))[1].lstrip().startswith("[")
+    if not array:
+        yield from json_lines(path)
+        return
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            docs = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: malformed JSON array ({e})") from None
+    for no, obj in enumerate(docs, 1):
+        if not isinstance(obj, dict):
+            raise InputError(f"{path}: element {no} of the array is not a JSON object")
+        yield no, obj
+
+
 def iter_corpus(path, stats: CorpusStats | None = None) -> Iterator[Document]:
-    """Stream documents, refusing malformed JSON, a missing id and duplicate ids with the file and line."""
+    """Stream documents of a corpus file or folder (``corpus_files``), refusing malformed JSON, a missing id and
+    duplicate ids (across the folder's files too) with the file and line."""
     seen: set[str] = set()
-    for no, obj in json_lines(path):
+    for file in corpus_files(path):
+        yield from _file_documents(file, seen, stats)
+
+
+def _file_documents(path, seen: set[str], stats: CorpusStats | None) -> Iterator[Document]:
+    for no, obj in _documents(path):
         docid = obj.get("_id", obj.get("id", obj.get("docid")))
         if docid is None or str(docid) == "":
             raise InputError(f"{where(path, no)}: document has no _id (or id)")

@@ -226,7 +226,8 @@ def resolve_file(collection: str, relpath: str) -> str:
 
 
 def resolve_corpus(name_or_path: str) -> str:
-    if os.path.isfile(name_or_path):
+    """A corpus file or folder (JsonCollection), or a dataset name."""
+    if os.path.isfile(name_or_path) or os.path.isdir(name_or_path):
         return name_or_path
     if name_or_path not in CORPORA:
         raise _unknown("corpus", name_or_path, CORPORA)

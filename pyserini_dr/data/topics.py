@@ -66,8 +66,14 @@ def _tsv_topic(path, no, line):
 
 
 def write_topics_tsv(topics: dict[str, str], path) -> None:
+    """``qid<TAB>text`` lines, as Pyserini's TSV topics; a tab or line break inside a query becomes a space (the
+    one change the format forces: other whitespace is kept, so the file reads back as the same queries)."""
     from ..files import atomic_write
 
     with atomic_write(path) as f:
         for qid, text in topics.items():
-            f.write(f"{qid}\t{' '.join(text.split())}\n")
+            f.write(f"{qid}\t{text.translate(_TSV_BREAKS).strip()}\n")
+
+
+_TSV_BREAKS = str.maketrans({"\t": " ", "\n": " ", "\r": " ", "\v": " ", "\f": " ", "\x1c": " ", "\x1d": " ",
+                             "\x1e": " ", "\x85": " ", "\u2028": " ", "\u2029": " "})

@@ -17,6 +17,14 @@ def sort_hits(hits: Iterable[tuple[str, float]]) -> Hits:
     return sorted(hits, key=lambda h: (-h[1], h[0]))
 
 
+def remove_duplicates(run: Run) -> Run:
+    """Each query's hits without a docid seen higher up (Pyserini's ``--remove-duplicates``)."""
+    def first(hits):
+        seen = set()
+        return [h for h in hits if not (h[0].strip() in seen or seen.add(h[0].strip()))]
+    return {qid: first(hits) for qid, hits in run.items()}
+
+
 def read_run(path) -> Run:
     """qid -> [(docid, score)] sorted; an MS MARCO run gets score 1/rank. Column count must be 6 or 3 throughout."""
     run: Run = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from ..cli import positive
+from ..cli import PyseriniNoOp, positive
 from .families import FAMILIES
 
 
@@ -48,13 +48,21 @@ def encoder_flags_given(namespace) -> list[str]:
             if getattr(namespace, f.name, None) not in (None, False)]
 
 
-def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bool = False) -> None:
+def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bool = False,
+                     queries_only: bool = False) -> None:
+    """The encoder's flags; ``queries_only`` (search commands) makes ``--max-length`` Pyserini's query-side flag,
+    which its search commands hand to its OpenAI and Qwen3 query encoders only: a no-op for every class here."""
     g = parser.add_argument_group("encoder")
     g.add_argument("--encoder", required=not defaults_from_index, help="HF model name or checkpoint directory")
     g.add_argument("--encoder-class", choices=FAMILIES, help="model family (default: guessed from the name)")
     g.add_argument("--pooling", choices=["cls", "mean"], help="override the family's pooling")
     g.add_argument("--l2-norm", action="store_true", default=None, help="L2-normalize vectors")
-    g.add_argument("--max-length", type=positive, help="max passage tokens (default: the family's)")
+    if queries_only:
+        g.add_argument("--max-length", action=PyseriniNoOp, nargs=1,
+                       note="Pyserini's search commands pass it to their OpenAI and Qwen3 query encoders only; the "
+                       "query length here is --query-max-length")
+    else:
+        g.add_argument("--max-length", type=positive, help="max passage tokens (default: the family's)")
     g.add_argument("--query-max-length", type=positive, help="max query tokens (default: the family's)")
     g.add_argument("--query-prefix", help="text put before each query")
     g.add_argument("--passage-prefix", help="text put before each passage")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ...cli import ArgumentParser, options_from, positive, run_main
+from ...cli import ArgumentParser, options_from, positive, pyserini_flags, run_main
 from ...data.registry import resolve_topics
 from ...data.runs import write_run
 from ...encode.options import EncoderOptions
@@ -16,13 +16,22 @@ from ..options import add_output_args
 from .options import DenseSearchOptions, add_dense_args, dense_searcher
 
 
-def main(argv=None) -> int:
+BPR = "BPR binary search is not supported"
+
+
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m pyserini_dr.search.faiss", description=__doc__.split("\n\n")[0])
     add_dense_args(parser)
     parser.add_argument("--topics", required=True, help="topics file (jsonl or tsv) or a dataset topic name")
     parser.add_argument("--batch-size", type=positive, default=256, help="queries encoded per batch")
     add_output_args(parser)
-    args = parser.parse_args(argv)
+    pyserini_flags(parser, refused={"--binary-hits": BPR, "--rerank": BPR,
+                                    "--explicit-truncate": "Qwen3 query encoders are not supported"})
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
 
     started = time.time()
     topics = resolve_topics(args.topics)

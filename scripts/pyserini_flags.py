@@ -1,0 +1,255 @@
+"""Pyserini 1.6's command-line flags against ours: writes docs/pyserini_flags.md (issue 19).
+
+    python scripts/pyserini_flags.py            # (re)write docs/pyserini_flags.md
+    python scripts/pyserini_flags.py --check    # exit 1 when the committed table is not what this writes now
+
+Pyserini's flags are read from its own sources, not copied: its argparse calls (parsed with ``ast``: most of its
+parsers are built under ``if __name__ == "__main__":``), Anserini's ``IndexCollection -options`` (``index.lucene``
+hands its flags to that Java class) and ``trec_eval -h`` (``eval.trec_eval`` hands its flags to that binary). Ours
+are read from our commands' parsers: a flag is ``same`` when our parser takes it with Pyserini's destination,
+``mapped`` when it is an alias of one of ours, ``refused`` when our parser registers it as an unsupported Pyserini
+flag (``cli.pyserini_flags``), and ``unknown`` otherwise (tests/test_pyserini_flags.py allows none).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from importlib import import_module, util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TABLE = ROOT / "docs" / "pyserini_flags.md"
+
+
+@dataclass
+class Flag:
+    """One of Pyserini's flags: its option strings and argparse destination."""
+    options: list[str]
+    dest: str
+    takes_value: bool = True
+    section: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.options[0]
+
+
+# --- Pyserini's side ----------------------------------------------------------------------------------------------
+
+def pyserini_dir() -> Path:
+    spec = util.find_spec("pyserini")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("pyserini is not installed in this interpreter")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _dest(options: list[str], keywords: dict) -> str:
+    if "dest" in keywords:
+        return keywords["dest"]
+    longs = [o for o in options if o.startswith("--")] or options
+    return longs[0].lstrip("-").replace("-", "_")
+
+
+def _add_argument_calls(node: ast.AST) -> list[tuple[str, Flag]]:
+    """(receiver, flag) for each ``<receiver>.add_argument('--x', ...)`` under ``node``, in source order."""
+    found = []
+    for call in ast.walk(node):
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "add_argument" and isinstance(call.func.value, ast.Name)):
+            continue
+        options = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        if not options or not options[0].startswith("-"):
+            continue
+        keywords = {k.arg: k.value.value for k in call.keywords
+                    if k.arg in ("dest", "action", "nargs") and isinstance(k.value, ast.Constant)}
+        takes_value = keywords.get("action") not in ("store_true", "store_false", "count")
+        found.append((call.func.value.id, call.lineno, Flag(options, _dest(options, keywords), takes_value)))
+    found.sort(key=lambda item: item[1])
+    return [(receiver, flag) for receiver, _, flag in found]
+
+
+def _tree(relpath: str) -> ast.Module:
+    return ast.parse((pyserini_dir() / relpath).read_text(), relpath)
+
+
+def _function(tree: ast.Module, name: str) -> ast.FunctionDef:
+    return next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+
+
+def _main_block(tree: ast.Module) -> ast.If:
+    return next(n for n in tree.body if isinstance(n, ast.If) and "__main__" in ast.unparse(n.test))
+
+
+def _flags(node: ast.AST, receiver: str | None = None) -> list[Flag]:
+    return [f for r, f in _add_argument_calls(node) if receiver is None or r == receiver]
+
+
+def _java_lines(*args: str) -> list[str]:
+    from pyserini_dr import _pyserini
+
+    java = os.path.join(_pyserini.java_home(), "bin", "java")
+    done = subprocess.run([java, "-cp", _pyserini.anserini_jar(), *args], capture_output=True, text=True)
+    return (done.stdout + done.stderr).splitlines()
+
+
+def index_collection_flags() -> list[Flag]:
+    """Anserini's IndexCollection options (Pyserini's ``index.lucene`` turns ``--x`` into ``-x`` and hands them on)."""
+    flags = []
+    for line in _java_lines("io.anserini.index.IndexCollection", "-options"):
+        match = re.match(r"^ (-[\w.]+)( \S+)?\s+:", line)
+        if match:
+            name = match.group(1)
+            flags.append(Flag(["-" + name, name], name.lstrip("-").replace(".", "_"), bool(match.group(2))))
+    return flags
+
+
+def trec_eval_flags() -> list[Flag]:
+    """trec_eval's options (``-h``) and Pyserini's own ``-remove-unjudged``."""
+    flags, long_name = [], None
+    for line in _java_lines("trec_eval", "-h"):
+        long_match = re.match(r"^ (--?\w+)( \S+)?:\s*$", line)
+        if long_match:
+            long_name = long_match.group(1)
+            continue
+        match = re.match(r"^ -(\w)(?: ?(<?[\w ]+>?))?:", line)
+        if match and not any(f.options[0] == f"-{match.group(1)}" for f in flags):
+            options = [f"-{match.group(1)}"] + ([long_name] if long_name and long_name.startswith("--") else [])
+            flags.append(Flag(options, match.group(1), bool(match.group(2))))
+        long_name = None
+    tree = _tree("eval/trec_eval.py")
+    if "-remove-unjudged" in ast.unparse(tree):
+        flags.append(Flag(["-remove-unjudged"], "remove_unjudged", False))
+    return flags
+
+
+def pyserini_commands() -> dict[str, list[Flag]]:
+    """``command`` or ``command section`` -> Pyserini's flags there."""
+    lucene = _tree("search/lucene/__main__.py")
+    faiss = _tree("search/faiss/__main__.py")
+    hybrid = _tree("search/hybrid/__main__.py")
+    encode = _main_block(_tree("encode/__main__.py"))
+    search_args = _flags(_function(lucene, "define_search_args"))
+    dsearch_args = _flags(_function(faiss, "define_dsearch_args"))
+    commands = {
+        "search.lucene": search_args,
+        "search.faiss": _flags(_main_block(faiss), "parser") + dsearch_args,
+        "search.hybrid dense": dsearch_args,
+        "search.hybrid sparse": [f for f in search_args if f.name != "--topics"],  # removed there (remove_argument)
+        "search.hybrid fusion": _flags(_function(hybrid, "define_fusion_args")),
+        "search.hybrid run": _flags(_main_block(hybrid), "run_parser"),
+        "index.lucene": index_collection_flags(),
+        "encode input": _flags(encode, "input_parser"),
+        "encode output": _flags(encode, "output_parser"),
+        "encode encoder": _flags(encode, "encoder_parser"),
+        "fusion": _flags(_tree("fusion/__main__.py"), "parser"),
+        "eval.trec_eval": trec_eval_flags(),
+    }
+    return commands
+
+
+# --- our side -----------------------------------------------------------------------------------------------------
+
+def our_parsers() -> dict[str, argparse.ArgumentParser]:
+    hybrid = import_module("pyserini_dr.search.hybrid.options").section_parsers()
+    encode = import_module("pyserini_dr.encode.options").pyserini_section_parsers()
+    return {
+        "search.lucene": import_module("pyserini_dr.search.lucene.__main__").build_parser(),
+        "search.faiss": import_module("pyserini_dr.search.faiss.__main__").build_parser(),
+        **{f"search.hybrid {name}": parser for name, parser in hybrid.items()},
+        "index.lucene": import_module("pyserini_dr.index.lucene.__main__").build_parser(),
+        **{f"encode {name}": parser for name, parser in encode.items()},
+        "fusion": import_module("pyserini_dr.fusion").build_parser(),
+        "eval.trec_eval": import_module("pyserini_dr.eval.trec_eval").build_parser(),
+    }
+
+
+# Notes on accepted flags whose meaning needs a word (command, Pyserini flag) -> note.
+NOTES: dict[tuple[str, str], str] = {}
+
+
+def _canonical(action: argparse.Action) -> str:
+    longs = [o for o in action.option_strings if o.startswith("--")]
+    return (longs or action.option_strings)[0]
+
+
+def row(command: str, flag: Flag, parser: argparse.ArgumentParser) -> tuple[str, str, str, str]:
+    from pyserini_dr.cli import PyseriniNoOp, PyseriniOnly, PyseriniRefused
+
+    action = next((parser._option_string_actions[o] for o in flag.options if o in parser._option_string_actions),
+                  None)
+    note = NOTES.get((command, flag.name), "")
+    if action is None:
+        return flag.name, "", "unknown", note
+    if isinstance(action, PyseriniRefused):
+        return flag.name, "", f"refused ({action.reason})", note
+    if isinstance(action, PyseriniOnly):
+        allowed = ", ".join(f"`{v}`" for v in action.allowed)
+        return flag.name, flag.name, "same", "; ".join(
+            filter(None, [f"only {allowed}: another value is refused ({action.reason})", note]))
+    if isinstance(action, PyseriniNoOp):
+        return flag.name, flag.name, "same", "; ".join(filter(None, [f"accepted, no effect: {action.note}", note]))
+    ours = _canonical(action)
+    status = "same" if action.dest == flag.dest and flag.name in action.option_strings else "mapped"
+    return flag.name, ours, status, note
+
+
+def rows() -> dict[str, list[tuple[str, str, str, str]]]:
+    ours = our_parsers()
+    return {command: [row(command, flag, ours[command]) for flag in flags]
+            for command, flags in pyserini_commands().items()}
+
+
+def render() -> str:
+    table = rows()
+    counts: dict[str, int] = {}
+    for lines in table.values():
+        for _, _, status, _ in lines:
+            key = status.split(" ")[0]
+            counts[key] = counts.get(key, 0) + 1
+    out = ["# Pyserini's flags and ours", "",
+           "Every flag of Pyserini 1.6's `search.lucene`, `search.faiss`, `search.hybrid`, `index.lucene`, `encode`, "
+           "`fusion` and `eval.trec_eval`, and what `python -m pyserini_dr.<the same command>` does with it: "
+           "**same** (the same flag, Pyserini's meaning), **mapped** (accepted under that name, our flag in the "
+           "second column), **refused** (one line, `error: <flag>: unsupported Pyserini flag (<reason>)`, exit 2). "
+           "No flag is ignored unless its note says why it cannot change the output.", "",
+           "Written by `python scripts/pyserini_flags.py` from Pyserini's own parsers and ours; "
+           "`tests/test_pyserini_flags.py` checks it is current and has no `unknown` row.", "",
+           "Rows: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ".", ""]
+    for command, lines in table.items():
+        out += [f"## {command}", "", "| Pyserini | ours | status | note |", "| --- | --- | --- | --- |"]
+        for pyserini, ours, status, note in lines:
+            cell = f"`{ours}`" if ours else ""
+            out.append(f"| `{pyserini}` | {cell} | {status} | {note} |".replace("  ", " "))
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when docs/pyserini_flags.md is not current")
+    parser.add_argument("--list", action="store_true", help="print Pyserini's flags per command and stop")
+    args = parser.parse_args()
+    if args.list:
+        for command, flags in pyserini_commands().items():
+            print(command, " ".join(f.name + ("=" if f.takes_value else "") for f in flags))
+        return 0
+    text = render()
+    if args.check:
+        if not TABLE.exists() or TABLE.read_text() != text:
+            print(f"{TABLE.relative_to(ROOT)} is not current: run python scripts/pyserini_flags.py", file=sys.stderr)
+            return 1
+        return 0
+    TABLE.write_text(text)
+    print(f"wrote {TABLE.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

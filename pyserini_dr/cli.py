@@ -89,10 +89,9 @@ class PyseriniOnly(argparse.Action):
         self.allowed, self.reason = tuple(allowed), reason
 
     def __call__(self, parser, namespace, values, option_string=None):
-        given = values if isinstance(values, list) else [values]
-        if any(v not in self.allowed for v in given):
-            raise InputError(f"{option_string}: unsupported Pyserini flag ({self.reason}; got "
-                             f"{' '.join(map(str, given))!r})")
+        given = " ".join(values) if isinstance(values, list) else values   # a list: its words, as one value
+        if given not in self.allowed:
+            raise InputError(f"{option_string}: unsupported Pyserini flag ({self.reason}; got {given!r})")
 
 
 class PyseriniNoOp(argparse.Action):
@@ -107,18 +106,22 @@ class PyseriniNoOp(argparse.Action):
 
 
 def pyserini_flags(parser: argparse.ArgumentParser, *, refused: dict[str, str] = (), only: dict = (),
-                   no_op: dict = ()) -> None:
+                   no_op: dict = (), single_dash: bool = False) -> None:
     """Register Pyserini's flags that ``parser`` does not take as its own: ``refused`` {flag: reason}; ``only``
-    {flag: (allowed values, reason)}; ``no_op`` {flag: (nargs, note)}. A flag ``parser`` already has is skipped
-    (the command's own flag wins). Pyserini's single-dash Java spellings (``-input``) are registered beside
-    ``--input`` by the caller listing both."""
+    {flag: (allowed values, reason[, nargs])}; ``no_op`` {flag: (nargs, note)}. A flag ``parser`` already has is skipped
+    (the command's own flag wins). ``single_dash``: ``-flag`` too (Anserini's spelling, which Pyserini's
+    ``index.lucene`` passes on as it is)."""
+    def spellings(flag):
+        return [flag, flag[1:]] if single_dash and flag.startswith("--") else [flag]
+
     have = set(parser._option_string_actions)
     for flag, reason in dict(refused).items():
         if flag not in have:
-            parser.add_argument(flag, action=PyseriniRefused, reason=reason)
-    for flag, (allowed, reason) in dict(only).items():
+            parser.add_argument(*spellings(flag), action=PyseriniRefused, reason=reason)
+    for flag, (allowed, reason, *nargs) in dict(only).items():
         if flag not in have:
-            parser.add_argument(flag, action=PyseriniOnly, allowed=allowed, reason=reason)
+            parser.add_argument(*spellings(flag), action=PyseriniOnly, allowed=allowed, reason=reason,
+                                nargs=(nargs or [None])[0])
     for flag, (nargs, note) in dict(no_op).items():
         if flag not in have:
-            parser.add_argument(flag, action=PyseriniNoOp, nargs=nargs, note=note)
+            parser.add_argument(*spellings(flag), action=PyseriniNoOp, nargs=nargs, note=note)

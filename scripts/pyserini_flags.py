@@ -170,13 +170,55 @@ def our_parsers() -> dict[str, argparse.ArgumentParser]:
     }
 
 
-# Notes on accepted flags whose meaning needs a word (command, Pyserini flag) -> note.
-NOTES: dict[tuple[str, str], str] = {}
+# Notes on accepted flags whose meaning needs a word: (command or "*" for every command, Pyserini flag) -> note.
+SPEED = "speed only: the run does not change"
+BM25 = ("neither given: Pyserini's values for MS MARCO v1 prebuilt names, else k1 0.9, b 0.4; one alone: the other "
+        "takes its default (Pyserini stops)")
+QUERY_DEFAULT = "default: what the index's meta.json records (Pyserini: {})"
+NOTES: dict[tuple[str, str], str] = {
+    ("*", "--batch-size"): SPEED, ("*", "--threads"): SPEED,
+    ("*", "--k1"): BM25, ("*", "--b"): BM25,
+    ("*", "--topics"): "a topics file (TSV, JSONL) or a dataset topic name",
+    ("*", "--output-format"): "`trec` or `msmarco` (`kilt` is refused as an invalid choice)",
+    ("*", "--encoder-class"): "our encoder classes (see `--help`); another is refused as an invalid choice",
+    ("*", "--device"): "default: cuda where there is one (Pyserini: cpu for queries, cuda:0 for encode)",
+    ("search.lucene", "--encoder"): "Pyserini's names the query encoder of `--impact` search (refused here); ours, "
+                                    "the Hugging Face query encoder of `--dense` (default: the index's meta.json)",
+    ("search.lucene", "--hnsw"): "optional: the index says whether it is HNSW or flat",
+    ("search.lucene", "--flat"): "optional: the index says whether it is HNSW or flat",
+    ("search.lucene", "--output"): "required (Pyserini makes up a file name when it is missing)",
+    ("search.faiss", "--pooling"): QUERY_DEFAULT.format("cls"),
+    ("search.faiss", "--l2-norm"): QUERY_DEFAULT.format("off"),
+    ("search.hybrid dense", "--pooling"): QUERY_DEFAULT.format("cls"),
+    ("search.hybrid dense", "--l2-norm"): QUERY_DEFAULT.format("off"),
+    ("search.hybrid dense", "--ef-search"): "Pyserini's hybrid ignores it; ours applies it to an HNSW index",
+    ("search.hybrid sparse", "--fields"): "Pyserini's hybrid ignores it (one query over `contents`); ours searches "
+                                          "those fields",
+    ("index.lucene", "--input"): "the corpus: a JsonCollection or BEIR .jsonl file, or a folder of one (Pyserini: a "
+                                 "folder of JsonCollection files); with `--dense`, our dense index directory",
+    ("index.lucene", "--fields"): "`title` (or no value): multifield, `contents` = text plus a `title` field; "
+                                  "another field is refused",
+    ("index.lucene", "--optimize"): "one segment (BM25 and `--dense` indexes)",
+    ("index.lucene", "--threads"): SPEED,
+    ("encode input", "--corpus"): "a .jsonl file (JsonCollection or BEIR) or a folder of one; titles are always "
+                                  "encoded (Pyserini's default `--fields text` leaves a BEIR title out)",
+    ("encode input", "--shard-id"): "Pyserini's split: shards of N // shard-num documents, the last takes the rest",
+    ("encode output", "--embeddings"): "a faiss index directory (index + docid + meta.json)",
+    ("encode output", "--to-faiss"): "required: without it Pyserini writes JSONL vectors, which is refused",
+    ("encode encoder", "--max-length"): "passage tokens; default: the encoder class's (Pyserini: 256)",
+    ("encode encoder", "--pooling"): "default: the encoder class's (Pyserini: cls)",
+    ("encode encoder", "--l2-norm"): "default: the encoder class's (Pyserini: off)",
+    ("fusion", "--runtag"): "default tag: pyserini-dr-<method> (Pyserini: pyserini.fusion)",
+    ("fusion", "--method"): "`rrf`, `interpolation`, `average`, `normalize` (ours too: `combsum`, `combmnz`)",
+    ("eval.trec_eval", "-h"): "our help",
+    ("eval.trec_eval", "-m"): "measures our evaluator lacks go to trec_eval; Pyserini's `judged.K` as Pyserini "
+                              "computes it; none: trec_eval's official set",
+    **{("eval.trec_eval", f): "handed to trec_eval" for f in ("-n", "-D", "-N", "-M", "-J", "-Z")},
+}
 
 
-def _canonical(action: argparse.Action) -> str:
-    longs = [o for o in action.option_strings if o.startswith("--")]
-    return (longs or action.option_strings)[0]
+def _same_dest(ours: str, theirs: str) -> bool:
+    return ours.replace("_", "").lower() == theirs.replace("_", "").lower()
 
 
 def row(command: str, flag: Flag, parser: argparse.ArgumentParser) -> tuple[str, str, str, str]:
@@ -184,20 +226,21 @@ def row(command: str, flag: Flag, parser: argparse.ArgumentParser) -> tuple[str,
 
     action = next((parser._option_string_actions[o] for o in flag.options if o in parser._option_string_actions),
                   None)
-    note = NOTES.get((command, flag.name), "")
+    note = NOTES.get((command, flag.name), NOTES.get(("*", flag.name), ""))
     if action is None:
         return flag.name, "", "unknown", note
     if isinstance(action, PyseriniRefused):
         return flag.name, "", f"refused ({action.reason})", note
     if isinstance(action, PyseriniOnly):
-        allowed = ", ".join(f"`{v}`" for v in action.allowed)
+        shown = [v.replace("\n", "\\n") for v in action.allowed]
+        allowed = ", ".join(f"`{v}`" for v in dict.fromkeys(shown))
         return flag.name, flag.name, "same", "; ".join(
             filter(None, [f"only {allowed}: another value is refused ({action.reason})", note]))
     if isinstance(action, PyseriniNoOp):
         return flag.name, flag.name, "same", "; ".join(filter(None, [f"accepted, no effect: {action.note}", note]))
-    ours = _canonical(action)
-    status = "same" if action.dest == flag.dest and flag.name in action.option_strings else "mapped"
-    return flag.name, ours, status, note
+    if _same_dest(action.dest, flag.dest) and flag.name in action.option_strings:
+        return flag.name, flag.name, "same", note
+    return flag.name, "--" + action.dest.replace("_", "-"), "mapped", note  # our flag of that destination
 
 
 def rows() -> dict[str, list[tuple[str, str, str, str]]]:

@@ -8,32 +8,30 @@ from __future__ import annotations
 import os
 import sys
 
-from ..cli import ArgumentParser, non_negative, options_from, positive, run_main
+from ..cli import ArgumentParser, options_from, run_main
 from ..data.registry import resolve_corpus
 from ..errors import InputError
-from .options import EncoderOptions, add_encoder_args, build_encoder
+from .options import (PYSERINI_SECTIONS, EncoderOptions, add_corpus_encoding_args, add_encoder_args, build_encoder,
+                      parse_pyserini_sections)
 
 
-def main(argv=None) -> int:
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m pyserini_dr.encode", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--corpus", help="BEIR corpus.jsonl or JsonCollection jsonl")
+    source.add_argument("--corpus", help="BEIR corpus.jsonl or JsonCollection jsonl (or a folder of one .jsonl)")
     source.add_argument("--dataset", help="dataset name, e.g. beir-v1.0.0-scifact")
     parser.add_argument("--output", required=True, help="dense index directory to write")
     add_encoder_args(parser)
-    parser.add_argument("--shard-id", type=non_negative, default=None)
-    parser.add_argument("--shard-num", type=positive, default=None)
-    parser.add_argument("--chunk-size", type=positive, default=None, help="documents per resumable chunk (16384)")
-    parser.add_argument("--batch-tokens", type=positive, default=None, help="token budget of one padded batch (131072 on a GPU, 8192 on a CPU)")
-    parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the model (each batch shape compiles anew)")
-    parser.add_argument("--tokenizer-processes", type=non_negative, default=0,
-                        help="tokenize in N worker processes instead of a background thread (faster on many-core "
-                             "GPU hosts: see eval/results/bench_encode.*; with (cores - 2) / N <= 4 Rust threads "
-                             "each, BERT WordPiece models tokenize in Python, exactly)")
-    parser.add_argument("--no-cuda-graphs", action="store_true",
-                        help="run the model's forward eagerly on a GPU instead of replaying CUDA graphs")
-    args = parser.parse_args(argv)
+    add_corpus_encoding_args(parser)
+    return parser
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in PYSERINI_SECTIONS:  # Pyserini's form: input ... output ... encoder ...
+        args = parse_pyserini_sections(argv, build_parser())
+    else:
+        args = build_parser().parse_args(argv)
 
     from ..index.dense import META_FILE
     from .corpus import CHUNK_SIZE, CorpusEncoder

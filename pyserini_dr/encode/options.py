@@ -170,7 +170,7 @@ def parse_pyserini_sections(argv: list[str], flat: argparse.ArgumentParser) -> a
                 raise InputError(f"section {token!r} given twice")
             current = parts.setdefault(token, [])
         else:
-            parts[current].append(token)
+            current.append(token)
     missing = [s for s in PYSERINI_SECTIONS if s not in parts]
     if missing:
         raise InputError(f"missing section(s): {', '.join(missing)} (usage: input ... output ... encoder ...)")

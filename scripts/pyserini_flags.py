@@ -249,6 +249,13 @@ def rows() -> dict[str, list[tuple[str, str, str, str]]]:
             for command, flags in pyserini_commands().items()}
 
 
+def _among_same(table) -> str:
+    notes = [note for lines in table.values() for _, _, status, note in lines if status == "same"]
+    one_value = sum("another value is refused" in n for n in notes)
+    no_effect = sum(n.startswith("accepted, no effect") for n in notes)
+    return f"of the same, {one_value} at one value only and {no_effect} accepted without effect"
+
+
 def render() -> str:
     table = rows()
     counts: dict[str, int] = {}
@@ -264,7 +271,7 @@ def render() -> str:
            "No flag is ignored unless its note says why it cannot change the output.", "",
            "Written by `python scripts/pyserini_flags.py` from Pyserini's own parsers and ours; "
            "`tests/test_pyserini_flags.py` checks it is current and has no `unknown` row.", "",
-           "Rows: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ".", ""]
+           "Rows: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + f" ({_among_same(table)}).", ""]
     for command, lines in table.items():
         out += [f"## {command}", "", "| Pyserini | ours | status | note |", "| --- | --- | --- | --- |"]
         for pyserini, ours, status, note in lines:

@@ -201,7 +201,8 @@ NOTES: dict[tuple[str, str], str] = {
     ("index.lucene", "--optimize"): "one segment (BM25 and `--dense` indexes)",
     ("index.lucene", "--threads"): SPEED,
     ("encode input", "--corpus"): "a .jsonl file (JsonCollection or BEIR) or a folder of one; titles are always "
-                                  "encoded (Pyserini's default `--fields text` leaves a BEIR title out)",
+                                  "encoded, so a corpus with titles needs `--fields title text` (Pyserini's default, "
+                                  "`text`, would leave them out: refused)",
     ("encode input", "--shard-id"): "Pyserini's split: shards of N // shard-num documents, the last takes the rest",
     ("encode output", "--embeddings"): "a faiss index directory (index + docid + meta.json)",
     ("encode output", "--to-faiss"): "required: without it Pyserini writes JSONL vectors, which is refused",

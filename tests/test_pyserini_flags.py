@@ -150,7 +150,7 @@ def test_encode_takes_pyserinis_sections():
     ours = build_parser().parse_args(["--corpus", "c.jsonl", "--output", "out", "--encoder", "m", "--shard-id", "1",
                                       "--shard-num", "4", "--max-length", "128", "--passage-prefix", "passage: ",
                                       "--pooling", "mean", "--l2-norm", "--device", "cpu"])
-    assert {k: v for k, v in vars(theirs).items() if k != "to_faiss"} == vars(ours)
+    assert {k: v for k, v in vars(theirs).items() if k not in ("to_faiss", "pyserini_text_only")} == vars(ours)
 
 
 def test_encode_shards_split_as_pyserinis():
@@ -190,3 +190,16 @@ def test_index_lucene_takes_anserinis_flags(tmp_path):
     from pyserini_dr.data.registry import resolve_corpus
 
     assert resolve_corpus(str(folder)) == str(folder / "docs.jsonl")
+
+
+def test_encode_refuses_pyserinis_text_only_default_on_a_corpus_with_titles(tmp_path, capsys):
+    from pyserini_dr.encode.__main__ import main
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"_id": "d1", "title": "A title", "text": "a text"}\n')
+    with pytest.raises(SystemExit) as done:
+        run_main(main, ["input", "--corpus", str(corpus), "output", "--embeddings", str(tmp_path / "o"), "--to-faiss",
+                        "encoder", "--encoder", "m"])
+    assert done.value.code == 2
+    assert capsys.readouterr().err.startswith("error: input --fields: Pyserini's default (text alone)")
+    assert not (tmp_path / "o").exists()

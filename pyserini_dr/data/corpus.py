@@ -38,6 +38,13 @@ class CorpusStats:
         return f"{self.documents:,} documents ({self.empty:,} with empty text, kept)"
 
 
+def has_titles(path, first: int = 1000) -> bool:
+    """Whether one of the corpus's first documents has a title."""
+    from itertools import islice
+
+    return any(d.title.strip() for d in islice(iter_corpus(path), first))
+
+
 def iter_corpus(path, stats: CorpusStats | None = None) -> Iterator[Document]:
     """Stream documents, refusing malformed JSON, a missing id and duplicate ids with the file and line."""
     seen: set[str] = set()

@@ -9,6 +9,7 @@ import os
 import sys
 
 from ..cli import ArgumentParser, options_from, run_main
+from ..data.corpus import has_titles
 from ..data.registry import resolve_corpus
 from ..errors import InputError
 from .options import (PYSERINI_SECTIONS, EncoderOptions, add_corpus_encoding_args, add_encoder_args, build_encoder,
@@ -38,6 +39,9 @@ def main(argv=None) -> int:
     from .distributed import distributed_shard, merge_after_ranks
 
     corpus = resolve_corpus(args.dataset or args.corpus)
+    if getattr(args, "pyserini_text_only", False) and has_titles(corpus):
+        raise InputError("input --fields: Pyserini's default (text alone) would leave this corpus's titles out, "
+                         "and they are encoded here: give --fields title text")
     rank, world = distributed_shard()
     shard_id, shard_num, output = args.shard_id or 0, args.shard_num or 1, args.output
     if world > 1 and args.shard_id is None:

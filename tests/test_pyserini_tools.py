@@ -165,7 +165,9 @@ def test_fusion_command_pastes_across_and_agrees_with_pyserinis(scifact_flat, sc
 
 
 @pytest.mark.parametrize("flags", [["-c", "-M", "10", "-m", "recip_rank"], ["-c", "-m", "map_cut.100", "-m", "success.1"],
-                                   ["-c", "-m", "ndcg_cut.10", "-m", "recall.100"]])
+                                   ["-c", "-m", "ndcg_cut.10", "-m", "recall.100"],
+                                   ["-c", "-m", "ndcg_cut.10", "-m", "judged.10,100"],   # Pyserini's judged.K
+                                   ["-c", "-remove-unjudged", "-m", "ndcg_cut.10", "-m", "map"]])
 def test_trec_eval_command_pastes_across(scifact_flat, pyserini_cli, capsys, flags):
     """Pyserini's trec_eval command lines (MS MARCO's ``-c -M 10 -m recip_rank``, measures our evaluator lacks) give
     the same lines through ours: those our evaluator lacks run on the trec_eval binary inside Anserini's fatjar."""
@@ -184,6 +186,6 @@ def test_a_measure_trec_eval_does_not_know_is_one_error_line(scifact_flat, capsy
     from pyserini_dr.eval.trec_eval import main as ours
 
     with pytest.raises(SystemExit) as exited:
-        run_main(ours, ["-c", "-m", "judged.10", str(scifact_flat.qrels_file), str(scifact_flat.run_file)])
+        run_main(ours, ["-c", "-m", "nosuch.10", str(scifact_flat.qrels_file), str(scifact_flat.run_file)])
     assert exited.value.code == 2
-    assert capsys.readouterr().err.splitlines() == ["error: trec_eval: illegal measure 'judged'"]
+    assert capsys.readouterr().err.splitlines() == ["error: trec_eval: illegal measure 'nosuch'"]

@@ -203,3 +203,13 @@ def test_encode_refuses_pyserinis_text_only_default_on_a_corpus_with_titles(tmp_
     assert done.value.code == 2
     assert capsys.readouterr().err.startswith("error: input --fields: Pyserini's default (text alone)")
     assert not (tmp_path / "o").exists()
+
+
+def test_max_passage_as_pyserinis_output_writer():
+    from pyserini_dr.data.runs import max_passage
+
+    # OutputWriter.hits_iterator: the docid up to the delimiter; a document's first (best) passage; max_passage_hits
+    run = {"q": [("d1#0", 3.0), ("d2#1", 2.5), ("d1#3", 2.0), ("d3#0", 1.0)]}
+    assert max_passage(run, "#", 100) == {"q": [("d1", 3.0), ("d2", 2.5), ("d3", 1.0)]}
+    assert max_passage(run, "#", 2) == {"q": [("d1", 3.0), ("d2", 2.5)]}
+    assert max_passage({"q": [("d1-a", 2.0), ("d1-b", 1.0)]}, "-", 100) == {"q": [("d1", 2.0)]}

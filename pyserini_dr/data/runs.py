@@ -25,6 +25,20 @@ def remove_duplicates(run: Run) -> Run:
     return {qid: first(hits) for qid, hits in run.items()}
 
 
+def max_passage(run: Run, delimiter: str = "#", hits: int = 100) -> Run:
+    """Pyserini's ``--max-passage``: a hit's document is its docid up to ``delimiter``; each document's best passage
+    stands for it, with that passage's score; at most ``hits`` documents a query."""
+    def best(ranked):
+        seen, kept = set(), []
+        for docid, score in sort_hits(ranked):
+            doc = docid.split(delimiter)[0] if delimiter else docid.strip()
+            if doc not in seen and len(kept) < hits:
+                seen.add(doc)
+                kept.append((doc, score))
+        return kept
+    return {qid: best(ranked) for qid, ranked in run.items()}
+
+
 def read_run(path) -> Run:
     """qid -> [(docid, score)] sorted; an MS MARCO run gets score 1/rank. Column count must be 6 or 3 throughout."""
     run: Run = {}

@@ -10,7 +10,7 @@ import time
 
 from ...cli import ArgumentParser, options_from, positive, pyserini_flags, run_main
 from ...data.registry import resolve_topics
-from ...data.runs import write_run
+from ...data.runs import max_passage, write_run
 from ...encode.options import EncoderOptions
 from ..options import add_output_args
 from .options import DenseSearchOptions, add_dense_args, dense_searcher
@@ -37,6 +37,8 @@ def main(argv=None) -> int:
     topics = resolve_topics(args.topics)
     searcher = dense_searcher(options_from(args, DenseSearchOptions), options_from(args, EncoderOptions))
     run = searcher.batch_search(topics, args.hits, args.batch_size, args.remove_query)
+    if args.max_passage:
+        run = max_passage(run, args.max_passage_delimiter, args.max_passage_hits)
     lines = write_run(run, args.output, output_format=args.output_format, tag=args.run_tag or "pyserini-dr-dense")
     print(f"searched {len(topics):,} topics with {searcher.backend_name} ({lines:,} hits) in "
           f"{time.time() - started:.1f}s -> {args.output}", file=sys.stderr)

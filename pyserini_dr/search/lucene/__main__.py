@@ -10,7 +10,7 @@ import time
 
 from ...cli import ArgumentParser, options_from, positive, pyserini_flags, run_main
 from ...data.registry import resolve_topics
-from ...data.runs import remove_duplicates, write_run
+from ...data.runs import max_passage, remove_duplicates, write_run
 from ...encode.options import EncoderOptions, add_encoder_args, encoder_flags_given
 from ...errors import InputError
 from ..options import add_output_args
@@ -58,6 +58,8 @@ def main(argv=None) -> int:
         run = searcher.batch_search(topics, args.hits, args.threads, args.remove_query, batch_size=args.batch_size)
     if args.remove_duplicates:
         run = remove_duplicates(run)
+    if args.max_passage:
+        run = max_passage(run, args.max_passage_delimiter, args.max_passage_hits)
     lines = write_run(run, args.output, output_format=args.output_format,
                       tag=args.run_tag or ("pyserini-dr-lucene-dense" if args.dense else "pyserini-dr-bm25"))
     elapsed = time.time() - started

@@ -213,3 +213,14 @@ def test_max_passage_as_pyserinis_output_writer():
     assert max_passage(run, "#", 100) == {"q": [("d1", 3.0), ("d2", 2.5), ("d3", 1.0)]}
     assert max_passage(run, "#", 2) == {"q": [("d1", 3.0), ("d2", 2.5)]}
     assert max_passage({"q": [("d1-a", 2.0), ("d1-b", 1.0)]}, "-", 100) == {"q": [("d1", 2.0)]}
+
+
+def test_normalize_distances_as_pyserinis_faiss_searcher():
+    import numpy as np
+
+    from pyserini_dr.data.runs import unit_interval
+
+    scores = np.array([0.17278, -0.3, 0.9999999], dtype=np.float32)
+    expected = (1.0 + scores) / 2.0   # FaissSearcher._normalize_to_unit_interval, on faiss's float32 scores
+    got = unit_interval({"q": [(f"d{i}", float(s)) for i, s in enumerate(scores)]})
+    assert [s for _, s in got["q"]] == [float(v) for v in expected]

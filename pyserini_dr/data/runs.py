@@ -39,6 +39,15 @@ def max_passage(run: Run, delimiter: str = "#", hits: int = 100) -> Run:
     return {qid: best(ranked) for qid, ranked in run.items()}
 
 
+def unit_interval(run: Run) -> Run:
+    """Inner products mapped to [0, 1] as (1 + s) / 2 in float32 (Pyserini's ``--normalize-distances``, Lucene's
+    dot-product score)."""
+    import numpy as np
+
+    half, one = np.float32(2.0), np.float32(1.0)
+    return {qid: [(d, float((one + np.float32(s)) / half)) for d, s in hits] for qid, hits in run.items()}
+
+
 def read_run(path) -> Run:
     """qid -> [(docid, score)] sorted; an MS MARCO run gets score 1/rank. Column count must be 6 or 3 throughout."""
     run: Run = {}

@@ -10,7 +10,7 @@ import time
 
 from ...cli import ArgumentParser, options_from, positive, pyserini_flags, run_main
 from ...data.registry import resolve_topics
-from ...data.runs import max_passage, write_run
+from ...data.runs import max_passage, unit_interval, write_run
 from ...encode.options import EncoderOptions
 from ..options import add_output_args
 from .options import DenseSearchOptions, add_dense_args, dense_searcher
@@ -24,6 +24,8 @@ def build_parser() -> ArgumentParser:
     add_dense_args(parser)
     parser.add_argument("--topics", required=True, help="topics file (jsonl or tsv) or a dataset topic name")
     parser.add_argument("--batch-size", type=positive, default=256, help="queries encoded per batch")
+    parser.add_argument("--normalize-distances", action="store_true",
+                        help="inner-product scores as (1 + s) / 2, in [0, 1] (Lucene's dense scores; as Pyserini's)")
     add_output_args(parser)
     pyserini_flags(parser, refused={"--binary-hits": BPR, "--rerank": BPR,
                                     "--explicit-truncate": "Qwen3 query encoders are not supported"})
@@ -37,6 +39,8 @@ def main(argv=None) -> int:
     topics = resolve_topics(args.topics)
     searcher = dense_searcher(options_from(args, DenseSearchOptions), options_from(args, EncoderOptions))
     run = searcher.batch_search(topics, args.hits, args.batch_size, args.remove_query)
+    if args.normalize_distances and searcher.index.meta.get("metric", "inner_product") == "inner_product":
+        run = unit_interval(run)
     if args.max_passage:
         run = max_passage(run, args.max_passage_delimiter, args.max_passage_hits)
     lines = write_run(run, args.output, output_format=args.output_format, tag=args.run_tag or "pyserini-dr-dense")

@@ -36,7 +36,6 @@ PYSERINI_DENSE_FLAGS = dict(
              "--pca-model": "PCA-reduced query vectors are not supported",
              **dict.fromkeys(["--prf-method", "--rocchio-alpha", "--rocchio-beta", "--rocchio-gamma", "--rocchio-topk",
                               "--rocchio-bottomk", "--sparse-index", "--ance-prf-encoder"], PRF),
-             "--normalize-distances": "scores are not rescaled to [0, 1]",
              "--faiss-device": "pick the search device with --backend (torch on a GPU)"},
     only={"--searcher": (("simple",), "BPR binary search is not supported"), "--prf-depth": (("0",), PRF)})
 

@@ -17,6 +17,7 @@ SECTIONS = ("dense", "sparse", "fusion", "run")
 def section_parsers() -> dict[str, argparse.ArgumentParser]:
     dense = ArgumentParser(prog="... dense")
     add_dense_args(dense)
+    pyserini_flags(dense, refused={"--normalize-distances": "Pyserini's hybrid ignores it: scores are not rescaled"})
     sparse = ArgumentParser(prog="... sparse")
     add_bm25_args(sparse)
     pyserini_flags(sparse, **PYSERINI_LUCENE_FLAGS)

@@ -198,6 +198,9 @@ NOTES: dict[tuple[str, str], str] = {
                                  "folder of JsonCollection files); with `--dense`, our dense index directory",
     ("index.lucene", "--fields"): "`title` (or no value): multifield, `contents` = text plus a `title` field; "
                                   "another field is refused",
+    ("index.lucene", "--collection"): "`JsonCollection` (a corpus with titles needs `-fields title`), "
+                                      "`BeirFlatCollection`, `BeirMultifieldCollection` with `-fields title`: the "
+                                      "index Anserini builds from them; another is refused",
     ("index.lucene", "--optimize"): "one segment (BM25 and `--dense` indexes)",
     ("index.lucene", "--threads"): SPEED,
     ("encode input", "--corpus"): "a .jsonl file (JsonCollection or BEIR) or a folder of one; titles are always "

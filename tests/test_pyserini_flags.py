@@ -90,7 +90,8 @@ def test_a_refused_flag_is_one_line_naming_it(command, flag, capsys):
 
 @pytest.mark.parametrize("argv, flag", [
     (["-uniqueDocid", "-input", "c", "-index", "i"], "-uniqueDocid"),           # Anserini's single-dash spelling
-    (["-collection", "TrecCollection", "-input", "c", "-index", "i"], "-collection"),
+    (["-collection", "TrecCollection", "-input", "c", "-index", "i"], "--collection"),
+    (["-collection", "BeirMultifieldCollection", "-input", "c", "-index", "i"], "--collection"),
     (["--fields", "title", "url", "--input", "c", "--index", "i"], "--fields"),  # only the title field
 ])
 def test_index_lucene_refuses_anserini_spellings_too(argv, flag, capsys):

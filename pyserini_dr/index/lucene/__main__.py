@@ -12,6 +12,7 @@ import sys
 import time
 
 from ...cli import ArgumentParser, options_from, positive, pyserini_flags, run_main
+from ...data.corpus import has_titles
 from ...data.registry import resolve_corpus
 from ...encode.options import add_encoder_args, encoder_flags_given
 from ...errors import InputError
@@ -29,14 +30,14 @@ PYSERINI_INDEX_FLAGS = dict(
              "--impact": "impact (learned sparse) indexes are not supported",
              "--shard.count": "sharded BM25 indexes are not supported",
              "--shard.current": "sharded BM25 indexes are not supported",
-             "--uniqueDocid": "duplicate docids are not removed", "--whitelist": "docid whitelists are not supported",
+             "--whitelist": "docid whitelists are not supported",
              "--options": "prints Anserini's options: see --help",
              **dict.fromkeys(["--tweet.deletedIdsFile", "--tweet.keepRetweets", "--tweet.keepUrls", "--tweet.maxId",
                               "--tweet.stemming"], TWEETS)},
-    only={"--collection": (("JsonCollection",), "corpora are read as JsonCollection (or BEIR) jsonl"),
-          "--generator": (("DefaultLuceneDocumentGenerator",), "documents are made by Anserini's default generator"),
+    only={"--generator": (("DefaultLuceneDocumentGenerator",), "documents are made by Anserini's default generator"),
           "--language": (("en",), ANALYZER), "--stemmer": (("porter",), ANALYZER)},
-    no_op={"--storePositions": (0, "positions are always stored"),
+    no_op={"--uniqueDocid": (0, "a corpus that holds a docid twice is refused anyway (one error line)"),
+           "--storePositions": (0, "positions are always stored"),
            "--storeDocvectors": (0, "document vectors are always stored"),
            "--storeRaw": (0, "raw documents are always stored"),
            "--memoryBuffer": (1, "indexing memory only"), "--quiet": ("?", "logging only"),
@@ -53,6 +54,9 @@ def build_parser() -> ArgumentParser:
                         "directory of one .jsonl file); with --dense: a dense index directory (ours, or Pyserini's "
                         "index + docid)")
     parser.add_argument("--index", "-index", required=True, help="output index directory")
+    parser.add_argument("--collection", "-collection", metavar="CLASS",
+                        help="Anserini's collection class: JsonCollection, BeirFlatCollection, or "
+                        "BeirMultifieldCollection (with -fields title); default: the corpus as it is")
     parser.add_argument("--fields", "-fields", nargs="*", metavar="title", default=None,
                         help="multifield: index title and text separately (search with --fields contents=1 title=1); "
                         "Anserini's -fields title says the same")
@@ -80,6 +84,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.fields and set(args.fields) != {"title"}:
         raise InputError(f"--fields: unsupported Pyserini flag (only the title field; got {' '.join(args.fields)!r})")
+    check_collection(args.collection, args.fields is not None)
 
     started = time.time()
     if args.dense:
@@ -91,12 +96,28 @@ def main(argv=None) -> int:
     if given:
         raise InputError(f"{given[0]} applies to dense indexes: add --dense")
     corpus = resolve_corpus(args.dataset or args.corpus or args.input)
+    if args.collection == "JsonCollection" and args.fields is None and has_titles(corpus):
+        raise InputError("--collection JsonCollection: Anserini indexes `contents` alone, and these documents have "
+                         "titles, which would be indexed here: add -fields title (multifield) or drop the titles")
     stats = LuceneIndexBuilder(multifield=args.fields is not None, threads=args.threads,
                                store_contents=args.store_contents, optimize=args.optimize).build(corpus, args.index)
     skipped = (f"; {stats.not_indexed:,} with empty contents not indexed (Anserini skips them, as in Pyserini's "
                "indexes)") if stats.not_indexed else ""
     print(f"indexed {stats} into {args.index} in {time.time() - started:.1f}s{skipped}", file=sys.stderr)
     return 0
+
+
+def check_collection(collection: str | None, multifield: bool) -> None:
+    """Anserini's collection classes that give the index we build: BeirFlatCollection (contents = title + text),
+    BeirMultifieldCollection with -fields title (contents = text, and a title field), JsonCollection."""
+    known = ("JsonCollection", "BeirFlatCollection", "BeirMultifieldCollection")
+    if collection is not None and collection not in known:
+        raise InputError(f"--collection: unsupported Pyserini flag ({', '.join(known)} only; got {collection!r})")
+    if collection == "BeirFlatCollection" and multifield:
+        raise InputError("--collection: unsupported Pyserini flag (BeirFlatCollection with -fields title)")
+    if collection == "BeirMultifieldCollection" and not multifield:
+        raise InputError("--collection: unsupported Pyserini flag (BeirMultifieldCollection needs -fields title "
+                         "here)")
 
 
 def index_dense(args, started: float) -> int:

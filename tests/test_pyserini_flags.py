@@ -89,7 +89,7 @@ def test_a_refused_flag_is_one_line_naming_it(command, flag, capsys):
 
 
 @pytest.mark.parametrize("argv, flag", [
-    (["-uniqueDocid", "-input", "c", "-index", "i"], "-uniqueDocid"),           # Anserini's single-dash spelling
+    (["-whitelist", "w.txt", "-input", "c", "-index", "i"], "-whitelist"),           # Anserini's single-dash spelling
     (["-collection", "TrecCollection", "-input", "c", "-index", "i"], "--collection"),
     (["-collection", "BeirMultifieldCollection", "-input", "c", "-index", "i"], "--collection"),
     (["--fields", "title", "url", "--input", "c", "--index", "i"], "--fields"),  # only the title field

@@ -204,11 +204,12 @@ NOTES: dict[tuple[str, str], str] = {
     ("index.lucene", "--optimize"): "one segment (BM25 and `--dense` indexes)",
     ("index.lucene", "--threads"): SPEED,
     ("encode input", "--corpus"): "a .jsonl file (JsonCollection or BEIR) or a folder of one; titles are always "
-                                  "encoded, so a corpus with titles needs `--fields title text` (Pyserini's default, "
-                                  "`text`, would leave them out: refused)",
+                                  "encoded, so a corpus with titles needs `--fields title text` in both sections "
+                                  "(Pyserini's default, `text`, would leave them out: refused)",
     ("encode input", "--shard-id"): "Pyserini's split: shards of N // shard-num documents, the last takes the rest",
     ("encode output", "--embeddings"): "a faiss index directory (index + docid + meta.json)",
     ("encode output", "--to-faiss"): "required: without it Pyserini writes JSONL vectors, which is refused",
+    ("encode encoder", "--batch-size"): "",
     ("encode encoder", "--max-length"): "passage tokens; default: the encoder class's (Pyserini: 256)",
     ("encode encoder", "--pooling"): "default: the encoder class's (Pyserini: cls)",
     ("encode encoder", "--l2-norm"): "default: the encoder class's (Pyserini: off)",

@@ -202,7 +202,7 @@ def test_encode_refuses_pyserinis_text_only_default_on_a_corpus_with_titles(tmp_
         run_main(main, ["input", "--corpus", str(corpus), "output", "--embeddings", str(tmp_path / "o"), "--to-faiss",
                         "encoder", "--encoder", "m"])
     assert done.value.code == 2
-    assert capsys.readouterr().err.startswith("error: input --fields: Pyserini's default (text alone)")
+    assert capsys.readouterr().err.startswith("error: --fields: Pyserini's default (text alone)")
     assert not (tmp_path / "o").exists()
 
 

@@ -40,8 +40,8 @@ def main(argv=None) -> int:
 
     corpus = resolve_corpus(args.dataset or args.corpus)
     if getattr(args, "pyserini_text_only", False) and has_titles(corpus):
-        raise InputError("input --fields: Pyserini's default (text alone) would leave this corpus's titles out, "
-                         "and they are encoded here: give --fields title text")
+        raise InputError("--fields: Pyserini's default (text alone) would leave this corpus's titles out, and they "
+                         "are encoded here: give --fields title text in the input and encoder sections")
     rank, world = distributed_shard()
     shard_id, shard_num, output = args.shard_id or 0, args.shard_num or 1, args.output
     if world > 1 and args.shard_id is None:

@@ -177,7 +177,8 @@ def parse_pyserini_sections(argv: list[str], flat: argparse.ArgumentParser) -> a
     args = flat.parse_args(["--corpus", "-", "--output", "-", "--encoder", "-"])  # our defaults
     for name, parser in pyserini_section_parsers().items():
         parser.parse_args(parts[name], namespace=args)
-    args.pyserini_text_only = "--fields" not in parts["input"]  # Pyserini's default: the text field alone
+    # Pyserini's default --fields (either section): the text field alone reaches its encoder
+    args.pyserini_text_only = "--fields" not in parts["input"] or "--fields" not in parts["encoder"]
     if not args.to_faiss:
         raise InputError("output --embeddings without --to-faiss (Pyserini's JSONL vectors) is not supported: "
                          "add --to-faiss (a faiss index directory)")

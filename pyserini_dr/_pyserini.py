@@ -81,7 +81,7 @@ def faiss_searcher(index_dir: str, query_encoder):
 
 
 def build_lucene_index(collection_dir: str, index_dir: str, *, threads: int = 1, fields=(),
-                       store_raw: bool = False) -> None:
+                       store_raw: bool = False, store_contents: bool = False, optimize: bool = False) -> None:
     """Index a JsonCollection directory with Anserini's IndexCollection (Pyserini's indexer, in a subprocess).
 
     A subprocess keeps Anserini's ``System.exit`` and its memory out of the caller's process.
@@ -92,8 +92,8 @@ def build_lucene_index(collection_dir: str, index_dir: str, *, threads: int = 1,
             "-collection", "JsonCollection", "-generator", "DefaultLuceneDocumentGenerator",
             "-input", collection_dir, "-index", index_dir, "-threads", str(threads),
             "-storePositions", "-storeDocvectors"]
-    if store_raw:
-        args.append("-storeRaw")
+    args += (["-storeRaw"] if store_raw else []) + (["-storeContents"] if store_contents else [])
+    args += ["-optimize"] if optimize else []
     if fields:
         args += ["-fields", *fields]
     done = subprocess.run(args, capture_output=True, text=True)

@@ -114,7 +114,7 @@ def pyserini_topic_order(run: Run) -> Run:
     return {q: run[q] for q in sorted(run, key=int if numeric else str)}
 
 
-def main(argv=None) -> int:
+def build_parser():
     from .cli import ArgumentParser, non_negative, positive
 
     parser = ArgumentParser(prog="python -m pyserini_dr.fusion", description="Fuse run files (pyserini.fusion's "
@@ -131,7 +131,11 @@ def main(argv=None) -> int:
     parser.add_argument("--output", required=True)
     parser.add_argument("--output-format", choices=["trec", "msmarco"], default="trec")
     parser.add_argument("--runtag", "--run-tag", dest="run_tag", default=None)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     if len(args.runs) < 2:
         raise InputError("--runs needs at least two run files")
     runs = [read_ranked_run(p) for p in args.runs]

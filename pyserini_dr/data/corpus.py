@@ -76,6 +76,13 @@ def _documents(path) -> Iterator[tuple[int, dict]]:
         yield no, obj
 
 
+def has_titles(path, first: int = 1000) -> bool:
+    """Whether one of the corpus's first documents has a title."""
+    from itertools import islice
+
+    return any(d.title.strip() for d in islice(iter_corpus(path), first))
+
+
 def iter_corpus(path, stats: CorpusStats | None = None) -> Iterator[Document]:
     """Stream documents of a corpus file or folder (``corpus_files``), refusing malformed JSON, a missing id and
     duplicate ids (across the folder's files too) with the file and line."""

@@ -17,6 +17,37 @@ def sort_hits(hits: Iterable[tuple[str, float]]) -> Hits:
     return sorted(hits, key=lambda h: (-h[1], h[0]))
 
 
+def remove_duplicates(run: Run) -> Run:
+    """Each query's hits without a docid seen higher up (Pyserini's ``--remove-duplicates``)."""
+    def first(hits):
+        seen = set()
+        return [h for h in hits if not (h[0].strip() in seen or seen.add(h[0].strip()))]
+    return {qid: first(hits) for qid, hits in run.items()}
+
+
+def max_passage(run: Run, delimiter: str = "#", hits: int = 100) -> Run:
+    """Pyserini's ``--max-passage``: a hit's document is its docid up to ``delimiter``; each document's best passage
+    stands for it, with that passage's score; at most ``hits`` documents a query."""
+    def best(ranked):
+        seen, kept = set(), []
+        for docid, score in sort_hits(ranked):
+            doc = docid.split(delimiter)[0] if delimiter else docid.strip()
+            if doc not in seen and len(kept) < hits:
+                seen.add(doc)
+                kept.append((doc, score))
+        return kept
+    return {qid: best(ranked) for qid, ranked in run.items()}
+
+
+def unit_interval(run: Run) -> Run:
+    """Inner products mapped to [0, 1] as (1 + s) / 2 in float32 (Pyserini's ``--normalize-distances``, Lucene's
+    dot-product score)."""
+    import numpy as np
+
+    half, one = np.float32(2.0), np.float32(1.0)
+    return {qid: [(d, float((one + np.float32(s)) / half)) for d, s in hits] for qid, hits in run.items()}
+
+
 def read_run(path) -> Run:
     """qid -> [(docid, score)] sorted; an MS MARCO run gets score 1/rank. Column count must be 6 or 3 throughout."""
     run: Run = {}

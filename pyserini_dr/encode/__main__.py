@@ -8,38 +8,43 @@ from __future__ import annotations
 import os
 import sys
 
-from ..cli import ArgumentParser, non_negative, options_from, positive, run_main
+from ..cli import ArgumentParser, options_from, run_main
+from ..data.corpus import has_titles
 from ..data.registry import resolve_corpus
 from ..errors import InputError
-from .options import EncoderOptions, add_encoder_args, build_encoder
+from .options import (PYSERINI_SECTIONS, EncoderOptions, add_corpus_encoding_args, add_encoder_args, build_encoder,
+                      parse_pyserini_sections)
 
 
-def main(argv=None) -> int:
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m pyserini_dr.encode", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--corpus", help="BEIR corpus.jsonl or JsonCollection jsonl")
+    source.add_argument("--corpus", help="BEIR corpus.jsonl or JsonCollection jsonl (or a folder of one .jsonl)")
     source.add_argument("--dataset", help="dataset name, e.g. beir-v1.0.0-scifact")
     parser.add_argument("--output", required=True, help="dense index directory to write")
     add_encoder_args(parser)
-    parser.add_argument("--shard-id", type=non_negative, default=None)
-    parser.add_argument("--shard-num", type=positive, default=None)
-    parser.add_argument("--chunk-size", type=positive, default=None, help="documents per resumable chunk (16384)")
-    parser.add_argument("--batch-tokens", type=positive, default=None, help="token budget of one padded batch (131072 on a GPU, 8192 on a CPU)")
-    parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the model (each batch shape compiles anew)")
-    parser.add_argument("--tokenizer-processes", type=non_negative, default=0,
-                        help="tokenize in N worker processes instead of a background thread (faster on many-core "
-                             "GPU hosts: see eval/results/bench_encode.*; with (cores - 2) / N <= 4 Rust threads "
-                             "each, BERT WordPiece models tokenize in Python, exactly)")
-    parser.add_argument("--no-cuda-graphs", action="store_true",
-                        help="run the model's forward eagerly on a GPU instead of replaying CUDA graphs")
-    args = parser.parse_args(argv)
+    add_corpus_encoding_args(parser)
+    return parser
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in PYSERINI_SECTIONS:  # Pyserini's form: input ... output ... encoder ...
+        args = parse_pyserini_sections(argv, build_parser())
+    else:
+        args = build_parser().parse_args(argv)
 
     from ..index.dense import META_FILE
     from .corpus import CHUNK_SIZE, CorpusEncoder
     from .distributed import distributed_shard, merge_after_ranks
 
     corpus = resolve_corpus(args.dataset or args.corpus)
+    if getattr(args, "pyserini_text_only", False) and has_titles(corpus):
+        raise InputError("--fields: Pyserini's default (text alone) would leave this corpus's titles out, and they "
+                         "are encoded here: give --fields title text in the input and encoder sections")
+    if getattr(args, "pyserini_sections", False) and args.passage_prefix and has_titles(corpus):
+        raise InputError("--prefix: unsupported Pyserini flag (Pyserini puts it between a title and its text; this "
+                         "corpus has titles)")
     rank, world = distributed_shard()
     shard_id, shard_num, output = args.shard_id or 0, args.shard_num or 1, args.output
     if world > 1 and args.shard_id is None:

@@ -61,7 +61,8 @@ def refuse_non_finite(block: np.ndarray, chunk) -> None:
 def shard_range(total: int, shard_id: int, shard_num: int) -> tuple[int, int]:
     if not 0 <= shard_id < shard_num:
         raise InputError(f"--shard-id must be in [0, {shard_num}), got {shard_id}")
-    return total * shard_id // shard_num, total * (shard_id + 1) // shard_num
+    size = total // shard_num  # Pyserini's split (JsonlCollectionIterator): the last shard takes the rest
+    return shard_id * size, (total if shard_id == shard_num - 1 else (shard_id + 1) * size)
 
 
 class CorpusEncoder:

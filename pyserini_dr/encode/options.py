@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from ..cli import positive
+from ..cli import ArgumentParser, PyseriniNoOp, non_negative, positive, pyserini_flags
 from .families import FAMILIES
 
 
@@ -48,16 +48,29 @@ def encoder_flags_given(namespace) -> list[str]:
             if getattr(namespace, f.name, None) not in (None, False)]
 
 
-def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bool = False) -> None:
+def spaced(prefix: str) -> str:
+    """A prefix flag's value as Pyserini uses it: ``f"{prefix} {text}"`` (none when empty)."""
+    return f"{prefix} " if prefix else ""
+
+
+def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bool = False,
+                     queries_only: bool = False) -> None:
+    """The encoder's flags; ``queries_only`` (search commands) makes ``--max-length`` Pyserini's query-side flag,
+    which its search commands hand to its OpenAI and Qwen3 query encoders only: a no-op for every class here."""
     g = parser.add_argument_group("encoder")
     g.add_argument("--encoder", required=not defaults_from_index, help="HF model name or checkpoint directory")
     g.add_argument("--encoder-class", choices=FAMILIES, help="model family (default: guessed from the name)")
     g.add_argument("--pooling", choices=["cls", "mean"], help="override the family's pooling")
     g.add_argument("--l2-norm", action="store_true", default=None, help="L2-normalize vectors")
-    g.add_argument("--max-length", type=positive, help="max passage tokens (default: the family's)")
+    if queries_only:
+        g.add_argument("--max-length", action=PyseriniNoOp, nargs=1,
+                       note="Pyserini's search commands pass it to their OpenAI and Qwen3 query encoders only; the "
+                       "query length here is --query-max-length")
+    else:
+        g.add_argument("--max-length", type=positive, help="max passage tokens (default: the family's)")
     g.add_argument("--query-max-length", type=positive, help="max query tokens (default: the family's)")
-    g.add_argument("--query-prefix", help="text put before each query")
-    g.add_argument("--passage-prefix", help="text put before each passage")
+    g.add_argument("--query-prefix", type=spaced, help="text put before each query, then a space (as Pyserini's)")
+    g.add_argument("--passage-prefix", type=spaced, help="text put before each passage, then a space")
     g.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     g.add_argument("--fp16", action="store_true", help="half precision on the GPU")
     g.add_argument("--bf16", action="store_true", help="bfloat16 (on a CPU: bfloat16 autocast)")
@@ -97,3 +110,83 @@ def build_encoder(options: EncoderOptions, model: str | None = None, settings=No
         settings = settings.with_overrides(**overrides)
     return DenseEncoder(model or options.encoder, settings, encoder_class=options.encoder_class, device=device,
                         dtype=options.dtype, **({} if settings is not None else overrides))
+
+
+def add_corpus_encoding_args(parser: argparse.ArgumentParser) -> None:
+    """The corpus encoder's own flags (shards, chunks, batches, speed)."""
+    parser.add_argument("--shard-id", type=non_negative, default=None)
+    parser.add_argument("--shard-num", type=positive, default=None)
+    parser.add_argument("--chunk-size", type=positive, default=None, help="documents per resumable chunk (16384)")
+    parser.add_argument("--batch-tokens", type=positive, default=None,
+                        help="token budget of one padded batch (131072 on a GPU, 8192 on a CPU)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the model (each batch shape compiles anew)")
+    parser.add_argument("--tokenizer-processes", type=non_negative, default=0,
+                        help="tokenize in N worker processes instead of a background thread (faster on many-core "
+                             "GPU hosts: see eval/results/bench_encode.*; with (cores - 2) / N <= 4 Rust threads "
+                             "each, BERT WordPiece models tokenize in Python, exactly)")
+    parser.add_argument("--no-cuda-graphs", action="store_true",
+                        help="run the model's forward eagerly on a GPU instead of replaying CUDA graphs")
+
+
+# Pyserini's encode command: `input --corpus ... output --embeddings ... --to-faiss encoder --encoder ...`
+PYSERINI_SECTIONS = ("input", "output", "encoder")
+FIELDS = ("title and text go to the encoder as its class joins them", "title text")
+
+
+def pyserini_section_parsers() -> dict[str, ArgumentParser]:
+    """A parser for each section of Pyserini's encode command, with our flags' destinations."""
+    sections = {name: ArgumentParser(prog=f"python -m pyserini_dr.encode ... {name}") for name in PYSERINI_SECTIONS}
+    source = sections["input"]
+    source.add_argument("--corpus", required=True, help="corpus file, or Pyserini's folder of one .jsonl file")
+    source.add_argument("--shard-id", type=non_negative, default=None)
+    source.add_argument("--shard-num", type=positive, default=None)
+    pyserini_flags(source, refused={"--docid-field": "docids are read from _id, id or docid"},
+                   only={"--fields": ((FIELDS[1],), FIELDS[0], "+"),
+                         "--delimiter": (("\\n", "\n"), "fields are not split out of contents")})
+    output = sections["output"]
+    output.add_argument("--embeddings", dest="output", required=True, help="dense index directory to write")
+    output.add_argument("--to-faiss", action="store_true", help="required: the output is a faiss index directory")
+    encoder = sections["encoder"]
+    add_encoder_args(encoder)
+    encoder.add_argument("--prefix", dest="passage_prefix", type=spaced,
+                         help="text put before each passage, then a space (a corpus without titles)")
+    add_corpus_encoding_args(encoder)
+    pyserini_flags(encoder, refused={"--multimodal": "multimodal encoders are not supported",
+                                     "--add-sep": "the encoder class decides how title and text are joined",
+                                     "--use-openai": "OpenAI embeddings are not supported",
+                                     "--rate-limit": "OpenAI embeddings are not supported",
+                                     "--explicit-truncate": "Qwen3 encoders are not supported"},
+                   only={"--fields": ((FIELDS[1],), FIELDS[0], "+")},
+                   no_op={"--batch-size": (1, "batches are made by --batch-tokens; padding is masked, so a vector "
+                                           "does not depend on its batch (beyond float rounding)"),
+                          "--dimension": (1, "the dimension is the model's")})
+    return sections
+
+
+def parse_pyserini_sections(argv: list[str], flat: argparse.ArgumentParser) -> argparse.Namespace:
+    """Pyserini's ``input ... output ... encoder ...`` -> the namespace ``flat`` (our flat parser) would give."""
+    from ..errors import InputError
+
+    parts: dict[str, list[str]] = {}
+    current = None
+    for token in argv:
+        if token in PYSERINI_SECTIONS:
+            if token in parts:
+                raise InputError(f"section {token!r} given twice")
+            current = parts.setdefault(token, [])
+        else:
+            current.append(token)
+    missing = [s for s in PYSERINI_SECTIONS if s not in parts]
+    if missing:
+        raise InputError(f"missing section(s): {', '.join(missing)} (usage: input ... output ... encoder ...)")
+    args = flat.parse_args(["--corpus", "-", "--output", "-", "--encoder", "-"])  # our defaults
+    for name, parser in pyserini_section_parsers().items():
+        parser.parse_args(parts[name], namespace=args)
+    # Pyserini's default --fields (either section): the text field alone reaches its encoder
+    args.pyserini_text_only = "--fields" not in parts["input"] or "--fields" not in parts["encoder"]
+    args.pyserini_sections = True
+    if not args.to_faiss:
+        raise InputError("output --embeddings without --to-faiss (Pyserini's JSONL vectors) is not supported: "
+                         "add --to-faiss (a faiss index directory)")
+    return args

@@ -4,7 +4,7 @@ queries the way an index of ours was encoded, and what Pyserini cannot match.
 Pyserini ignores our meta.json: without these flags its search falls back to CLS pooling and no normalization,
 which silently scores a mean-pooled, normalized index lower (Cranfield MiniLM: nDCG@10 0.2803 instead of 0.3817).
 Pyserini's classes followed here (pyserini/search/faiss/__main__.py ``init_query_encoder``, pyserini/encode):
-``auto`` (AutoQueryEncoder: --pooling, --l2-norm, --max-length, --query-prefix joined with a space) and ``ance``
+``auto`` (AutoQueryEncoder: --pooling, --l2-norm, --query-prefix joined with a space) and ``ance``
 (AnceQueryEncoder: RoBERTa with the ANCE head, queries cut at 64 tokens).
 """
 from __future__ import annotations
@@ -28,8 +28,10 @@ def pyserini_query_flags(settings: EncoderSettings) -> tuple[list[str], list[str
         flags = ["--encoder-class", "auto", "--pooling", settings.pooling]
         if settings.l2_norm:
             flags.append("--l2-norm")
-        if settings.query_max_length != PYSERINI_MAX_LENGTH:
-            flags += ["--max-length", str(settings.query_max_length)]
+        if settings.query_max_length != PYSERINI_MAX_LENGTH:  # search.faiss hands --max-length to OpenAI and Qwen3
+            caveats.append(f"Pyserini's AutoQueryEncoder cuts a query only at the model's limit (search.faiss "
+                           f"passes --max-length to its OpenAI and Qwen3 encoders only); ours at "
+                           f"{settings.query_max_length} tokens, so a longer query differs")
     if settings.query_prefix:
         flags += ["--query-prefix", settings.query_prefix.rstrip(" ")]
         if not settings.query_prefix.endswith(" "):

@@ -24,9 +24,12 @@ class LuceneIndexBuilder:
     not searchable with BM25; ``not_indexed`` says how many (they stay in dense indexes).
     """
 
-    def __init__(self, multifield: bool = False, threads: int = 1):
+    def __init__(self, multifield: bool = False, threads: int = 1, *, store_contents: bool = False,
+                 optimize: bool = False):
         self.multifield = multifield
         self.threads = threads
+        self.store_contents = store_contents   # Anserini's -storeContents (raw, positions, docvectors: always)
+        self.optimize = optimize               # Anserini's -optimize: one segment
 
     def build(self, corpus_path: str, index_dir: str) -> CorpusStats:
         if os.path.exists(index_dir) and os.listdir(index_dir):
@@ -42,7 +45,8 @@ class LuceneIndexBuilder:
             stats.not_indexed = stats.empty_text if self.multifield else stats.empty
             staging = os.path.join(tmp, "index")
             _pyserini.build_lucene_index(collection, staging, threads=self.threads,
-                                         fields=["title"] if self.multifield else (), store_raw=True)
+                                         fields=["title"] if self.multifield else (), store_raw=True,
+                                         store_contents=self.store_contents, optimize=self.optimize)
             if os.path.isdir(index_dir):
                 os.rmdir(index_dir)
             shutil.move(staging, index_dir)  # same filesystem: a rename, so no half-built index appears

@@ -11,25 +11,58 @@ import shutil
 import sys
 import time
 
-from ...cli import ArgumentParser, options_from, positive, run_main
+from ...cli import ArgumentParser, options_from, positive, pyserini_flags, run_main
+from ...data.corpus import has_titles
 from ...data.registry import resolve_corpus
 from ...encode.options import add_encoder_args, encoder_flags_given
 from ...errors import InputError
 from . import LuceneIndexBuilder
 
-DENSE_ONLY = ("hnsw", "flat", "M", "efC", "int8", "shards", "optimize")
+DENSE_ONLY = ("hnsw", "flat", "M", "efC", "int8", "shards")
+# Anserini's IndexCollection options (Pyserini's index.lucene), beside our own flags
+ANALYZER = "only Anserini's default English analyzer"
+TWEETS = "tweet collections are not supported"
+PYSERINI_INDEX_FLAGS = dict(
+    refused={"--analyzeWithHuggingFaceTokenizer": ANALYZER, "--useAutoCompositeAnalyzer": ANALYZER,
+             "--useCompositeAnalyzer": ANALYZER, "--keepStopwords": ANALYZER, "--stopwords": ANALYZER,
+             "--pretokenized": ANALYZER, "--append": "an index is built whole, not appended to",
+             "--bm25.accurate": "AccurateBM25Similarity is not supported",
+             "--impact": "impact (learned sparse) indexes are not supported",
+             "--shard.count": "sharded BM25 indexes are not supported",
+             "--shard.current": "sharded BM25 indexes are not supported",
+             "--whitelist": "docid whitelists are not supported",
+             "--options": "prints Anserini's options: see --help",
+             **dict.fromkeys(["--tweet.deletedIdsFile", "--tweet.keepRetweets", "--tweet.keepUrls", "--tweet.maxId",
+                              "--tweet.stemming"], TWEETS)},
+    only={"--generator": (("DefaultLuceneDocumentGenerator",), "documents are made by Anserini's default generator"),
+          "--language": (("en",), ANALYZER), "--stemmer": (("porter",), ANALYZER)},
+    no_op={"--uniqueDocid": (0, "a corpus that holds a docid twice is refused anyway (one error line)"),
+           "--storePositions": (0, "positions are always stored"),
+           "--storeDocvectors": (0, "document vectors are always stored"),
+           "--storeRaw": (0, "raw documents are always stored"),
+           "--memoryBuffer": (1, "indexing memory only"), "--quiet": ("?", "logging only"),
+           "--verbose": ("?", "logging only")},
+    single_dash=True)
 
 
-def main(argv=None) -> int:
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m pyserini_dr.index.lucene", description=__doc__.split("\n\n")[-1])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="dataset name, e.g. beir-v1.0.0-scifact")
     source.add_argument("--corpus", help="corpus file: BEIR corpus.jsonl or JsonCollection jsonl")
-    source.add_argument("--input", help="with --dense: a dense index directory (ours, or Pyserini's index + docid)")
-    parser.add_argument("--index", required=True, help="output index directory")
-    parser.add_argument("--fields", action="store_true",
-                        help="multifield: index title and text separately (search with --fields contents=1 title=1)")
-    parser.add_argument("--threads", type=positive, default=1)
+    source.add_argument("--input", "-input", help="a corpus (as --corpus: a file, or Pyserini's JsonCollection "
+                        "directory of one .jsonl file); with --dense: a dense index directory (ours, or Pyserini's "
+                        "index + docid)")
+    parser.add_argument("--index", "-index", required=True, help="output index directory")
+    parser.add_argument("--collection", "-collection", metavar="CLASS",
+                        help="Anserini's collection class: JsonCollection, BeirFlatCollection, or "
+                        "BeirMultifieldCollection (with -fields title); default: the corpus as it is")
+    parser.add_argument("--fields", "-fields", nargs="*", metavar="title", default=None,
+                        help="multifield: index title and text separately (search with --fields contents=1 title=1); "
+                        "Anserini's -fields title says the same")
+    parser.add_argument("--threads", "-threads", type=positive, default=1)
+    parser.add_argument("--storeContents", "-storeContents", dest="store_contents", action="store_true",
+                        help="store each document's contents too (Anserini's flag)")
     dense = parser.add_argument_group("dense vectors (Anserini's IndexFlatDenseVectors / IndexHnswDenseVectors)")
     dense.add_argument("--dense", action="store_true", help="index dense vectors")
     kind = dense.add_mutually_exclusive_group()
@@ -43,28 +76,56 @@ def main(argv=None) -> int:
     dense.add_argument("--shards", type=positive, default=None, help="split the rows into N Lucene indexes")
     dense.add_argument("-optimize", "--optimize", action="store_true", help="merge each index into one segment")
     add_encoder_args(parser, defaults_from_index=True)
-    args = parser.parse_args(argv)
+    pyserini_flags(parser, **PYSERINI_INDEX_FLAGS)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.fields and set(args.fields) != {"title"}:
+        raise InputError(f"--fields: unsupported Pyserini flag (only the title field; got {' '.join(args.fields)!r})")
+    check_collection(args.collection, args.fields is not None)
 
     started = time.time()
     if args.dense:
         return index_dense(args, started)
     given = [f"--{name}" for name in DENSE_ONLY if getattr(args, name) not in (None, False)]
-    given += encoder_flags_given(args) + (["--input"] if args.input else [])
+    given += encoder_flags_given(args)
+    if args.input and os.path.isfile(os.path.join(args.input, "docid")):  # a dense index directory, not a corpus
+        given.append("--input")
     if given:
         raise InputError(f"{given[0]} applies to dense indexes: add --dense")
-    corpus = resolve_corpus(args.dataset or args.corpus)
-    stats = LuceneIndexBuilder(multifield=args.fields, threads=args.threads).build(corpus, args.index)
+    corpus = resolve_corpus(args.dataset or args.corpus or args.input)
+    if args.collection == "JsonCollection" and args.fields is None and has_titles(corpus):
+        raise InputError("--collection JsonCollection: Anserini indexes `contents` alone, and these documents have "
+                         "titles, which would be indexed here: add -fields title (multifield) or drop the titles")
+    stats = LuceneIndexBuilder(multifield=args.fields is not None, threads=args.threads,
+                               store_contents=args.store_contents, optimize=args.optimize).build(corpus, args.index)
     skipped = (f"; {stats.not_indexed:,} with empty contents not indexed (Anserini skips them, as in Pyserini's "
                "indexes)") if stats.not_indexed else ""
     print(f"indexed {stats} into {args.index} in {time.time() - started:.1f}s{skipped}", file=sys.stderr)
     return 0
 
 
+def check_collection(collection: str | None, multifield: bool) -> None:
+    """Anserini's collection classes that give the index we build: BeirFlatCollection (contents = title + text),
+    BeirMultifieldCollection with -fields title (contents = text, and a title field), JsonCollection."""
+    known = ("JsonCollection", "BeirFlatCollection", "BeirMultifieldCollection")
+    if collection is not None and collection not in known:
+        raise InputError(f"--collection: unsupported Pyserini flag ({', '.join(known)} only; got {collection!r})")
+    if collection == "BeirFlatCollection" and multifield:
+        raise InputError("--collection: unsupported Pyserini flag (BeirFlatCollection with -fields title)")
+    if collection == "BeirMultifieldCollection" and not multifield:
+        raise InputError("--collection: unsupported Pyserini flag (BeirMultifieldCollection needs -fields title "
+                         "here)")
+
+
 def index_dense(args, started: float) -> int:
     from .dense import LuceneDenseIndexBuilder
 
-    if args.fields:
-        raise InputError("--fields applies to BM25 indexes, not --dense")
+    if args.fields is not None or args.store_contents:
+        raise InputError(f"{'--fields' if args.fields is not None else '--storeContents'} applies to BM25 indexes, "
+                         "not --dense")
     if args.flat and (args.M or args.efC):
         raise InputError("-M and -efC are HNSW parameters: drop them or use --hnsw")
     if os.path.exists(args.index) and (not os.path.isdir(args.index) or os.listdir(args.index)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from ...cli import positive
+from ...cli import positive, pyserini_flags
 from ...encode.settings import EncoderSettings
 from ...encode.options import EncoderOptions, add_encoder_args, build_encoder
 from ...errors import InputError
@@ -26,10 +26,25 @@ class DenseSearchOptions:
     fp8_select: bool = False
 
 
+PRF = "dense pseudo-relevance feedback is not implemented"
+# Pyserini's define_dsearch_args flags (search.faiss, and search.hybrid's dense section) we refuse
+PYSERINI_DENSE_FLAGS = dict(
+    refused={"--instruction-config": "UniIR instructions are not supported",
+             "--multimodal": "multimodal encoders are not supported",
+             "--tokenizer": "the query tokenizer is the encoder's own",
+             "--encoded-queries": "pre-encoded queries are not read: give --encoder",
+             "--pca-model": "PCA-reduced query vectors are not supported",
+             **dict.fromkeys(["--prf-method", "--rocchio-alpha", "--rocchio-beta", "--rocchio-gamma", "--rocchio-topk",
+                              "--rocchio-bottomk", "--sparse-index", "--ance-prf-encoder"], PRF),
+             "--faiss-device": "pick the search device with --backend (torch on a GPU)"},
+    only={"--searcher": (("simple",), "BPR binary search is not supported"), "--prf-depth": (("0",), PRF)})
+
+
 def add_dense_args(parser: argparse.ArgumentParser, *, search_flags: bool = True) -> None:
-    """``--index`` and the encoder's flags; with ``search_flags``, the backend's too."""
+    """``--index`` and the encoder's flags; with ``search_flags``, the backend's too (and Pyserini's dense flags we
+    refuse)."""
     parser.add_argument("--index", required=True, help="dense index directory or prebuilt name")
-    add_encoder_args(parser, defaults_from_index=True)
+    add_encoder_args(parser, defaults_from_index=True, queries_only=search_flags)
     if not search_flags:
         return
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
@@ -39,6 +54,7 @@ def add_dense_args(parser: argparse.ArgumentParser, *, search_flags: bool = True
     parser.add_argument("--fp8-select", action="store_true",
                         help="torch backend on an H100-class GPU: candidates picked from float8 scores (approximate: "
                         "check the overlap on your index), then float32 re-scoring")
+    pyserini_flags(parser, **PYSERINI_DENSE_FLAGS)
 
 
 def load_index_and_encoder(index: str, options: EncoderOptions):

@@ -11,7 +11,7 @@ import time
 
 from ...cli import options_from, run_main
 from ...data.registry import resolve_topics
-from ...data.runs import write_run
+from ...data.runs import max_passage, write_run
 from ...encode.options import EncoderOptions
 from ..faiss.options import DenseSearchOptions, dense_searcher
 from ..lucene.options import BM25Options, bm25_searcher
@@ -41,6 +41,8 @@ def main(argv=None) -> int:
     run = searcher.batch_search(topics, k0=f.hits, hits=r.hits, alpha=f.alpha, normalization=f.normalization,
                                 weight_on_dense=f.weight_on_dense, method=f.method, rrf_k=f.rrf_k,
                                 batch_size=r.batch_size, threads=r.threads, remove_query=r.remove_query)
+    if r.max_passage:
+        run = max_passage(run, r.max_passage_delimiter, r.max_passage_hits)
     lines = write_run(run, r.output, output_format=r.output_format, tag=r.run_tag or "pyserini-dr-hybrid")
     print(f"hybrid ({f.method}) searched {len(topics):,} topics ({lines:,} hits) in {time.time() - started:.1f}s "
           f"-> {r.output}", file=sys.stderr)

@@ -6,10 +6,10 @@ import argparse
 
 from ...errors import InputError
 from ..faiss.options import add_dense_args
-from ..lucene.options import add_bm25_args
+from ..lucene.options import PYSERINI_LUCENE_FLAGS, add_bm25_args
 from ..options import add_output_args
 from . import FUSION_METHODS
-from ...cli import ArgumentParser, non_negative, positive
+from ...cli import ArgumentParser, non_negative, positive, pyserini_flags
 
 SECTIONS = ("dense", "sparse", "fusion", "run")
 
@@ -17,8 +17,18 @@ SECTIONS = ("dense", "sparse", "fusion", "run")
 def section_parsers() -> dict[str, argparse.ArgumentParser]:
     dense = ArgumentParser(prog="... dense")
     add_dense_args(dense)
+    pyserini_flags(dense, refused={"--normalize-distances": "Pyserini's hybrid ignores it: scores are not rescaled"})
     sparse = ArgumentParser(prog="... sparse")
     add_bm25_args(sparse)
+    pyserini_flags(sparse, **PYSERINI_LUCENE_FLAGS)
+    # the rest of search.lucene's flags, which Pyserini's sparse section takes and ignores
+    pyserini_flags(sparse, refused={
+        **dict.fromkeys(["--dense", "--hnsw", "--flat", "--ef-search", "--encoder"], "the sparse side is BM25"),
+        **dict.fromkeys(["--hits", "--topics-format", "--output-format", "--output", "--max-passage",
+                         "--max-passage-hits", "--max-passage-delimiter", "--batch-size", "--threads",
+                         "--remove-duplicates", "--remove-query"],
+                        "Pyserini's hybrid ignores it here: give it in the run section")},
+        no_op={"--bm25": (0, "the sparse side is BM25, as in Pyserini's hybrid")})
     fusion = ArgumentParser(prog="... fusion")
     fusion.add_argument("--alpha", type=float, default=0.1, help="weight of the sparse score (pyserini semantics)")
     fusion.add_argument("--hits", type=positive, default=1000, help="hits taken from the dense and the sparse list (k0)")

@@ -8,16 +8,16 @@ from __future__ import annotations
 import sys
 import time
 
-from ...cli import ArgumentParser, options_from, positive, run_main
+from ...cli import ArgumentParser, options_from, positive, pyserini_flags, run_main
 from ...data.registry import resolve_topics
-from ...data.runs import write_run
+from ...data.runs import max_passage, remove_duplicates, write_run
 from ...encode.options import EncoderOptions, add_encoder_args, encoder_flags_given
 from ...errors import InputError
 from ..options import add_output_args
-from .options import BM25Options, add_bm25_args, bm25_searcher
+from .options import PYSERINI_LUCENE_FLAGS, BM25Options, add_bm25_args, bm25_searcher
 
 
-def main(argv=None) -> int:
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m pyserini_dr.search.lucene", description=__doc__.split("\n\n")[0])
     add_bm25_args(parser)
     parser.add_argument("--topics", required=True, help="topics file (jsonl or tsv) or a dataset topic name")
@@ -30,9 +30,15 @@ def main(argv=None) -> int:
     kind.add_argument("--hnsw", action="store_true", help="the index is HNSW (default: as the index is)")
     kind.add_argument("--flat", action="store_true", help="the index is flat (default: as the index is)")
     dense.add_argument("--ef-search", type=positive, default=100, help="HNSW efSearch (raised to --hits if lower)")
-    add_encoder_args(parser, defaults_from_index=True)
+    add_encoder_args(parser, defaults_from_index=True, queries_only=True)
     add_output_args(parser)
-    args = parser.parse_args(argv)
+    parser.add_argument("--remove-duplicates", action="store_true", help="keep a docid's first hit only (as Pyserini)")
+    pyserini_flags(parser, **PYSERINI_LUCENE_FLAGS)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
 
     started = time.time()
     if not args.dense:
@@ -50,6 +56,10 @@ def main(argv=None) -> int:
             raise InputError(f"{args.index} is a Lucene dense index: add --dense")
         searcher = bm25_searcher(options_from(args, BM25Options))
         run = searcher.batch_search(topics, args.hits, args.threads, args.remove_query, batch_size=args.batch_size)
+    if args.remove_duplicates:
+        run = remove_duplicates(run)
+    if args.max_passage:
+        run = max_passage(run, args.max_passage_delimiter, args.max_passage_hits)
     lines = write_run(run, args.output, output_format=args.output_format,
                       tag=args.run_tag or ("pyserini-dr-lucene-dense" if args.dense else "pyserini-dr-bm25"))
     elapsed = time.time() - started

@@ -14,6 +14,7 @@ from ..data.corpus import flat_text
 from .settings import EncoderSettings
 from .families import resolve_settings
 from .forward import eager_vectors
+from .pooling import passage_code
 from .tokenize import passage_tokenizer
 
 TOWERS = ("query_encoder", "passage_encoder")  # sub-folders of a checkpoint with separate towers (PAIR, DPR-style)
@@ -41,16 +42,23 @@ def load_model(path: str, settings: EncoderSettings, dtype: torch.dtype):
     if os.environ.get("PYSERINI_DR_QUIET"):
         hf_logging.disable_progress_bar()  # "Loading weights" would precede a one-line error
 
-    if settings.head == "linear-layernorm":
-        from .models import RobertaDot
-        return RobertaDot.from_pretrained(path, dtype=dtype)
+    if settings.head != "none":
+        from .models import load_head_model
+        return load_head_model(path, settings.head, dtype)
     return AutoModel.from_pretrained(path, dtype=dtype)
 
 
-def load_tokenizer(path: str):
+def load_tokenizer(path: str, settings: EncoderSettings | None = None):
+    """The checkpoint's tokenizer; for DKRR, whose checkpoints hold none, bert-base-uncased where it has none (as
+    Pyserini's DkrrDprQueryEncoder and FiD's generate_passage_embeddings.py always load)."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(path)
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError, TypeError):
+        if settings is None or settings.family != "dkrr":
+            raise
+    return AutoTokenizer.from_pretrained("bert-base-uncased")
 
 
 class DenseEncoder:
@@ -74,10 +82,11 @@ class DenseEncoder:
         query_path = passage_path = model
         if os.path.isdir(os.path.join(model, TOWERS[0])):
             query_path, passage_path = (os.path.join(model, t) for t in TOWERS)
-        self.tokenizer = load_tokenizer(query_path)
+        self.tokenizer = load_tokenizer(query_path, self.settings)
         self.query_model = self._load(query_path)
         self.passage_model = self.query_model if passage_path == query_path else self._load(passage_path)
-        self.passage_tokenizer = self.tokenizer if passage_path == query_path else load_tokenizer(passage_path)
+        self.passage_tokenizer = (self.tokenizer if passage_path == query_path
+                                  else load_tokenizer(passage_path, self.settings))
 
     def _load(self, path):
         return load_model(path, self.settings, self.dtype).to(self.device).eval()
@@ -94,20 +103,27 @@ class DenseEncoder:
 
     def tokenize_queries(self, queries: Sequence[str]) -> dict:
         s = self.settings
-        texts = [self._case(f"{s.query_prefix}{q}") for q in queries]
+        texts = [self._case(f"{s.query_prefix}{q}{s.query_suffix}") for q in queries]
         return self.tokenizer(texts, max_length=s.query_max_length, truncation=True, padding=True,
-                              return_tensors="pt")
+                              add_special_tokens=s.special_tokens, return_tensors="pt")
 
     def _passage_inputs(self, passages: Sequence[tuple[str, str]]) -> list:
         """Texts (or (title, text) pairs for pair-input families) as the family feeds them to the tokenizer."""
         s = self.settings
-        if s.title == "pair":
+        if s.passage_template:
+            texts = [s.passage_template.format(title=t, text=x) for t, x in passages]
+        elif s.title == "pair":
             return [(self._case(f"{s.passage_prefix}{t or s.empty_title}"), self._case(x)) for t, x in passages]
-        if s.title == "concat":
+        elif s.title == "concat":
             texts = [flat_text(t, x) for t, x in passages]
         else:
             texts = [x for _, x in passages]
         return [self._case(f"{s.passage_prefix}{x}") for x in texts]
+
+    @property
+    def pair_input(self) -> bool:
+        """Passages go to the tokenizer as (title, text) pairs."""
+        return self.settings.title == "pair" and not self.settings.passage_template
 
     def passage_ids(self, passages: Sequence[tuple[str, str]]) -> dict:
         """Unpadded token ids (and segment ids for pair input) per passage, as numpy arrays; batch with ``pad``.
@@ -116,22 +132,29 @@ class DenseEncoder:
         truncation as ``tokenizer(..., max_length=L, truncation="longest_first")``, with ``PassageTokenizer``'s
         exact shortcuts for single texts (a word-aligned prefix of long texts; ASCII normalized in Python).
         """
+        s = self.settings
         inputs = self._passage_inputs(passages)
-        pair = self.settings.title == "pair"
+        pair = self.pair_input
         backend = self.rust_tokenizer()
         if backend is not None:
-            return backend.features(inputs, pair)
-        # a slow (Python) tokenizer
-        enc = self.passage_tokenizer([a for a, _ in inputs] if pair else inputs, *([[b for _, b in inputs]] if pair
-                                     else []), max_length=self.settings.passage_max_length, truncation="longest_first")
-        return {"input_ids": [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]],
-                "token_type_ids": [np.asarray(x, dtype=np.int64) for x in enc["token_type_ids"]] if pair else None}
+            features = backend.features(inputs, pair)
+        else:  # a slow (Python) tokenizer, or a family that writes its own markers (no special tokens)
+            enc = self.passage_tokenizer([a for a, _ in inputs] if pair else inputs,
+                                         *([[b for _, b in inputs]] if pair else []), max_length=s.passage_max_length,
+                                         truncation="longest_first", add_special_tokens=s.special_tokens)
+            features = {"input_ids": [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]],
+                        "token_type_ids": [np.asarray(x, dtype=np.int64) for x in enc["token_type_ids"]]
+                        if pair else None}
+        if not s.pair_segments:  # DPR's encoders are given no token_type_ids: all segment 0
+            features["token_type_ids"] = None
+        return features
 
     def rust_tokenizer(self):
         """The passage tokenizer's Rust backend set to the family's truncation (a ``PassageTokenizer``), or None for
         a slow tokenizer."""
         if not hasattr(self, "_rust"):
-            self._rust = passage_tokenizer(self.passage_tokenizer, self.settings.passage_max_length)
+            self._rust = (passage_tokenizer(self.passage_tokenizer, self.settings.passage_max_length)
+                          if self.settings.special_tokens else None)
         return self._rust
 
     def pad(self, features: dict, rows: Sequence[int] | None = None, shape: tuple[int, int] | None = None) -> dict:
@@ -193,7 +216,7 @@ class DenseEncoder:
 
     def encode_passages_tensor(self, passages: Sequence[tuple[str, str]]) -> torch.Tensor:
         """One batch of passages, as a float32 tensor on the encoder's device."""
-        return self._encode(self.passage_model, self.tokenize_passages(passages))
+        return passage_code(self.settings, self._encode(self.passage_model, self.tokenize_passages(passages)))
 
     def encode_passages(self, passages: Sequence[tuple[str, str]], batch_size: int = 64) -> np.ndarray:
         out = [self.encode_passages_tensor(passages[i:i + batch_size]).cpu()

@@ -265,34 +265,30 @@ def bpr_reference(path: Path, titles, texts) -> np.ndarray:
     return pe.BprQueryEncoder.convert_to_binary_code(None, torch.from_numpy(dense)).numpy()
 
 
+UNTITLED = {"tct_colbert", "ance", "sentence", "contriever", "auto", "aggretriever", "cosdpr", "arctic"}
+
+
 @pytest.mark.parametrize("name", CLASSES)
 def test_document_vectors_are_pyserinis(name, tiny):
-    """Each class's document vectors for one batch of titled documents (the last cut at the class's length)."""
+    """Each class's document vectors for one batch of titled documents (the last cut at the class's length) and,
+    where Pyserini's class takes texts alone, for a corpus without titles (ours: empty titles). Pyserini's DPR
+    encodes an untitled corpus as single texts, a titled one as (title, text) pairs: ours are always pairs."""
     titles, texts = texts_for(name, TITLES), texts_for(name, TEXTS)
     path = tiny.get(f"{name}-ctx", tiny[name])
-    ours = DenseEncoder(path, encoder_class=name).encode_passages(list(zip(titles, texts)))
+    encoder = DenseEncoder(path, encoder_class=name)
+    ours = encoder.encode_passages(list(zip(titles, texts)))
     if name == "dkrr":
         theirs = dkrr_reference(path, titles, texts)
     elif name == "bpr":
         theirs = bpr_reference(path, titles, texts)
         assert set(np.unique(ours)) == {-1.0, 1.0}
     else:
-        encoder = pyserini_document_encoder(name, path)
-        max_length = {"ance": 512}.get(name, {})  # our ance keeps the seed's 512 (ANCE's MS MARCO passages)
+        pyserini = pyserini_document_encoder(name, path)
+        kwargs = {"max_length": 512} if name == "ance" else {}  # our ance keeps the seed's 512 (ANCE's MS MARCO)
         with torch.no_grad():
-            theirs = encoder.encode(texts, titles=titles, **({"max_length": max_length} if max_length else {}))
-    close(ours, theirs)
-
-
-@pytest.mark.parametrize("name", ["tct_colbert", "ance", "sentence", "contriever", "auto", "aggretriever", "cosdpr",
-                                  "arctic"])
-def test_untitled_documents_are_pyserinis_without_titles(name, tiny):
-    """A corpus without titles: Pyserini's classes given texts alone, ours (title, text) pairs with empty titles."""
-    texts = texts_for(name, TEXTS[:2])
-    ours = DenseEncoder(tiny[name], encoder_class=name).encode_passages([("", x) for x in texts])
-    with torch.no_grad():
-        theirs = pyserini_document_encoder(name, tiny[name]).encode(texts, **({"max_length": 512}
-                                                                             if name == "ance" else {}))
+            theirs = pyserini.encode(texts, titles=titles, **kwargs)
+            if name in UNTITLED:
+                close(encoder.encode_passages([("", x) for x in texts[:2]]), pyserini.encode(texts[:2], **kwargs))
     close(ours, theirs)
 
 
@@ -380,3 +376,46 @@ def test_sentence_transformers_model_by_hub_id_or_directory(sentence_model, monk
     expected = SentenceTransformer(str(directory), device="cpu").encode(QUERIES, convert_to_numpy=True)
     close(DenseEncoder(directory).encode_queries(QUERIES), expected)
     close(DenseEncoder("sentence-transformers/tiny-st").encode_queries(QUERIES), expected)
+
+
+# ---- through our commands ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["tct_colbert", "bpr"])
+def test_encode_and_search_commands_take_pyserinis_class_names(name, tiny, tmp_path):
+    """``--encoder-class NAME`` on our encode and search.faiss commands: the index holds Pyserini's document vectors
+    (BPR: the binary codes) and the run's scores are Pyserini's query vectors against them (BPR: its dense query
+    vector against the codes, BPR's rerank score); meta.json records the class."""
+    import pyserini.encode as pe
+
+    from pyserini_dr.data.runs import read_run
+    from pyserini_dr.encode.__main__ import main as encode
+    from pyserini_dr.search.faiss.__main__ import main as search
+
+    ids = ["d0", "d1", "d2"]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"_id": i, "title": t, "text": x}) + "\n"
+                              for i, t, x in zip(ids, TITLES, TEXTS)), encoding="utf-8")
+    topics = tmp_path / "topics.tsv"
+    topics.write_text("".join(f"q{k}\t{q}\n" for k, q in enumerate(QUERIES)), encoding="utf-8")
+    passages, queries = tiny.get(f"{name}-ctx", tiny[name]), tiny[name]
+    assert encode(["--corpus", str(corpus), "--encoder", str(passages), "--encoder-class", name, "--output",
+                   str(tmp_path / "index"), "--device", "cpu", "--fp32"]) == 0
+    meta = json.loads((tmp_path / "index" / "meta.json").read_text())
+    assert meta["encoder"]["family"] == name
+    assert search(["--index", str(tmp_path / "index"), "--encoder", str(queries), "--encoder-class", name,
+                   "--topics", str(topics), "--output", str(tmp_path / "run.txt"), "--hits", "3",
+                   "--device", "cpu"]) == 0
+    with torch.no_grad():
+        if name == "bpr":
+            docs = bpr_reference(passages, TITLES, TEXTS)
+            q = pe.BprQueryEncoder(encoder_dir=str(queries))
+            scores = np.stack([q.encode(x)["dense"] for x in QUERIES]) @ docs.T
+        else:
+            docs = pe.TctColBertDocumentEncoder(str(passages), device="cpu").encode(TEXTS, titles=TITLES)
+            q = pe.TctColBertQueryEncoder(encoder_dir=str(queries))
+            scores = np.stack([q.encode(x) for x in QUERIES]) @ docs.T
+    run = read_run(tmp_path / "run.txt")
+    for k in range(len(QUERIES)):
+        got = dict(run[f"q{k}"])
+        assert sorted(got) == ids
+        np.testing.assert_allclose([got[i] for i in ids], scores[k], rtol=1e-4, atol=1e-4)

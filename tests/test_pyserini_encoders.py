@@ -419,3 +419,8 @@ def test_encode_and_search_commands_take_pyserinis_class_names(name, tiny, tmp_p
         got = dict(run[f"q{k}"])
         assert sorted(got) == ids
         np.testing.assert_allclose([got[i] for i in ids], scores[k], rtol=1e-4, atol=1e-4)
+
+
+def test_pyserinis_encode_command_name_sentence_transformers_is_sentence(tiny):
+    assert resolve_settings(tiny["auto"], encoder_class="sentence-transformers") == \
+        resolve_settings(tiny["auto"], encoder_class="sentence")

@@ -69,7 +69,8 @@ def test_pyserini_trec_eval_runs_on_our_run(scifact_flat, pyserini_cli):
     ("star", ["--encoder-class", "ance"], 2),   # and AnceQueryEncoder cuts at 64 tokens, STAR's queries at 32
     # Pyserini's own classes: its class name; search.faiss hands DKRR its --query-prefix (None) over "question:"
     ("dkrr", ["--encoder-class", "dkrr", "--query-prefix", "question:"], 0),
-    ("bpr", ["--encoder-class", "bpr", "--searcher", "bpr"], 0),
+    ("dpr", ["--encoder-class", "dpr"], 1),  # the question encoder is not the context encoder the index records
+    ("bpr", ["--encoder-class", "bpr", "--searcher", "bpr"], 2),  # and Pyserini's BPR searcher reads binary faiss
     ("tct_colbert", ["--encoder-class", "tct_colbert"], 0),
     ("arctic", ["--encoder-class", "arctic"], 0),
     ("sentence", ["--encoder-class", "auto", "--pooling", "mean", "--l2-norm"], 0),

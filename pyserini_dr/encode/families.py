@@ -45,6 +45,7 @@ PRESETS: dict[str, EncoderSettings] = {
     **PYSERINI_PRESETS,
 }
 FAMILIES = sorted(PRESETS)
+CLASS_ALIASES = {"sentence-transformers": "sentence"}  # Pyserini's encode command's name for its search's "sentence"
 
 # Families whose passage vectors another family's queries may search (ADORE queries over a STAR index; Pyserini's
 # AutoQueryEncoder classes over each other's indexes, where pooling and normalization agree)
@@ -90,6 +91,7 @@ def resolve_settings(model: str, encoder_class: str | None = None, **overrides) 
     with a sentence-transformers directory's own config for ``auto``; explicit ``overrides`` (non-None) win."""
     model = os.fspath(model)
     check_model_location(model)
+    encoder_class = CLASS_ALIASES.get(encoder_class, encoder_class)
     if encoder_class is not None and encoder_class not in PRESETS:
         raise InputError(f"unknown encoder class {encoder_class!r} (one of {', '.join(FAMILIES)})")
     settings = saved_settings(model) if os.path.isdir(model) else None

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 from ..cli import positive
-from .families import FAMILIES
+from .families import CLASS_ALIASES, FAMILIES
 
 
 @dataclass
@@ -51,7 +51,9 @@ def encoder_flags_given(namespace) -> list[str]:
 def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bool = False) -> None:
     g = parser.add_argument_group("encoder")
     g.add_argument("--encoder", required=not defaults_from_index, help="HF model name or checkpoint directory")
-    g.add_argument("--encoder-class", choices=FAMILIES, help="model family (default: guessed from the name)")
+    g.add_argument("--encoder-class", choices=FAMILIES + sorted(CLASS_ALIASES),
+                   help="model family, Pyserini's class names among them (default: guessed from the name as "
+                   "Pyserini's search.faiss guesses)")
     g.add_argument("--pooling", choices=["cls", "mean"], help="override the family's pooling")
     g.add_argument("--l2-norm", action="store_true", default=None, help="L2-normalize vectors")
     g.add_argument("--max-length", type=positive, help="max passage tokens (default: the family's)")

@@ -78,8 +78,14 @@ def pyserini_query_flags(settings: EncoderSettings) -> tuple[list[str], list[str
         flags = ["--encoder-class", settings.family]
         if settings.family == "dkrr":  # search.faiss passes --query-prefix (None) over the class's "question:"
             flags += ["--query-prefix", "question:"]
+        if settings.family in ("dpr", "bpr"):
+            caveats.append("DPR and BPR publish a question and a context encoder: give --encoder the question "
+                           "encoder that goes with the context encoder this index records")
         if settings.family == "bpr":
             flags += ["--searcher", "bpr"]
+            caveats.append("Pyserini's BPR searcher reads a binary faiss index (IndexBinaryFlat of packed codes); "
+                           "this index holds the codes as float vectors (inner product = BPR's rerank score): "
+                           "search it with python -m pyserini_dr.search.faiss")
         return flags, caveats
     if settings.head == "linear-layernorm":
         flags = ["--encoder-class", "ance"]

@@ -142,6 +142,10 @@ def tiny(tmp_path_factory):
         torch.manual_seed(seed)
         out[name] = save(perturb(BertModel(bert_config(len(wp)), add_pooling_layer=name != "arctic")), wp,
                          root / name)
+    # contriever's tokenizer with a model_max_length: Pyserini's AutoQueryEncoder (given no max_length by
+    # search.faiss) cuts queries there, and so does our class
+    config_file = root / "contriever" / "tokenizer_config.json"
+    config_file.write_text(json.dumps({**json.loads(config_file.read_text()), "model_max_length": 24}))
     dpr_config = DPRConfig(vocab_size=len(wp), projection_dim=16, **SMALL)
     for seed, name in ((10, "dpr"), (11, "bpr")):
         torch.manual_seed(seed)

@@ -104,7 +104,7 @@ class DenseEncoder:
     def tokenize_queries(self, queries: Sequence[str]) -> dict:
         s = self.settings
         texts = [self._case(f"{s.query_prefix}{q}{s.query_suffix}") for q in queries]
-        return self.tokenizer(texts, max_length=s.query_max_length, truncation=True, padding=True,
+        return self.tokenizer(texts, max_length=s.query_max_length or None, truncation=True, padding=True,
                               add_special_tokens=s.special_tokens, return_tensors="pt")
 
     def _passage_inputs(self, passages: Sequence[tuple[str, str]]) -> list:

@@ -39,9 +39,10 @@ PYSERINI_PRESETS = {
                                    query_prefix="[CLS] [Q] ", query_suffix="[MASK]" * 36, passage_prefix="[CLS] [D] ",
                                    special_tokens=False, skip_tokens=4),
     # encode/__main__.py and search/faiss/__main__.py: "sentence" / "contriever" classes are AutoQueryEncoder /
-    # AutoDocumentEncoder with mean pooling, L2-normalized or not (_auto.py)
-    "sentence": EncoderSettings("sentence", "mean", True, "none", 256, 256, "concat"),
-    "contriever": EncoderSettings("contriever", "mean", False, "none", 256, 256, "concat"),
+    # AutoDocumentEncoder with mean pooling, L2-normalized or not (_auto.py); search.faiss gives AutoQueryEncoder no
+    # max_length, so queries are cut at the tokenizer's model_max_length (0 here), documents at 256
+    "sentence": EncoderSettings("sentence", "mean", True, "none", 0, 256, "concat"),
+    "contriever": EncoderSettings("contriever", "mean", False, "none", 0, 256, "concat"),
     # _aggretriever.py: BertAggretrieverEncoder (models.py); queries cut at 32 tokens, documents at 512
     "aggretriever": EncoderSettings("aggretriever", "cls", False, "aggretriever", 32, 512, "concat"),
     # _cosdpr.py: CosDprEncoder (models.py), normalized in its forward; queries cut at the tokenizer's 512
@@ -96,7 +97,7 @@ def pyserini_query_flags(settings: EncoderSettings) -> tuple[list[str], list[str
         flags = ["--encoder-class", "auto", "--pooling", settings.pooling]
         if settings.l2_norm:
             flags.append("--l2-norm")
-        if settings.query_max_length != PYSERINI_MAX_LENGTH:
+        if settings.query_max_length not in (0, PYSERINI_MAX_LENGTH):
             flags += ["--max-length", str(settings.query_max_length)]
     if settings.query_prefix:
         flags += ["--query-prefix", settings.query_prefix.rstrip(" ")]

@@ -18,7 +18,7 @@ class EncoderSettings:
     l2_norm: bool = False
     head: str = "none"              # none | linear-layernorm (ANCE, STAR, ADORE: RobertaDot's embeddingHead + norm) |
                                     # dpr (DPR's pooler_output) | cosdpr (Linear, then L2) | aggretriever (CLS + lexical)
-    query_max_length: int = 256
+    query_max_length: int = 256     # 0: the tokenizer's model_max_length (Pyserini's AutoQueryEncoder in search.faiss)
     passage_max_length: int = 256
     title: str = "concat"           # concat: "title text"; pair: tokenizer(title, text); none: text only
     empty_title: str = ""           # the title given to a titleless passage in pair mode (SimLM: "-")

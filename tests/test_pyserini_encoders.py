@@ -428,3 +428,25 @@ def test_encode_and_search_commands_take_pyserinis_class_names(name, tiny, tmp_p
 def test_pyserinis_encode_command_name_sentence_transformers_is_sentence(tiny):
     assert resolve_settings(tiny["auto"], encoder_class="sentence-transformers") == \
         resolve_settings(tiny["auto"], encoder_class="sentence")
+
+
+def test_dkrr_without_a_tokenizer_takes_bert_base_uncased(tiny, tmp_path, monkeypatch):
+    """DKRR checkpoints hold no tokenizer: Pyserini's class and FiD's script load bert-base-uncased's, and so do we
+    where the checkpoint has none (here bert-base-uncased is the tiny checkpoint's own tokenizer, offline)."""
+    from transformers import AutoTokenizer
+
+    bare = tmp_path / "dkrr-bare"
+    bare.mkdir()
+    for f in ("config.json", "model.safetensors"):
+        shutil.copy(tiny["dkrr"] / f, bare / f)
+    asked = []
+    original = AutoTokenizer.from_pretrained.__func__
+
+    def from_pretrained(cls, name, *args, **kwargs):
+        asked.append(str(name))
+        return original(cls, str(tiny["dkrr"]) if name == "bert-base-uncased" else name, *args, **kwargs)
+
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", classmethod(from_pretrained))
+    close(DenseEncoder(bare, encoder_class="dkrr").encode_queries(QUERIES),
+          DenseEncoder(tiny["dkrr"], encoder_class="dkrr").encode_queries(QUERIES))
+    assert asked[0] == "bert-base-uncased"

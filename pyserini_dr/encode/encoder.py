@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..data.corpus import flat_text
-from .settings import EncoderSettings
+from .settings import EncoderSettings, model_file
 from .families import resolve_settings
 from .forward import eager_vectors
 from .pooling import passage_code
@@ -48,17 +48,19 @@ def load_model(path: str, settings: EncoderSettings, dtype: torch.dtype):
     return AutoModel.from_pretrained(path, dtype=dtype)
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")
+
+
 def load_tokenizer(path: str, settings: EncoderSettings | None = None):
-    """The checkpoint's tokenizer; for DKRR, whose checkpoints hold none, bert-base-uncased where it has none (as
-    Pyserini's DkrrDprQueryEncoder and FiD's generate_passage_embeddings.py always load)."""
+    """The checkpoint's tokenizer; for DKRR, bert-base-uncased's where the checkpoint holds none (Pyserini's
+    DkrrDprQueryEncoder and FiD's generate_passage_embeddings.py always load bert-base-uncased's). Transformers 5
+    makes an empty tokenizer (special tokens only) of a directory without one, so the files are looked for."""
     from transformers import AutoTokenizer
 
-    try:
-        return AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError, TypeError):
-        if settings is None or settings.family != "dkrr":
-            raise
-    return AutoTokenizer.from_pretrained("bert-base-uncased")
+    if settings is not None and settings.family == "dkrr" and \
+            not any(model_file(path, name) for name in TOKENIZER_FILES):
+        return AutoTokenizer.from_pretrained("bert-base-uncased")
+    return AutoTokenizer.from_pretrained(path)
 
 
 class DenseEncoder:

@@ -17,7 +17,7 @@ class EncoderSettings:
     pooling: str = "cls"            # cls | mean
     l2_norm: bool = False
     head: str = "none"              # none | linear-layernorm (ANCE, STAR, ADORE: RobertaDot's embeddingHead + norm) |
-                                    # dpr (DPR's pooler_output) | cosdpr (Linear, then L2) | aggretriever (CLS + lexical)
+                                    # dpr (DPR's pooler_output) | cosdpr (Linear, then L2) | aggretriever
     query_max_length: int = 256     # 0: the tokenizer's model_max_length (Pyserini's AutoQueryEncoder in search.faiss)
     passage_max_length: int = 256
     title: str = "concat"           # concat: "title text"; pair: tokenizer(title, text); none: text only
@@ -30,7 +30,7 @@ class EncoderSettings:
     query_suffix: str = ""          # TCT-ColBERT: "[MASK]" * 36 after the query, cut at 36 tokens
     passage_template: str = ""      # "{title}" and "{text}" in place of ``title`` (DKRR: FiD's "title: .. context: ..")
     special_tokens: bool = True     # the tokenizer adds [CLS] / [SEP] (TCT-ColBERT writes its own markers: False)
-    skip_tokens: int = 0            # mean pooling leaves out the first tokens (TCT-ColBERT: "[CLS] [Q] " / "[CLS] [D] ")
+    skip_tokens: int = 0            # tokens the mean leaves out (TCT-ColBERT: its "[CLS] [Q] " / "[CLS] [D] " markers)
     pair_segments: bool = True      # pair input with segment ids 0 / 1 (DPR's encoders see all-zero segment ids)
     binary_passages: bool = False   # BPR: a passage's vector is its sign (+1 / -1), the binary code BPR indexes
 

@@ -269,14 +269,14 @@ def bpr_reference(path: Path, titles, texts) -> np.ndarray:
     return pe.BprQueryEncoder.convert_to_binary_code(None, torch.from_numpy(dense)).numpy()
 
 
-UNTITLED = {"tct_colbert", "ance", "sentence", "contriever", "auto", "aggretriever", "cosdpr", "arctic"}
+UNTITLED = {"dpr", "bpr", "tct_colbert", "ance", "sentence", "contriever", "auto", "aggretriever", "cosdpr", "arctic"}
 
 
 @pytest.mark.parametrize("name", CLASSES)
 def test_document_vectors_are_pyserinis(name, tiny):
     """Each class's document vectors for one batch of titled documents (the last cut at the class's length) and,
-    where Pyserini's class takes texts alone, for a corpus without titles (ours: empty titles). Pyserini's DPR
-    encodes an untitled corpus as single texts, a titled one as (title, text) pairs: ours are always pairs."""
+    where Pyserini's class takes texts alone, for a corpus without titles (ours: empty titles). DKRR's FiD format
+    has no untitled form ("title:  context: ..." for an empty title, in FiD's and ours alike)."""
     titles, texts = texts_for(name, TITLES), texts_for(name, TEXTS)
     path = tiny.get(f"{name}-ctx", tiny[name])
     encoder = DenseEncoder(path, encoder_class=name)
@@ -286,6 +286,7 @@ def test_document_vectors_are_pyserinis(name, tiny):
     elif name == "bpr":
         theirs = bpr_reference(path, titles, texts)
         assert set(np.unique(ours)) == {-1.0, 1.0}
+        close(encoder.encode_passages([("", x) for x in texts[:2]]), bpr_reference(path, None, texts[:2]))
     else:
         pyserini = pyserini_document_encoder(name, path)
         kwargs = {"max_length": 512} if name == "ance" else {}  # our ance keeps the seed's 512 (ANCE's MS MARCO)
@@ -450,3 +451,11 @@ def test_dkrr_without_a_tokenizer_takes_bert_base_uncased(tiny, tmp_path, monkey
     close(DenseEncoder(bare, encoder_class="dkrr").encode_queries(QUERIES),
           DenseEncoder(tiny["dkrr"], encoder_class="dkrr").encode_queries(QUERIES))
     assert asked[0] == "bert-base-uncased"
+
+
+def test_dpr_batch_of_titled_and_untitled_documents(tiny):
+    """A batch mixing both: each document as Pyserini encodes it in a corpus of its kind (pair, or text alone)."""
+    encoder = DenseEncoder(tiny["dpr-ctx"], encoder_class="dpr")
+    mixed = encoder.encode_passages([(TITLES[0], TEXTS[0]), ("", TEXTS[1]), (TITLES[2], TEXTS[2])])
+    close(mixed[[0, 2]], encoder.encode_passages([(TITLES[0], TEXTS[0]), (TITLES[2], TEXTS[2])]))
+    close(mixed[1], encoder.encode_passages([("", TEXTS[1])])[0])

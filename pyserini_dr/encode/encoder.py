@@ -116,6 +116,9 @@ class DenseEncoder:
             texts = [s.passage_template.format(title=t, text=x) for t, x in passages]
         elif s.title == "pair":
             return [(self._case(f"{s.passage_prefix}{t or s.empty_title}"), self._case(x)) for t, x in passages]
+        elif s.title == "titled-pair":  # a str where the title is empty
+            return [(self._case(f"{s.passage_prefix}{t}"), self._case(x)) if t else self._case(f"{s.passage_prefix}{x}")
+                    for t, x in passages]
         elif s.title == "concat":
             texts = [flat_text(t, x) for t, x in passages]
         else:
@@ -125,7 +128,7 @@ class DenseEncoder:
     @property
     def pair_input(self) -> bool:
         """Passages go to the tokenizer as (title, text) pairs."""
-        return self.settings.title == "pair" and not self.settings.passage_template
+        return self.settings.title in ("pair", "titled-pair") and not self.settings.passage_template
 
     def passage_ids(self, passages: Sequence[tuple[str, str]]) -> dict:
         """Unpadded token ids (and segment ids for pair input) per passage, as numpy arrays; batch with ``pad``.
@@ -136,20 +139,41 @@ class DenseEncoder:
         """
         s = self.settings
         inputs = self._passage_inputs(passages)
-        pair = self.pair_input
-        backend = self.rust_tokenizer()
-        if backend is not None:
-            features = backend.features(inputs, pair)
-        else:  # a slow (Python) tokenizer, or a family that writes its own markers (no special tokens)
-            enc = self.passage_tokenizer([a for a, _ in inputs] if pair else inputs,
-                                         *([[b for _, b in inputs]] if pair else []), max_length=s.passage_max_length,
-                                         truncation="longest_first", add_special_tokens=s.special_tokens)
-            features = {"input_ids": [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]],
-                        "token_type_ids": [np.asarray(x, dtype=np.int64) for x in enc["token_type_ids"]]
-                        if pair else None}
+        if s.title == "titled-pair" and not s.passage_template:
+            features = self._mixed_ids(inputs)
+        else:
+            features = self._ids(inputs, self.pair_input)
         if not s.pair_segments:  # DPR's encoders are given no token_type_ids: all segment 0
             features["token_type_ids"] = None
         return features
+
+    def _ids(self, inputs: list, pair: bool) -> dict:
+        backend = self.rust_tokenizer()
+        if backend is not None:
+            return backend.features(inputs, pair)
+        # a slow (Python) tokenizer, or a family that writes its own markers (no special tokens)
+        enc = self.passage_tokenizer([a for a, _ in inputs] if pair else inputs,
+                                     *([[b for _, b in inputs]] if pair else []),
+                                     max_length=self.settings.passage_max_length, truncation="longest_first",
+                                     add_special_tokens=self.settings.special_tokens)
+        return {"input_ids": [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]],
+                "token_type_ids": [np.asarray(x, dtype=np.int64) for x in enc["token_type_ids"]] if pair else None}
+
+    def _mixed_ids(self, inputs: list) -> dict:
+        """``titled-pair``: the (title, text) pairs and the lone texts tokenized apart, back in their order (a lone
+        text's segment ids all 0)."""
+        rows = {True: [], False: []}
+        for i, x in enumerate(inputs):
+            rows[isinstance(x, tuple)].append(i)
+        ids: list = [None] * len(inputs)
+        types: list = [None] * len(inputs)
+        for pair, where in rows.items():
+            if where:
+                got = self._ids([inputs[i] for i in where], pair)
+                for k, i in enumerate(where):
+                    ids[i] = got["input_ids"][k]
+                    types[i] = got["token_type_ids"][k] if pair else np.zeros_like(ids[i])
+        return {"input_ids": ids, "token_type_ids": types}
 
     def rust_tokenizer(self):
         """The passage tokenizer's Rust backend set to the family's truncation (a ``PassageTokenizer``), or None for

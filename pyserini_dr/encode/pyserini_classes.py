@@ -22,11 +22,12 @@ BERT_POSITIONS = 512        # where a class does not truncate (DPR, DKRR queries
 # encoder; search.faiss passes none to these query encoders).
 PYSERINI_PRESETS = {
     # _dpr.py: DPRQuestionEncoder / DPRContextEncoder pooler_output; queries untruncated; documents
-    # tokenizer(title, text_pair=text) cut at 256, the model given input_ids only (segment ids all 0)
-    "dpr": EncoderSettings("dpr", "cls", False, "dpr", BERT_POSITIONS, 256, "pair", pair_segments=False),
+    # tokenizer(title, text_pair=text) cut at 256 (the text alone where a corpus has no titles: ours, where a
+    # document's title is empty), the model given input_ids only (segment ids all 0)
+    "dpr": EncoderSettings("dpr", "cls", False, "dpr", BERT_POSITIONS, 256, "titled-pair", pair_segments=False),
     # _bpr.py: DPR's question encoder; its 'dense' vector is the query, the passages' binary codes the index
     # (convert_to_binary_code of DPR's context encoder output, BPR's rerank scoring: dense query . binary code)
-    "bpr": EncoderSettings("bpr", "cls", False, "dpr", BERT_POSITIONS, 256, "pair", pair_segments=False,
+    "bpr": EncoderSettings("bpr", "cls", False, "dpr", BERT_POSITIONS, 256, "titled-pair", pair_segments=False,
                            binary_passages=True),
     # _dkrr.py: "question:" + " " + query, padded to 40 tokens but not cut, masked mean of BERT's states; documents
     # (no Pyserini class) as FiD's generate_passage_embeddings.py built Pyserini's DKRR indexes: TextDataset's

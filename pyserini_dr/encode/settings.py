@@ -20,7 +20,8 @@ class EncoderSettings:
                                     # dpr (DPR's pooler_output) | cosdpr (Linear, then L2) | aggretriever
     query_max_length: int = 256     # 0: the tokenizer's model_max_length (Pyserini's AutoQueryEncoder in search.faiss)
     passage_max_length: int = 256
-    title: str = "concat"           # concat: "title text"; pair: tokenizer(title, text); none: text only
+    title: str = "concat"           # concat: "title text"; pair: tokenizer(title, text); none: text only;
+                                    # titled-pair: a pair where the title is not empty, else the text alone (DPR)
     empty_title: str = ""           # the title given to a titleless passage in pair mode (SimLM: "-")
     lowercase: bool = False         # lowercase text before tokenizing (ANCE/STAR/ADORE were trained on lowercased text)
     drhard_text: bool = False       # STAR/ADORE: the text as DRhard's transformers-2.x RobertaTokenizer saw it
@@ -37,8 +38,8 @@ class EncoderSettings:
     def __post_init__(self):
         if self.pooling not in ("cls", "mean"):
             raise InputError(f"unknown pooling {self.pooling!r} (cls or mean)")
-        if self.title not in ("concat", "pair", "none"):
-            raise InputError(f"unknown title handling {self.title!r} (concat, pair or none)")
+        if self.title not in ("concat", "pair", "titled-pair", "none"):
+            raise InputError(f"unknown title handling {self.title!r} (concat, pair, titled-pair or none)")
         if self.head not in HEADS:
             raise InputError(f"unknown head {self.head!r}")
 

@@ -28,7 +28,9 @@ def pool_with_mask(settings: EncoderSettings, model, batch: dict, model_mask) ->
         if settings.pooling == "cls":
             out = hidden[:, 0]
         else:
-            skip = settings.skip_tokens  # TCT-ColBERT: the mean leaves out its "[CLS] [Q] " / "[CLS] [D] " markers
+            # the masked mean of pyserini/encode/_base.py (DocumentEncoder._mean_pooling) and _dkrr.py; TCT-ColBERT's
+            # (_tct_colbert.py) leaves out its "[CLS] [Q] " / "[CLS] [D] " markers: hidden[:, 4:], mask[:, 4:]
+            skip = settings.skip_tokens
             mask = batch["attention_mask"][:, skip:].unsqueeze(-1).to(hidden.dtype)
             out = (hidden[:, skip:] * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
     out = out.float()
@@ -39,7 +41,7 @@ def pool_with_mask(settings: EncoderSettings, model, batch: dict, model_mask) ->
 
 def passage_code(settings: EncoderSettings, vectors: torch.Tensor) -> torch.Tensor:
     """A passage's vector as the family indexes it: BPR's binary code (+1, -1 where the vector is negative, as
-    Pyserini's ``BprQueryEncoder.convert_to_binary_code``), else the vector itself."""
+    Pyserini's ``BprQueryEncoder.convert_to_binary_code``, pyserini/encode/_bpr.py), else the vector itself."""
     if settings.binary_passages:
         return vectors.new_ones(vectors.size()).masked_fill_(vectors < 0, -1.0)
     return vectors

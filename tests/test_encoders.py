@@ -433,7 +433,7 @@ def test_minilm_pooling_override_cls(minilm):
     ("sebastian-hofstaetter/distilbert-dot-tas_b-b256-msmarco", "tasb"),
     ("castorini/ance-msmarco-passage", "ance"),
     ("intfloat/simlm-base-msmarco-finetuned", "simlm"),
-    ("sentence-transformers/all-MiniLM-L6-v2", "auto"),
+    ("sentence-transformers/all-MiniLM-L6-v2", "sentence"),   # Pyserini's class keyword, as search.faiss guesses
     ("/data/distance/model", "auto"),
 ])
 def test_guess_family(name, family):
@@ -442,7 +442,8 @@ def test_guess_family(name, family):
 
 def test_unknown_encoder_class(tiny):
     path, _ = tiny["pair"]
-    message = "unknown encoder class 'colbert' (one of adore, ance, auto, pair, simlm, star, tasb)"
+    message = ("unknown encoder class 'colbert' (one of adore, aggretriever, ance, arctic, auto, bpr, contriever, "
+               "cosdpr, dkrr, dpr, pair, sentence, simlm, star, tasb, tct_colbert)")
     with pytest.raises(InputError) as e:
         resolve_settings("castorini/ance-msmarco-passage", encoder_class="colbert")
     assert str(e.value) == message

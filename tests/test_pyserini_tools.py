@@ -68,6 +68,14 @@ def test_pyserini_trec_eval_runs_on_our_run(scifact_flat, pyserini_cli):
     ("ance", ["--encoder-class", "ance"], 0),
     ("adore", ["--encoder-class", "ance"], 1),  # DRhard's first-word space (star_tokenizer.py)
     ("star", ["--encoder-class", "ance"], 2),   # and AnceQueryEncoder cuts at 64 tokens, STAR's queries at 32
+    # Pyserini's own classes: its class name; search.faiss hands DKRR its --query-prefix (None) over "question:"
+    ("dkrr", ["--encoder-class", "dkrr", "--query-prefix", "question:"], 0),
+    ("dpr", ["--encoder-class", "dpr"], 1),  # the question encoder is not the context encoder the index records
+    ("bpr", ["--encoder-class", "bpr", "--searcher", "bpr"], 2),  # and Pyserini's BPR searcher reads binary faiss
+    ("tct_colbert", ["--encoder-class", "tct_colbert"], 0),
+    ("arctic", ["--encoder-class", "arctic"], 0),
+    ("sentence", ["--encoder-class", "auto", "--pooling", "mean", "--l2-norm"], 0),
+    ("contriever", ["--encoder-class", "auto", "--pooling", "mean"], 0),
 ])
 def test_pyserini_flags_of_each_family(family, flags, caveats):
     from pyserini_dr.encode import PRESETS
@@ -133,6 +141,8 @@ def test_a_sentence_transformers_hub_name_reads_its_own_config(tmp_path):
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     by_name, by_directory = json.loads(done.stdout).values()
+    # the class from Pyserini's name rule ("sentence" in a hub id), the settings from the model's own config
+    assert (by_name[0].pop("family"), by_directory[0].pop("family")) == ("sentence", "auto")
     assert by_name[0] == by_directory[0]
     assert (by_name[0]["pooling"], by_name[0]["l2_norm"], by_name[0]["passage_max_length"]) == ("mean", True, 256)
     assert by_name[1][0] == pytest.approx(by_directory[1][0], abs=1e-6)

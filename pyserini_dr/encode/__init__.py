@@ -1,4 +1,5 @@
-"""Dense encoders for TAS-B, ANCE, STAR/ADORE, SimLM, PAIR and any HF/sentence-transformers model.
+"""Dense encoders for TAS-B, ANCE, STAR/ADORE, SimLM, PAIR, any HF/sentence-transformers model, and Pyserini 1.6's
+text encoder classes (DPR, BPR, DKRR, TCT-ColBERT, sentence, Contriever, Aggretriever, CosDPR, Arctic).
 
 Importing this package needs torch and transformers only: no pyserini, Java or faiss (it runs on the GPU box).
 """

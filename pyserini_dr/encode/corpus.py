@@ -123,11 +123,12 @@ class CorpusEncoder:
         """``encoder.passage_ids(passages)`` as a future: from ``tokenizer_processes`` worker processes (started at
         the first call) or, where that is 0 or the tokenizer is a slow one, on ``thread`` (an executor)."""
         backend = self.encoder.rust_tokenizer()
-        if self.tokenizer_processes <= 0 or backend is None:
+        if self.tokenizer_processes <= 0 or backend is None or not self.encoder.settings.pair_segments or \
+                self.encoder.settings.title == "titled-pair":
             return thread.submit(self.encoder.passage_ids, passages)
         if self._workers is None:
             self._workers = TokenizerProcesses(backend, self.tokenizer_processes)
-        return self._workers.submit(self.encoder._passage_inputs(passages), self.encoder.settings.title == "pair")
+        return self._workers.submit(self.encoder._passage_inputs(passages), self.encoder.pair_input)
 
     def _batches(self, lengths: list[int]):
         """Rows in descending token length, grouped so each padded batch stays within the token budget; with

@@ -11,9 +11,10 @@ import numpy as np
 import torch
 
 from ..data.corpus import flat_text
-from .settings import EncoderSettings
+from .settings import EncoderSettings, model_file
 from .families import resolve_settings
 from .forward import eager_vectors
+from .pooling import passage_code
 from .tokenize import passage_tokenizer
 
 TOWERS = ("query_encoder", "passage_encoder")  # sub-folders of a checkpoint with separate towers (PAIR, DPR-style)
@@ -41,15 +42,24 @@ def load_model(path: str, settings: EncoderSettings, dtype: torch.dtype):
     if os.environ.get("PYSERINI_DR_QUIET"):
         hf_logging.disable_progress_bar()  # "Loading weights" would precede a one-line error
 
-    if settings.head == "linear-layernorm":
-        from .models import RobertaDot
-        return RobertaDot.from_pretrained(path, dtype=dtype)
+    if settings.head != "none":
+        from .models import load_head_model
+        return load_head_model(path, settings.head, dtype)
     return AutoModel.from_pretrained(path, dtype=dtype)
 
 
-def load_tokenizer(path: str):
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")
+
+
+def load_tokenizer(path: str, settings: EncoderSettings | None = None):
+    """The checkpoint's tokenizer; for DKRR, bert-base-uncased's where the checkpoint holds none (Pyserini's
+    DkrrDprQueryEncoder and FiD's generate_passage_embeddings.py always load bert-base-uncased's). Transformers 5
+    makes an empty tokenizer (special tokens only) of a directory without one, so the files are looked for."""
     from transformers import AutoTokenizer
 
+    if settings is not None and settings.family == "dkrr" and \
+            not any(model_file(path, name) for name in TOKENIZER_FILES):
+        return AutoTokenizer.from_pretrained("bert-base-uncased")
     return AutoTokenizer.from_pretrained(path)
 
 
@@ -74,10 +84,11 @@ class DenseEncoder:
         query_path = passage_path = model
         if os.path.isdir(os.path.join(model, TOWERS[0])):
             query_path, passage_path = (os.path.join(model, t) for t in TOWERS)
-        self.tokenizer = load_tokenizer(query_path)
+        self.tokenizer = load_tokenizer(query_path, self.settings)
         self.query_model = self._load(query_path)
         self.passage_model = self.query_model if passage_path == query_path else self._load(passage_path)
-        self.passage_tokenizer = self.tokenizer if passage_path == query_path else load_tokenizer(passage_path)
+        self.passage_tokenizer = (self.tokenizer if passage_path == query_path
+                                  else load_tokenizer(passage_path, self.settings))
 
     def _load(self, path):
         return load_model(path, self.settings, self.dtype).to(self.device).eval()
@@ -94,20 +105,30 @@ class DenseEncoder:
 
     def tokenize_queries(self, queries: Sequence[str]) -> dict:
         s = self.settings
-        texts = [self._case(f"{s.query_prefix}{q}") for q in queries]
-        return self.tokenizer(texts, max_length=s.query_max_length, truncation=True, padding=True,
-                              return_tensors="pt")
+        texts = [self._case(f"{s.query_prefix}{q}{s.query_suffix}") for q in queries]
+        return self.tokenizer(texts, max_length=s.query_max_length or None, truncation=True, padding=True,
+                              add_special_tokens=s.special_tokens, return_tensors="pt")
 
     def _passage_inputs(self, passages: Sequence[tuple[str, str]]) -> list:
         """Texts (or (title, text) pairs for pair-input families) as the family feeds them to the tokenizer."""
         s = self.settings
-        if s.title == "pair":
+        if s.passage_template:
+            texts = [s.passage_template.format(title=t, text=x) for t, x in passages]
+        elif s.title == "pair":
             return [(self._case(f"{s.passage_prefix}{t or s.empty_title}"), self._case(x)) for t, x in passages]
-        if s.title == "concat":
+        elif s.title == "titled-pair":  # a str where the title is empty
+            return [(self._case(f"{s.passage_prefix}{t}"), self._case(x)) if t else self._case(f"{s.passage_prefix}{x}")
+                    for t, x in passages]
+        elif s.title == "concat":
             texts = [flat_text(t, x) for t, x in passages]
         else:
             texts = [x for _, x in passages]
         return [self._case(f"{s.passage_prefix}{x}") for x in texts]
+
+    @property
+    def pair_input(self) -> bool:
+        """Passages go to the tokenizer as (title, text) pairs."""
+        return self.settings.title in ("pair", "titled-pair") and not self.settings.passage_template
 
     def passage_ids(self, passages: Sequence[tuple[str, str]]) -> dict:
         """Unpadded token ids (and segment ids for pair input) per passage, as numpy arrays; batch with ``pad``.
@@ -116,22 +137,50 @@ class DenseEncoder:
         truncation as ``tokenizer(..., max_length=L, truncation="longest_first")``, with ``PassageTokenizer``'s
         exact shortcuts for single texts (a word-aligned prefix of long texts; ASCII normalized in Python).
         """
+        s = self.settings
         inputs = self._passage_inputs(passages)
-        pair = self.settings.title == "pair"
+        if s.title == "titled-pair" and not s.passage_template:
+            features = self._mixed_ids(inputs)
+        else:
+            features = self._ids(inputs, self.pair_input)
+        if not s.pair_segments:  # DPR's encoders are given no token_type_ids: all segment 0
+            features["token_type_ids"] = None
+        return features
+
+    def _ids(self, inputs: list, pair: bool) -> dict:
         backend = self.rust_tokenizer()
         if backend is not None:
             return backend.features(inputs, pair)
-        # a slow (Python) tokenizer
-        enc = self.passage_tokenizer([a for a, _ in inputs] if pair else inputs, *([[b for _, b in inputs]] if pair
-                                     else []), max_length=self.settings.passage_max_length, truncation="longest_first")
+        # a slow (Python) tokenizer, or a family that writes its own markers (no special tokens)
+        enc = self.passage_tokenizer([a for a, _ in inputs] if pair else inputs,
+                                     *([[b for _, b in inputs]] if pair else []),
+                                     max_length=self.settings.passage_max_length, truncation="longest_first",
+                                     add_special_tokens=self.settings.special_tokens)
         return {"input_ids": [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]],
                 "token_type_ids": [np.asarray(x, dtype=np.int64) for x in enc["token_type_ids"]] if pair else None}
+
+    def _mixed_ids(self, inputs: list) -> dict:
+        """``titled-pair``: the (title, text) pairs and the lone texts tokenized apart, back in their order (a lone
+        text's segment ids all 0)."""
+        rows = {True: [], False: []}
+        for i, x in enumerate(inputs):
+            rows[isinstance(x, tuple)].append(i)
+        ids: list = [None] * len(inputs)
+        types: list = [None] * len(inputs)
+        for pair, where in rows.items():
+            if where:
+                got = self._ids([inputs[i] for i in where], pair)
+                for k, i in enumerate(where):
+                    ids[i] = got["input_ids"][k]
+                    types[i] = got["token_type_ids"][k] if pair else np.zeros_like(ids[i])
+        return {"input_ids": ids, "token_type_ids": types}
 
     def rust_tokenizer(self):
         """The passage tokenizer's Rust backend set to the family's truncation (a ``PassageTokenizer``), or None for
         a slow tokenizer."""
         if not hasattr(self, "_rust"):
-            self._rust = passage_tokenizer(self.passage_tokenizer, self.settings.passage_max_length)
+            self._rust = (passage_tokenizer(self.passage_tokenizer, self.settings.passage_max_length)
+                          if self.settings.special_tokens else None)
         return self._rust
 
     def pad(self, features: dict, rows: Sequence[int] | None = None, shape: tuple[int, int] | None = None) -> dict:
@@ -193,7 +242,7 @@ class DenseEncoder:
 
     def encode_passages_tensor(self, passages: Sequence[tuple[str, str]]) -> torch.Tensor:
         """One batch of passages, as a float32 tensor on the encoder's device."""
-        return self._encode(self.passage_model, self.tokenize_passages(passages))
+        return passage_code(self.settings, self._encode(self.passage_model, self.tokenize_passages(passages)))
 
     def encode_passages(self, passages: Sequence[tuple[str, str]], batch_size: int = 64) -> np.ndarray:
         out = [self.encode_passages_tensor(passages[i:i + batch_size]).cpu()

@@ -14,8 +14,13 @@ Each preset follows the model's own paper and inference code:
          "-" for a missing title (Wang et al. 2022; unilm/simlm encode code and model card).
 - pair:  ERNIE-base converted to BERT, [CLS], dot product; query 32 / passage 128, passage = (title, para)
          pair, empty title kept (Ren et al. 2021; RocketQA's reader_de_predict and de scripts).
-- auto:  any HF or sentence-transformers model; a sentence-transformers directory's pooling, normalization and
-         max length are read from its own config; otherwise --pooling/--l2-norm as in pyserini (CLS, no norm).
+- auto:  any HF or sentence-transformers model; a sentence-transformers model's pooling, normalization and
+         max length are read from its own config (a directory's or, by hub id, the Hugging Face cache's); otherwise
+         --pooling/--l2-norm as in pyserini (CLS, no norm).
+
+Pyserini 1.6's other text encoder classes, each following its file in pyserini/encode/ (``pyserini_classes.py``
+says more, and what Pyserini's encode / search.faiss commands pass them): dpr, bpr, dkrr, tct_colbert, sentence,
+contriever, aggretriever, cosdpr, arctic.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ import re
 
 from ..errors import InputError
 from ..index.dense import META_FILE
-from .pyserini_classes import pyserini_name_settings
+from .pyserini_classes import PYSERINI_PRESETS, pyserini_class_keyword, pyserini_name_settings
 from .settings import EncoderSettings, saved_settings, sentence_transformers_settings
 
 PRESETS: dict[str, EncoderSettings] = {
@@ -37,21 +42,34 @@ PRESETS: dict[str, EncoderSettings] = {
                              drhard_text=True),
     "simlm": EncoderSettings("simlm", "cls", True, "none", 32, 144, "pair", empty_title="-"),
     "pair": EncoderSettings("pair", "cls", False, "none", 32, 128, "pair"),
+    **PYSERINI_PRESETS,
 }
 FAMILIES = sorted(PRESETS)
+CLASS_ALIASES = {"sentence-transformers": "sentence"}  # Pyserini's encode command's name for its search's "sentence"
 
-# Families whose passage vectors another family's queries may search (ADORE queries over a STAR index).
-COMPATIBLE_PASSAGES = {"adore": {"star", "adore"}}
+# Families whose passage vectors another family's queries may search (ADORE queries over a STAR index; Pyserini's
+# AutoQueryEncoder classes over each other's indexes, where pooling and normalization agree)
+_AUTO_LIKE = {"auto", "sentence", "contriever"}
+COMPATIBLE_PASSAGES = {"adore": {"star", "adore"}, **{f: _AUTO_LIKE for f in _AUTO_LIKE}}
 
-_NAME_PATTERNS = [  # checked in order on the lowercased model name, like pyserini's substring map
+_NAME_PATTERNS = [  # our seed families, checked in order on the lowercased model name after Pyserini's keywords
     ("tasb", r"tas[-_]?b"), ("adore", r"adore"), ("star", r"(^|[^a-z])star([^a-z]|$)"),
     ("simlm", r"simlm"), ("pair", r"(^|[^a-z])pair([^a-z]|$)"), ("ance", r"(^|[^a-z])ance([^a-z]|$)"),
 ]
 
 
 def guess_family(model: str) -> str:
-    """The family a model name suggests (its last two path components, so a local path's parents don't count)."""
-    name = "/".join(os.fspath(model).rstrip("/").split("/")[-2:]).lower()
+    """The family a model name suggests: first Pyserini's rule (``pyserini_class_keyword``: the first of
+    search.faiss's class keywords in the lowercased name, as a plain substring), then our seed families' patterns
+    on the last two path components (so a local path's parents don't count), else ``auto``.
+
+    Pyserini tests a hub id whole; for a local directory only its own name is tested, not its parents'."""
+    model = os.fspath(model).rstrip("/")
+    local = os.path.isdir(model) or os.path.isabs(model) or model.startswith((".", "~")) or model.count("/") > 1
+    keyword = pyserini_class_keyword(model.split("/")[-1] if local else model)
+    if keyword is not None:
+        return keyword
+    name = "/".join(model.split("/")[-2:]).lower()
     for family, pattern in _NAME_PATTERNS:
         if re.search(pattern, name):
             return family
@@ -73,13 +91,14 @@ def resolve_settings(model: str, encoder_class: str | None = None, **overrides) 
     with a sentence-transformers directory's own config for ``auto``; explicit ``overrides`` (non-None) win."""
     model = os.fspath(model)
     check_model_location(model)
+    encoder_class = CLASS_ALIASES.get(encoder_class, encoder_class)
     if encoder_class is not None and encoder_class not in PRESETS:
         raise InputError(f"unknown encoder class {encoder_class!r} (one of {', '.join(FAMILIES)})")
     settings = saved_settings(model) if os.path.isdir(model) else None
     if settings is None or (encoder_class and encoder_class != settings.family):
         family = encoder_class or guess_family(model)
         settings = PRESETS[family]
-        if family == "auto":
+        if family in ("auto", "sentence"):  # the model's own sentence-transformers config, where it has one
             found = sentence_transformers_settings(model)
             if not found and not os.path.isdir(model):
                 found = pyserini_name_settings(model)

@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 import torch
 
-from .pooling import model_inputs, pool_with_mask
+from .pooling import model_inputs, passage_code, pool_with_mask
 
 # Encoders whose HF attention takes a prepared 4D mask as is (create_bidirectional_mask); others get their 2D mask
 PREPARED_MASK_MODELS = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "ernie"}
@@ -38,6 +38,8 @@ def host_model_mask(model, mask: torch.Tensor):
 def takes_prepared_mask(model) -> bool:
     """SDPA attention in the families' architectures: HF takes a prepared 4D mask as is (no test of the mask on the
     device)."""
+    if getattr(model, "takes_2d_mask", False):  # a head that reads the mask itself (models.py)
+        return False
     config = model.config
     return getattr(config, "_attn_implementation", None) == "sdpa" and config.model_type in PREPARED_MASK_MODELS
 
@@ -97,8 +99,8 @@ class EagerForward:
     @torch.inference_mode()
     def __call__(self, features: dict, rows) -> torch.Tensor:
         with self.encoder.precision():
-            return eager_vectors(self.encoder.settings, self.model, self.encoder.pad(features, rows),
-                                 self.encoder._to_device).float()
+            return passage_code(self.encoder.settings, eager_vectors(
+                self.encoder.settings, self.model, self.encoder.pad(features, rows), self.encoder._to_device).float())
 
 
 class GraphedForward:
@@ -147,7 +149,7 @@ class GraphedForward:
 
         mask = prepared_mask(static["attention_mask"])
         with sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION]):
-            return pool_with_mask(self.encoder.settings, self.model, static, mask)
+            return passage_code(self.encoder.settings, pool_with_mask(self.encoder.settings, self.model, static, mask))
 
     @torch.inference_mode()
     def _capture(self, batch: dict):

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 from ..cli import ArgumentParser, PyseriniNoOp, non_negative, positive, pyserini_flags
-from .families import FAMILIES
+from .families import CLASS_ALIASES, FAMILIES
 
 
 @dataclass
@@ -59,7 +59,9 @@ def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bo
     which its search commands hand to its OpenAI and Qwen3 query encoders only: a no-op for every class here."""
     g = parser.add_argument_group("encoder")
     g.add_argument("--encoder", required=not defaults_from_index, help="HF model name or checkpoint directory")
-    g.add_argument("--encoder-class", choices=FAMILIES, help="model family (default: guessed from the name)")
+    g.add_argument("--encoder-class", choices=FAMILIES + sorted(CLASS_ALIASES),
+                   help="model family, Pyserini's class names among them (default: guessed from the name as "
+                   "Pyserini's search.faiss guesses)")
     g.add_argument("--pooling", choices=["cls", "mean"], help="override the family's pooling")
     g.add_argument("--l2-norm", action="store_true", default=None, help="L2-normalize vectors")
     if queries_only:

@@ -19,17 +19,32 @@ def pool_with_mask(settings: EncoderSettings, model, batch: dict, model_mask) ->
     batch's): None where no row is padded, or a prepared 4D mask (``forward.host_model_mask``). Both give the same
     computation without HF's test of a 2D mask on the device (``mask.all()``), which waits for the device at every
     batch."""
-    if settings.head == "linear-layernorm":
+    if settings.head in ("linear-layernorm", "cosdpr", "aggretriever"):  # the model's forward ends in its head
         out = model(input_ids=batch["input_ids"], attention_mask=model_mask)
+    elif settings.head == "dpr":
+        out = model(**{**batch, "attention_mask": model_mask}).pooler_output
     else:
         hidden = model(**{**batch, "attention_mask": model_mask}).last_hidden_state
         if settings.pooling == "cls":
             out = hidden[:, 0]
         else:
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            out = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            # the masked mean of pyserini/encode/_base.py (DocumentEncoder._mean_pooling) and _dkrr.py; TCT-ColBERT's
+            # (_tct_colbert.py) leaves out its "[CLS] [Q] " / "[CLS] [D] " markers: hidden[:, 4:], mask[:, 4:]
+            skip = settings.skip_tokens
+            mask = batch["attention_mask"][:, skip:].unsqueeze(-1).to(hidden.dtype)
+            out = (hidden[:, skip:] * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
     out = out.float()
-    return torch.nn.functional.normalize(out, dim=-1) if settings.l2_norm else out
+    if settings.l2_norm and settings.head != "cosdpr":  # CosDPR's forward normalizes
+        out = torch.nn.functional.normalize(out, dim=-1)
+    return out
+
+
+def passage_code(settings: EncoderSettings, vectors: torch.Tensor) -> torch.Tensor:
+    """A passage's vector as the family indexes it: BPR's binary code (+1, -1 where the vector is negative, as
+    Pyserini's ``BprQueryEncoder.convert_to_binary_code``, pyserini/encode/_bpr.py), else the vector itself."""
+    if settings.binary_passages:
+        return vectors.new_ones(vectors.size()).masked_fill_(vectors < 0, -1.0)
+    return vectors
 
 
 def model_inputs(model, batch: dict) -> dict:

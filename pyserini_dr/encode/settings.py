@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from ..errors import InputError
 
+HEADS = ("none", "linear-layernorm", "dpr", "cosdpr", "aggretriever")
 SETTINGS_FILE = "encoder_settings.json"  # saved beside a checkpoint by our trainers; overrides family guessing
 
 
@@ -15,22 +16,31 @@ class EncoderSettings:
     family: str = "auto"
     pooling: str = "cls"            # cls | mean
     l2_norm: bool = False
-    head: str = "none"              # none | linear-layernorm (ANCE, STAR, ADORE: RobertaDot's embeddingHead + norm)
-    query_max_length: int = 256
+    head: str = "none"              # none | linear-layernorm (ANCE, STAR, ADORE: RobertaDot's embeddingHead + norm) |
+                                    # dpr (DPR's pooler_output) | cosdpr (Linear, then L2) | aggretriever
+    query_max_length: int = 256     # 0: the tokenizer's model_max_length (Pyserini's AutoQueryEncoder in search.faiss)
     passage_max_length: int = 256
-    title: str = "concat"           # concat: "title text"; pair: tokenizer(title, text); none: text only
+    title: str = "concat"           # concat: "title text"; pair: tokenizer(title, text); none: text only;
+                                    # titled-pair: a pair where the title is not empty, else the text alone (DPR)
     empty_title: str = ""           # the title given to a titleless passage in pair mode (SimLM: "-")
     lowercase: bool = False         # lowercase text before tokenizing (ANCE/STAR/ADORE were trained on lowercased text)
     drhard_text: bool = False       # STAR/ADORE: the text as DRhard's transformers-2.x RobertaTokenizer saw it
     query_prefix: str = ""
     passage_prefix: str = ""
+    # Pyserini's other text encoder classes (pyserini/encode/_*.py)
+    query_suffix: str = ""          # TCT-ColBERT: "[MASK]" * 36 after the query, cut at 36 tokens
+    passage_template: str = ""      # "{title}" and "{text}" in place of ``title`` (DKRR: FiD's "title: .. context: ..")
+    special_tokens: bool = True     # the tokenizer adds [CLS] / [SEP] (TCT-ColBERT writes its own markers: False)
+    skip_tokens: int = 0            # tokens the mean leaves out (TCT-ColBERT: its "[CLS] [Q] " / "[CLS] [D] " markers)
+    pair_segments: bool = True      # pair input with segment ids 0 / 1 (DPR's encoders see all-zero segment ids)
+    binary_passages: bool = False   # BPR: a passage's vector is its sign (+1 / -1), the binary code BPR indexes
 
     def __post_init__(self):
         if self.pooling not in ("cls", "mean"):
             raise InputError(f"unknown pooling {self.pooling!r} (cls or mean)")
-        if self.title not in ("concat", "pair", "none"):
-            raise InputError(f"unknown title handling {self.title!r} (concat, pair or none)")
-        if self.head not in ("none", "linear-layernorm"):
+        if self.title not in ("concat", "pair", "titled-pair", "none"):
+            raise InputError(f"unknown title handling {self.title!r} (concat, pair, titled-pair or none)")
+        if self.head not in HEADS:
             raise InputError(f"unknown head {self.head!r}")
 
     def with_overrides(self, **overrides) -> "EncoderSettings":

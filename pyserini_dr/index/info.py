@@ -3,7 +3,6 @@ with the query encoding its passages were made for (Pyserini does not read our m
 from __future__ import annotations
 
 import shlex
-import sys
 
 from ..cli import ArgumentParser, run_main
 

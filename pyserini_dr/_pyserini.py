@@ -45,7 +45,8 @@ def _quiet_jvm_logging() -> None:
     """Lucene logs an INFO line at start-up; warnings and errors still show."""
     import jnius_config
 
-    if not getattr(jnius_config, "_pyserini_dr_logging", False):
+    # a JVM already running (pyserini imported first, by a user's script or a test) keeps its own options
+    if not getattr(jnius_config, "_pyserini_dr_logging", False) and not jnius_config.vm_running:
         jnius_config.add_options("-Djava.util.logging.config.file=" +
                                  os.path.join(os.path.dirname(__file__), "jvm-logging.properties"))
         jnius_config._pyserini_dr_logging = True

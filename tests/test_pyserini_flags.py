@@ -192,7 +192,7 @@ def test_index_lucene_takes_anserinis_flags(tmp_path):
         (str(folder), "i", 2, ["title"], True)
     from pyserini_dr.data.registry import resolve_corpus
 
-    assert resolve_corpus(str(folder)) == str(folder / "docs.jsonl")
+    assert resolve_corpus(str(folder)) == str(folder)  # a JsonCollection folder is read whole (data.corpus)
 
 
 def test_encode_refuses_pyserinis_text_only_default_on_a_corpus_with_titles(tmp_path, capsys):

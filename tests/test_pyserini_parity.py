@@ -89,7 +89,7 @@ BEIR_BM25 = ["--threads", "2", "--batch-size", "128", "--output-format", "trec",
     ("scifact_flat", BEIR_BM25),
     ("scifact_multifield", BEIR_BM25 + ["--fields", "contents=1.0", "title=1.0"]),
 ], ids=["beir-bm25-flat", "beir-bm25-multifield"])
-def test_beir_bm25_regression_command(request, exported, pyserini_cli, tmp_path, fixture, flags):
+def test_beir_bm25_regression_command(request, exported, mirror, pyserini_cli, tmp_path, fixture, flags):
     case = request.getfixturevalue(fixture)
     theirs, mine = tmp_path / "theirs.txt", tmp_path / "ours.txt"
     done = pyserini_cli("pyserini.search.lucene", "--index", case.index, "--topics",

@@ -229,12 +229,6 @@ def resolve_corpus(name_or_path: str) -> str:
     """A corpus file or folder (JsonCollection), or a dataset name."""
     if os.path.isfile(name_or_path) or os.path.isdir(name_or_path):
         return name_or_path
-    if os.path.isdir(name_or_path):  # a JsonCollection folder (Pyserini's -input) of one .jsonl file
-        files = sorted(f for f in os.listdir(name_or_path) if f.endswith(".jsonl"))
-        if len(files) != 1:
-            raise InputError(f"{name_or_path}: a corpus directory is read when it holds one .jsonl file; it holds "
-                             f"{len(files)}")
-        return os.path.join(name_or_path, files[0])
     if name_or_path not in CORPORA:
         raise _unknown("corpus", name_or_path, CORPORA)
     return resolve_file(*CORPORA[name_or_path])

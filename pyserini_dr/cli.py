@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Callable
 
@@ -63,3 +64,49 @@ def _count(minimum: int):
 
 positive = _count(1)        # --hits, --batch-size, --threads, --max-length ...: 0 would mean nothing or no limit
 non_negative = _count(0)    # --rrf-k, --shard-id, --tokenizer-processes ...
+
+
+def _real(minimum: float | None = None, maximum: float | None = None, *, above: float | None = None):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):  # nan compares false with everything: it would pass any later check
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if above is not None and value <= above:
+            raise argparse.ArgumentTypeError(f"must be more than {above:g}, got {text}")
+        if minimum is not None and value < minimum or maximum is not None and value > maximum:
+            bounds = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"{minimum:g} or more"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+finite = _real()                    # --alpha, --weights: any number but nan and inf
+non_negative_real = _real(0)        # --lr, --k1, --scale, --save-minutes ...
+fraction = _real(0, 1)              # --b, --dev-fraction, --warmup-ratio
+positive_real = _real(above=0)      # --temperature: a divisor
+
+
+def device(text: str) -> str:
+    """A torch device this machine has: ``cpu``, ``cuda``, ``cuda:N``, ``mps``; checked when parsed, so a missing
+    GPU is one line before any model loads (torch asserts deep inside ``.to()`` otherwise)."""
+    import torch
+
+    try:
+        parsed = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r} (cpu, cuda, cuda:N)") from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not count:
+            raise argparse.ArgumentTypeError(f"{text}: no GPU is visible to torch here (use cpu)")
+        if parsed.index is not None and parsed.index >= count:
+            raise argparse.ArgumentTypeError(f"{text}: this machine has {count} GPU(s), cuda:0 to cuda:{count - 1}")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: no Apple GPU is available here (use cpu)")
+    elif parsed.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"unsupported device {text!r} (cpu, cuda, cuda:N)")
+    return text

@@ -49,6 +49,8 @@ def atomic_directory(final: str) -> Iterator[str]:
     """A fresh ``final + '.saving'`` folder to write into, put at ``final`` (``replace_directory``) once the block
     ends without an error: an error or a crash while writing leaves the old directory (an error removes the
     unfinished folder too)."""
+    if os.path.exists(final) and not os.path.isdir(final):  # found before writing, not when renaming at the end
+        raise InputError(f"{final} is a file, not a directory to write")
     tmp = final.rstrip("/") + ".saving"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
@@ -58,6 +60,28 @@ def atomic_directory(final: str) -> Iterator[str]:
         shutil.rmtree(tmp, ignore_errors=True)  # an error while writing leaves nothing half-written behind
         raise
     replace_directory(tmp, final)
+
+
+@contextlib.contextmanager
+def staged_directory(final: str, last: str) -> Iterator[str]:
+    """A fresh ``final + '.saving'`` folder to write into, whose files are moved into ``final`` (made if needed,
+    its other entries kept) once the block ends without an error, ``last`` (the file marking it complete) last.
+    An error removes the folder: nothing half-written appears in ``final``. For a ``final`` that may hold entries
+    of its own (a torchrun output's ``shards/``), where ``atomic_directory`` would replace them."""
+    if os.path.exists(final) and not os.path.isdir(final):
+        raise InputError(f"{final} is a file, not a directory to write")
+    tmp = final.rstrip("/") + ".saving"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    os.makedirs(final, exist_ok=True)
+    for name in sorted(os.listdir(tmp), key=lambda n: n == last):
+        os.replace(os.path.join(tmp, name), os.path.join(final, name))
+    os.rmdir(tmp)
 
 
 def replace_directory(tmp: str, final: str) -> None:

@@ -115,13 +115,13 @@ def pyserini_topic_order(run: Run) -> Run:
 
 
 def main(argv=None) -> int:
-    from .cli import ArgumentParser, non_negative, positive
+    from .cli import ArgumentParser, finite, non_negative, positive
 
     parser = ArgumentParser(prog="python -m pyserini_dr.fusion", description="Fuse run files (pyserini.fusion's "
                             "flags and results).")
     parser.add_argument("--runs", nargs="+", required=True, help="run files (TREC or MS MARCO)")
     parser.add_argument("--method", choices=METHODS, default="rrf")
-    parser.add_argument("--alpha", type=float, default=0.5, help="interpolation: weight of the first run")
+    parser.add_argument("--alpha", type=finite, default=0.5, help="interpolation: weight of the first run")
     parser.add_argument("--rrf.k", "--rrf-k", dest="rrf_k", type=non_negative, default=60)
     parser.add_argument("--normalization", action="store_true",
                         help="interpolation, combsum, combmnz: min-max normalize each run per query first")

@@ -16,7 +16,7 @@ from ..data.qrels import read_qrels, write_trec_qrels
 from ..data.registry import resolve_qrels
 from ..data.runs import read_run, write_run
 from ..errors import InputError
-from .metrics import evaluate, parse_measures, trec_eval_name
+from .metrics import check_cutoffs, evaluate, parse_measures, trec_eval_name
 
 
 def main(argv=None) -> int:
@@ -32,6 +32,7 @@ def main(argv=None) -> int:
 
     qrels = read_qrels(resolve_qrels(args.qrels))
     run = read_run(args.run)  # checked here (a document twice, nan) whoever computes the measures
+    check_cutoffs(args.m)  # the binary below would print 0 for them
     try:
         measures = None if args.M else parse_measures(args.m)
     except InputError:

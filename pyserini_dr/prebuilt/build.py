@@ -46,11 +46,14 @@ def dense_facts(index_dir: str) -> dict:
     """What an entry says about a dense index, read from its meta.json."""
     from ..index.dense import DenseIndex
 
-    meta = DenseIndex(index_dir).meta
+    index = DenseIndex(index_dir)
+    meta = index.meta
     if not meta.get("encoder"):
         raise InputError(f"{index_dir} records no encoder (no meta.json): encode it with python -m pyserini_dr.encode")
     encoder = {k: v for k, v in meta["encoder"].items() if k != "model"}
     kind = meta.get("index_type") if meta.get("index_type") in ("lucene-flat", "lucene-hnsw") else "dense"
+    if kind == "dense":  # a tarball of files that disagree would be published, fetched and verified by checksum
+        index.verify()
     return {"type": kind, "model": meta["encoder"]["model"], "encoder": encoder, "corpus": meta.get("corpus"),
             "documents": meta["documents"], "dimension": meta["dimension"],
             "index_type": meta.get("index_type", "Flat")}

@@ -16,7 +16,7 @@ import os
 import shutil
 import sys
 
-from ..cli import ArgumentParser, run_main
+from ..cli import ArgumentParser, finite, run_main
 from ..files import atomic_directory
 from ..encode.encoder import TOWERS
 from ..encode.settings import SETTINGS_FILE, saved_settings
@@ -113,7 +113,7 @@ def soup(models: list[str], output: str, weights: list[float] | None = None, tow
 def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m pyserini_dr.train.soup", description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", required=True, help="checkpoint directories fine-tuned from one start")
-    p.add_argument("--weights", nargs="+", type=float, help="one per model, summing to 1 (default: uniform)")
+    p.add_argument("--weights", nargs="+", type=finite, help="one per model, summing to 1 (default: uniform)")
     p.add_argument("--tower", choices=["both", "query"], default="both",
                    help="query: average only the query encoders; the first model's passage encoder is kept")
     p.add_argument("--output", required=True)

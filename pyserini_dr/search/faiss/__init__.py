@@ -35,7 +35,11 @@ class DenseSearcher:
             if fp8_select:
                 raise InputError("--fp8-select applies to the torch backend (exact search on a GPU): --backend torch")
             from .backends import FaissBackend
-            self.backend = FaissBackend(index.faiss_index(), threads, gpu=self.backend_name == "faiss-gpu",
+            faiss_index = index.faiss_index()
+            if faiss_index.d != encoder.dimension:  # an index without meta.json: faiss would assert in search
+                raise InputError(f"encoder dimension {encoder.dimension} does not match the {faiss_index.d} of "
+                                 f"{index.directory}'s faiss index")
+            self.backend = FaissBackend(faiss_index, threads, gpu=self.backend_name == "faiss-gpu",
                                         ef_search=ef_search, nprobe=nprobe)
 
     @staticmethod
@@ -52,6 +56,12 @@ class DenseSearcher:
     def search_vectors(self, vectors: np.ndarray, qids: list[str], hits: int, remove_query: bool = False) -> Run:
         scores, rows = self.backend.search(vectors, hits)  # like pyserini: --remove-query may leave hits - 1
         docids = self.index.docids
+        scores, rows = np.asarray(scores), np.asarray(rows)
+        # nan vectors in the index give nan scores (torch) or no hits at all (a flat faiss index): a silent ranking
+        flat = self.index.meta.get("index_type", "Flat") == "Flat"
+        if not np.isfinite(scores[rows >= 0]).all() or flat and (rows[:, :min(hits, len(docids))] < 0).any():
+            raise InputError(f"searching {self.index.directory} gave non-finite scores (nan or inf): its vectors "
+                             "hold nan or inf (a broken model or float16 overflow when it was encoded)")
         run: Run = {}
         for qid, srow, rrow in zip(qids, scores, rows):
             hits_q = [(docids[r], float(s)) for s, r in zip(srow, rrow) if r >= 0]

@@ -9,7 +9,7 @@ from ..faiss.options import add_dense_args
 from ..lucene.options import add_bm25_args
 from ..options import add_output_args
 from . import FUSION_METHODS
-from ...cli import ArgumentParser, non_negative, positive
+from ...cli import ArgumentParser, finite, non_negative, positive
 
 SECTIONS = ("dense", "sparse", "fusion", "run")
 
@@ -20,7 +20,7 @@ def section_parsers() -> dict[str, argparse.ArgumentParser]:
     sparse = ArgumentParser(prog="... sparse")
     add_bm25_args(sparse)
     fusion = ArgumentParser(prog="... fusion")
-    fusion.add_argument("--alpha", type=float, default=0.1, help="weight of the sparse score (pyserini semantics)")
+    fusion.add_argument("--alpha", type=finite, default=0.1, help="weight of the sparse score (pyserini semantics)")
     fusion.add_argument("--hits", type=positive, default=1000, help="hits taken from the dense and the sparse list (k0)")
     fusion.add_argument("--normalization", action="store_true")
     fusion.add_argument("--weight-on-dense", action="store_true", help="alpha weighs the dense score instead")

@@ -1,0 +1,471 @@
+"""Every command under bad input and faults (issue 22): exit code 2, exactly one ``error:`` line, no traceback, and
+every file that existed before byte-identical after (nor any file left behind).
+
+Each case calls a command's ``main(argv)`` in this process through ``cli.run_main`` (no subprocess: the module runs
+in seconds). The world they run in is built once: a tiny corpus, a tiny BERT (32 dimensions, 64 positions) and its
+dense index, an index in Pyserini's own layout (``index`` + ``docid``, no meta.json), broken indexes and models, a
+BM25 Lucene index (where Java is available), and malformed runs, qrels, topics and corpora.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ENCODE = "pyserini_dr.encode.__main__"
+ENCODE_QUERY = "pyserini_dr.encode.query"
+INDEX_FAISS = "pyserini_dr.index.faiss.__main__"
+INDEX_LUCENE = "pyserini_dr.index.lucene.__main__"
+INDEX_INFO = "pyserini_dr.index.info"
+SEARCH_LUCENE = "pyserini_dr.search.lucene.__main__"
+SEARCH_FAISS = "pyserini_dr.search.faiss.__main__"
+HYBRID = "pyserini_dr.search.hybrid.__main__"
+TUNE = "pyserini_dr.search.hybrid.tune"
+FUSION = "pyserini_dr.fusion"
+TREC_EVAL = "pyserini_dr.eval.trec_eval"
+MSMARCO = "pyserini_dr.eval.msmarco"
+TREC_DL = "pyserini_dr.eval.trec_dl"
+BEIR = "pyserini_dr.eval.beir"
+SUBMISSION = "pyserini_dr.eval.msmarco_submission"
+REPRODUCE = "pyserini_dr.eval.reproduce"
+RERANK = "pyserini_dr.rerank.__main__"
+PREBUILT = "pyserini_dr.prebuilt.__main__"
+TRAIN = "pyserini_dr.train.__main__"
+NEGATIVES = "pyserini_dr.train.negatives"
+CLUSTERS = "pyserini_dr.train.clusters"
+MIX = "pyserini_dr.train.mix"
+SOUP = "pyserini_dr.train.soup"
+PSEUDO_LABELS = "pyserini_dr.train.pseudo_labels"
+PSEUDO_QUERIES = "pyserini_dr.train.pseudo_queries"
+HYBRID_TEACHER = "pyserini_dr.train.hybrid_teacher"
+
+WORDS = ["apple", "banana", "cherry", "date", "elder", "fig", "grape", "honey", "kiwi", "lemon", "mango", "olive"]
+DOCS = [{"_id": f"d{i}", "title": WORDS[i], "text": " ".join(WORDS[i:i + 4])} for i in range(8)]
+
+
+# ---- helpers ----------------------------------------------------------------------------------------------------
+
+def snapshot(*roots) -> dict[str, bytes]:
+    """Every file under ``roots``: its path and its bytes."""
+    files = {}
+    for root in roots:
+        for folder, _, names in os.walk(root):
+            for name in names:
+                path = os.path.join(folder, name)
+                if not os.path.islink(path):
+                    with open(path, "rb") as f:
+                        files[path] = f.read()
+    return files
+
+
+def assert_unchanged(before: dict[str, bytes], after: dict[str, bytes]) -> None:
+    changed = sorted(p for p in before if after.get(p) != before[p])
+    assert not changed, f"damaged or removed: {changed}"
+    left = sorted(set(after) - set(before))
+    assert not left, f"left behind: {left}"
+
+
+def call(module: str, argv: list[str], capsys) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of ``run_main(module.main, argv)`` in this process."""
+    from pyserini_dr.cli import run_main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        run_main(importlib.import_module(module).main, [str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return exited.value.code, out, err
+
+
+def refused(module: str, argv: list[str], capsys, *roots) -> str:
+    """Run a command that must refuse: exit 2, one ``error:`` line, no traceback, ``roots`` untouched. The line."""
+    before = snapshot(*roots)
+    code, out, err = call(module, argv, capsys)
+    assert "Traceback" not in err + out, err
+    lines = err.splitlines()
+    assert code == 2, (code, err)
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert_unchanged(before, snapshot(*roots))
+    return lines[0]
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def jsonl(rows) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def tiny_bert(path: Path, hidden: int = 32, positions: int = 64) -> Path:
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    path.mkdir(parents=True)
+    (path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "dimension", "probe",
+                                               *WORDS]))
+    tok = BertTokenizerFast(str(path / "vocab.txt"), do_lower_case=True)
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=2 * hidden, max_position_embeddings=positions)).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+# ---- the world the cases run in -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    faiss = pytest.importorskip("faiss")
+    import numpy as np
+
+    from pyserini_dr.encode import DenseEncoder
+    from pyserini_dr.encode.corpus import CorpusEncoder
+
+    w = tmp_path_factory.mktemp("world")
+    write(w / "corpus.jsonl", jsonl(DOCS))
+    write(w / "topics.tsv", "q1\tapple banana\nq2\tcherry date\n")
+    write(w / "topics3.tsv", "q1\tapple banana\nq2\tcherry date\nq3\tfig grape\n")
+    write(w / "qrels.txt", "q1 0 d0 1\nq2 0 d2 2\n")
+    write(w / "run.txt", "q1 Q0 d0 1 3.0 t\nq1 Q0 d1 2 2.0 t\nq2 Q0 d2 1 3.0 t\nq2 Q0 d3 2 1.0 t\n")
+    write(w / "groups.jsonl", jsonl([{"query_id": "q1", "query_text": "apple", "positive_document_ids": ["d0"],
+                                      "negative_document_ids": ["d1"]}]))
+    model = tiny_bert(w / "model")
+    tiny_bert(w / "model16", hidden=16)
+
+    encoder = DenseEncoder(str(model), device="cpu", dtype="float32")
+    CorpusEncoder(encoder).encode(str(w / "corpus.jsonl"), str(w / "dense"))
+    meta = json.loads((w / "dense" / "meta.json").read_text())
+    docids = (w / "dense" / "docid").read_text().split()
+
+    (w / "pyserini").mkdir()  # Pyserini's own layout: index + docid, no meta.json
+    for name in ("index", "docid"):
+        shutil.copy(w / "dense" / name, w / "pyserini" / name)
+
+    shutil.copytree(w / "dense", w / "nan-dense")  # vectors a broken model gave (nan), written by hand: we refuse
+    nan = np.full((len(docids), meta["dimension"]), np.nan, dtype=np.float32)
+    nan.tofile(w / "nan-dense" / "embeddings.f32")
+    flat = faiss.IndexFlatIP(meta["dimension"])
+    flat.add(nan)
+    faiss.write_index(flat, str(w / "nan-dense" / "index"))
+    write(w / "nan-dense" / "meta.json", json.dumps({**meta, "checksum": "sha256:" + hashlib.sha256(
+        nan.tobytes()).hexdigest()}))
+
+    shutil.copytree(w / "dense", w / "short-dense")  # one docid fewer than vectors
+    write(w / "short-dense" / "docid", "".join(d + "\n" for d in docids[:-1]))
+
+    shutil.copytree(model, w / "model-truncated")
+    weights = w / "model-truncated" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    write(w / "not-a-model" / "readme.txt", "no config here\n")
+
+    bad = w / "bad"
+    write(bad / "run-dup.txt", "q1 Q0 d0 1 3.0 t\nq1 Q0 d0 2 2.0 t\n")
+    write(bad / "run-nan.txt", "q1 Q0 d0 1 nan t\nq1 Q0 d1 2 2.0 t\n")
+    write(bad / "run-5col.txt", "q1 Q0 d0 1 3.0 t\nq1 Q0 d1 2 2.0\n")
+    write(bad / "run-empty.txt", "")
+    write(bad / "run-unknown-doc.txt", "q1 Q0 nosuchdoc 1 3.0 t\n")
+    write(bad / "run-q3.txt", "q1 Q0 d0 1 3.0 t\nq3 Q0 d5 1 3.0 t\n")
+    write(bad / "qrels-nograde.txt", "q1 0 d0 1\nq2 0 d2\n")
+    write(bad / "qrels-inf.txt", "q1 0 d0 1\nq2 0 d2 inf\n")
+    write(bad / "qrels-fraction.txt", "q1 0 d0 1\nq2 0 d2 0.5\n")
+    write(bad / "qrels-conflict.txt", "q1 0 d0 1\nq1 0 d0 0\n")
+    write(bad / "qrels-empty.txt", "")
+    write(bad / "corpus-dup.jsonl", jsonl(DOCS + [DOCS[0]]))
+    write(bad / "corpus-json.jsonl", jsonl(DOCS[:2]) + '{"_id": "x" "text": "y"}\n')
+    write(bad / "corpus-empty.jsonl", "")
+    (bad / "corpus-latin1.jsonl").write_bytes(jsonl(DOCS[:2]).encode() + '{"_id": "caf\xe9"}\n'.encode("latin-1"))
+    write(bad / "topics-notab.tsv", "q1\tapple\nq2 no tab\n")
+    write(bad / "topics-dup.tsv", "q1\tapple\nq1\tbanana\n")
+    write(bad / "topics-empty.tsv", "")
+    write(bad / "groups-bad.jsonl", '{"query_id": "q1"}\n')
+    write(bad / "matrix.yaml", "conditions: [unclosed\n")
+    write(bad / "submission-ids.tsv", "1\tabc\t1\n")
+    write(bad / "submission-rank0.tsv", "1\t7\t0\n")
+    write(bad / "submission-dup.tsv", "1\t7\t1\n1\t7\t2\n")
+    write(bad / "submission-spaces.tsv", "1 7 1\n")
+    write(bad / "submission-topics.tsv", "1\n")
+
+    try:
+        from pyserini_dr import _pyserini
+        from pyserini_dr.index.lucene import LuceneIndexBuilder
+
+        _pyserini.java_home()
+        _pyserini.anserini_jar()
+        LuceneIndexBuilder().build(str(w / "corpus.jsonl"), str(w / "lucene"))
+    except Exception as e:  # noqa: BLE001 (Java, pyserini or Anserini's jar absent: the Lucene cases skip)
+        (w / "no-lucene.txt").write_text(str(e))
+    return w
+
+
+# ---- one case a row: (command, argv), {w} the world, {t} the test's own folder (which holds old.txt) -------------
+
+NO_GPU = "cuda"  # --device cuda where torch sees no GPU
+
+CASES = [
+    # encode: counts, devices, models, lengths, outputs, corpora
+    ("encode-batch-tokens-0", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/o --batch-tokens 0"),
+    ("encode-chunk-size-neg", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/o --chunk-size -1"),
+    ("encode-max-length-0", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/o --max-length 0"),
+    ("encode-max-length-beyond-positions", ENCODE,
+     "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/o --max-length 4096"),
+    ("encode-device-cuda-no-gpu", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/o --device cuda"),
+    ("encode-device-unknown", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/o --device gpu7"),
+    ("encode-not-a-model", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/not-a-model --output {t}/o"),
+    ("encode-truncated-weights", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/model-truncated --output {t}/o"),
+    ("encode-model-is-file", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/corpus.jsonl --output {t}/o"),
+    ("encode-output-pyserini-layout", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/model --output {w}/pyserini"),
+    ("encode-output-finished", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/model --output {w}/dense"),
+    ("encode-output-is-file", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/old.txt"),
+    ("encode-output-lucene", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/model --output {w}/lucene"),
+    ("encode-corpus-dup", ENCODE, "--corpus {w}/bad/corpus-dup.jsonl --encoder {w}/model --output {t}/o"),
+    ("encode-corpus-json", ENCODE, "--corpus {w}/bad/corpus-json.jsonl --encoder {w}/model --output {t}/o"),
+    ("encode-corpus-empty", ENCODE, "--corpus {w}/bad/corpus-empty.jsonl --encoder {w}/model --output {t}/o"),
+    ("encode-corpus-latin1", ENCODE, "--corpus {w}/bad/corpus-latin1.jsonl --encoder {w}/model --output {t}/o"),
+    ("encode-shard-out-of-range", ENCODE,
+     "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/o --shard-id 2 --shard-num 2"),
+    ("encode-unknown-class", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/o --encoder-class x"),
+    # encode.query
+    ("encode-query-batch-0", ENCODE_QUERY, "--topics {w}/topics.tsv --index {w}/dense --output {t}/q.tsv --batch-size 0"),
+    ("encode-query-bad-ext", ENCODE_QUERY, "--topics {w}/topics.tsv --index {w}/dense --output {t}/q.xyz"),
+    ("encode-query-no-index", ENCODE_QUERY, "--topics {w}/topics.tsv --index {t}/none --output {t}/q.tsv"),
+    ("encode-query-bad-topics", ENCODE_QUERY, "--topics {w}/bad/topics-notab.tsv --index {w}/dense --output {t}/q.tsv"),
+    ("encode-query-max-length", ENCODE_QUERY,
+     "--topics {w}/topics.tsv --index {w}/dense --output {t}/q.tsv --query-max-length 4096"),
+    ("encode-query-old-output", ENCODE_QUERY, "--topics {w}/bad/topics-dup.tsv --index {w}/dense --output {t}/old.txt"),
+    # index.faiss and --merge
+    ("faiss-output-pyserini-layout", INDEX_FAISS, "--input {w}/dense --output {w}/pyserini --factory HNSW8"),
+    ("faiss-output-is-input", INDEX_FAISS, "--input {w}/dense --output {w}/dense --factory HNSW8"),
+    ("faiss-output-finished", INDEX_FAISS, "--input {w}/dense --output {w}/short-dense --factory HNSW8"),
+    ("faiss-output-lucene", INDEX_FAISS, "--input {w}/dense --output {w}/lucene --factory HNSW8"),
+    ("faiss-merge-pyserini-layout", INDEX_FAISS, "--merge {w}/dense --output {w}/pyserini"),
+    ("faiss-merge-duplicate-docids", INDEX_FAISS, "--merge {w}/dense {w}/dense --output {t}/m"),
+    ("faiss-fewer-docids", INDEX_FAISS, "--input {w}/short-dense --output {t}/h --factory HNSW8"),
+    ("faiss-merge-fewer-docids", INDEX_FAISS, "--merge {w}/short-dense --output {t}/m"),
+    ("faiss-nan-vectors", INDEX_FAISS, "--input {w}/nan-dense --output {t}/h --factory HNSW8"),
+    ("faiss-merge-nan-vectors", INDEX_FAISS, "--merge {w}/nan-dense --output {t}/m"),
+    ("faiss-bad-factory", INDEX_FAISS, "--input {w}/dense --output {t}/h --factory Bogus99"),
+    ("faiss-train-size-0", INDEX_FAISS, "--input {w}/dense --output {t}/h --factory HNSW8 --train-size 0"),
+    ("faiss-ef-construction-0", INDEX_FAISS, "--input {w}/dense --output {t}/h --factory HNSW8 --ef-construction 0"),
+    ("faiss-no-input", INDEX_FAISS, "--input {t}/none --output {t}/h --factory HNSW8"),
+    ("faiss-input-not-dense", INDEX_FAISS, "--input {w}/not-a-model --output {t}/h --factory HNSW8"),
+    # index.lucene, BM25 and --dense
+    ("lucene-output-pyserini-layout", INDEX_LUCENE, "--corpus {w}/corpus.jsonl --index {w}/pyserini"),
+    ("lucene-corpus-empty", INDEX_LUCENE, "--corpus {w}/bad/corpus-empty.jsonl --index {t}/l"),
+    ("lucene-threads-0", INDEX_LUCENE, "--corpus {w}/corpus.jsonl --index {t}/l --threads 0"),
+    ("lucene-dense-nan", INDEX_LUCENE, "--dense --flat --input {w}/nan-dense --index {t}/l"),
+    ("lucene-dense-fewer-docids", INDEX_LUCENE, "--dense --flat --input {w}/short-dense --index {t}/l"),
+    ("lucene-dense-output-pyserini", INDEX_LUCENE, "--dense --flat --input {w}/dense --index {w}/pyserini"),
+    ("lucene-dense-M-0", INDEX_LUCENE, "--dense --hnsw --input {w}/dense --index {t}/l -M 0"),
+    ("lucene-dense-shards-0", INDEX_LUCENE, "--dense --hnsw --input {w}/dense --index {t}/l --shards 0"),
+    ("lucene-dense-no-input", INDEX_LUCENE, "--dense --flat --input {t}/none --index {t}/l"),
+    # index.info
+    ("info-no-index", INDEX_INFO, "{t}/none"),
+    ("info-not-an-index", INDEX_INFO, "{w}/not-a-model"),
+    # search.lucene
+    ("search-lucene-dense-index", SEARCH_LUCENE, "--index {w}/dense --topics {w}/topics.tsv --output {t}/old.txt"),
+    ("search-lucene-hits-0", SEARCH_LUCENE, "--index {lucene} --topics {w}/topics.tsv --output {t}/r --hits 0"),
+    ("search-lucene-k1-nan", SEARCH_LUCENE, "--index {lucene} --topics {w}/topics.tsv --output {t}/r --k1 nan"),
+    ("search-lucene-bm25-as-dense", SEARCH_LUCENE,
+     "--index {lucene} --dense --topics {w}/topics.tsv --output {t}/old.txt"),
+    ("search-lucene-topics-empty", SEARCH_LUCENE, "--index {lucene} --topics {w}/bad/topics-empty.tsv --output {t}/r"),
+    ("search-lucene-topics-dup", SEARCH_LUCENE, "--index {lucene} --topics {w}/bad/topics-dup.tsv --output {t}/r"),
+    ("search-lucene-output-dir", SEARCH_LUCENE, "--index {lucene} --topics {w}/topics.tsv --output {w}/dense"),
+    # search.faiss
+    ("search-faiss-dimension-no-meta", SEARCH_FAISS,
+     "--index {w}/pyserini --encoder {w}/model16 --topics {w}/topics.tsv --output {t}/old.txt"),
+    ("search-faiss-no-encoder-no-meta", SEARCH_FAISS, "--index {w}/pyserini --topics {w}/topics.tsv --output {t}/r"),
+    ("search-faiss-nan-index", SEARCH_FAISS, "--index {w}/nan-dense --topics {w}/topics.tsv --output {t}/old.txt"),
+    ("search-faiss-nan-index-torch", SEARCH_FAISS,
+     "--index {w}/nan-dense --backend torch --topics {w}/topics.tsv --output {t}/old.txt"),
+    ("search-faiss-fewer-docids", SEARCH_FAISS, "--index {w}/short-dense --topics {w}/topics.tsv --output {t}/r"),
+    ("search-faiss-device-cuda", SEARCH_FAISS, "--index {w}/dense --topics {w}/topics.tsv --output {t}/r --device cuda"),
+    ("search-faiss-query-max-length", SEARCH_FAISS,
+     "--index {w}/dense --topics {w}/topics.tsv --output {t}/r --query-max-length 4096"),
+    ("search-faiss-hits-0", SEARCH_FAISS, "--index {w}/dense --topics {w}/topics.tsv --output {t}/r --hits 0"),
+    ("search-faiss-ef-search-0", SEARCH_FAISS, "--index {w}/dense --topics {w}/topics.tsv --output {t}/r --ef-search 0"),
+    ("search-faiss-not-a-model", SEARCH_FAISS,
+     "--index {w}/dense --encoder {w}/not-a-model --topics {w}/topics.tsv --output {t}/r"),
+    ("search-faiss-truncated-model", SEARCH_FAISS,
+     "--index {w}/pyserini --encoder {w}/model-truncated --topics {w}/topics.tsv --output {t}/r"),
+    ("search-faiss-bm25-index", SEARCH_FAISS, "--index {lucene} --topics {w}/topics.tsv --output {t}/r"),
+    ("search-faiss-topics-dup", SEARCH_FAISS, "--index {w}/dense --topics {w}/bad/topics-dup.tsv --output {t}/old.txt"),
+    ("search-faiss-output-dir", SEARCH_FAISS, "--index {w}/dense --topics {w}/topics.tsv --output {w}/dense"),
+    ("search-faiss-unknown-prebuilt", SEARCH_FAISS, "--index no-such-prebuilt --topics {w}/topics.tsv --output {t}/r"),
+    # search.hybrid
+    ("hybrid-alpha-nan", HYBRID,
+     "dense --index {w}/dense sparse --index {lucene} fusion --alpha nan run --topics {w}/topics.tsv --output {t}/r"),
+    ("hybrid-rrf-k-neg", HYBRID,
+     "dense --index {w}/dense sparse --index {lucene} fusion --method rrf --rrf-k -1 run --topics {w}/topics.tsv "
+     "--output {t}/r"),
+    ("hybrid-hits-0", HYBRID,
+     "dense --index {w}/dense sparse --index {lucene} run --topics {w}/topics.tsv --output {t}/r --hits 0"),
+    ("hybrid-sparse-is-dense", HYBRID,
+     "dense --index {w}/dense sparse --index {w}/dense run --topics {w}/topics.tsv --output {t}/old.txt"),
+    ("hybrid-dense-is-bm25", HYBRID,
+     "dense --index {lucene} sparse --index {lucene} run --topics {w}/topics.tsv --output {t}/old.txt"),
+    ("hybrid-section-twice", HYBRID, "dense --index {w}/dense dense --index {w}/dense run --topics t --output {t}/r"),
+    ("hybrid-missing-section", HYBRID, "dense --index {w}/dense run --topics {w}/topics.tsv --output {t}/r"),
+    ("hybrid-nan-index", HYBRID,
+     "dense --index {w}/nan-dense sparse --index {lucene} run --topics {w}/topics.tsv --output {t}/old.txt"),
+    # search.hybrid.tune
+    ("tune-plot-unwritable", TUNE,
+     "dense --index {w}/dense sparse --index {lucene} tune --tune-topics {w}/topics.tsv --tune-qrels {w}/qrels.txt "
+     "--test-topics {w}/topics3.tsv --test-qrels {w}/qrels.txt --output {t}/old.txt --plot {w}/corpus.jsonl/p.png"),
+    ("tune-overlapping-topics", TUNE,
+     "dense --index {w}/dense sparse --index {lucene} tune --tune-topics {w}/topics.tsv --tune-qrels {w}/qrels.txt "
+     "--test-topics {w}/topics.tsv --test-qrels {w}/qrels.txt --output {t}/old.txt"),
+    ("tune-no-qrels", TUNE,
+     "dense --index {w}/dense sparse --index {lucene} tune --tune-topics {w}/topics.tsv --test-topics {w}/topics3.tsv "
+     "--output {t}/old.txt"),
+    ("tune-two-metrics", TUNE,
+     "dense --index {w}/dense sparse --index {lucene} tune --tune-topics {w}/topics.tsv --tune-qrels {w}/qrels.txt "
+     "--test-topics {w}/topics3.tsv --test-qrels {w}/qrels.txt --output {t}/old.txt --metric map,ndcg_cut.10"),
+    ("tune-hits-0", TUNE,
+     "dense --index {w}/dense sparse --index {lucene} tune --tune-topics {w}/topics.tsv --tune-qrels {w}/qrels.txt "
+     "--test-topics {w}/topics3.tsv --test-qrels {w}/qrels.txt --output {t}/old.txt --hits 0"),
+    ("tune-missing-section", TUNE, "dense --index {w}/dense sparse --index {lucene}"),
+    # fusion
+    ("fusion-duplicate-docids", FUSION, "--runs {w}/run.txt {w}/bad/run-dup.txt --output {t}/old.txt"),
+    ("fusion-nan-score", FUSION, "--runs {w}/run.txt {w}/bad/run-nan.txt --output {t}/old.txt"),
+    ("fusion-alpha-nan", FUSION, "--runs {w}/run.txt {w}/run.txt --method interpolation --alpha nan --output {t}/r"),
+    ("fusion-hits-0", FUSION, "--runs {w}/run.txt {w}/run.txt --k 0 --output {t}/r"),
+    ("fusion-rrf-k-neg", FUSION, "--runs {w}/run.txt {w}/run.txt --rrf.k -1 --output {t}/r"),
+    ("fusion-empty-run", FUSION, "--runs {w}/run.txt {w}/bad/run-empty.txt --output {t}/old.txt"),
+    ("fusion-missing-run", FUSION, "--runs {w}/run.txt {t}/none.txt --output {t}/old.txt"),
+    ("fusion-output-in-file", FUSION, "--runs {w}/run.txt {w}/run.txt --output {w}/corpus.jsonl/r"),
+    # eval.trec_eval
+    ("trec-eval-duplicate-docids", TREC_EVAL, "-m map {w}/qrels.txt {w}/bad/run-dup.txt"),
+    ("trec-eval-nan-score", TREC_EVAL, "-m map {w}/qrels.txt {w}/bad/run-nan.txt"),
+    ("trec-eval-qrels-no-grade", TREC_EVAL, "-m map {w}/bad/qrels-nograde.txt {w}/run.txt"),
+    ("trec-eval-qrels-inf", TREC_EVAL, "-m ndcg_cut.10 {w}/bad/qrels-inf.txt {w}/run.txt"),
+    ("trec-eval-qrels-fraction", TREC_EVAL, "-m ndcg_cut.10 {w}/bad/qrels-fraction.txt {w}/run.txt"),
+    ("trec-eval-qrels-conflict", TREC_EVAL, "-m ndcg_cut.10 {w}/bad/qrels-conflict.txt {w}/run.txt"),
+    ("trec-eval-qrels-empty", TREC_EVAL, "-m map {w}/bad/qrels-empty.txt {w}/run.txt"),
+    ("trec-eval-run-columns", TREC_EVAL, "-m map {w}/qrels.txt {w}/bad/run-5col.txt"),
+    ("trec-eval-M-0", TREC_EVAL, "-M 0 -m map {w}/qrels.txt {w}/run.txt"),
+    ("trec-eval-level-x", TREC_EVAL, "-l x -m map {w}/qrels.txt {w}/run.txt"),
+    ("trec-eval-bad-cutoff", TREC_EVAL, "-m ndcg_cut.0 {w}/qrels.txt {w}/run.txt"),
+    # the other eval commands
+    ("msmarco-duplicate-docids", MSMARCO, "{w}/qrels.txt {w}/bad/run-dup.txt"),
+    ("msmarco-unknown-qrels", MSMARCO, "no-such-qrels {w}/run.txt"),
+    ("msmarco-level-x", MSMARCO, "-l x {w}/qrels.txt {w}/run.txt"),
+    ("trec-dl-unknown-topics", TREC_DL, "--topics nope {w}/run.txt"),
+    ("beir-bad-runs-syntax", BEIR, "--runs noequals --datasets scifact"),
+    ("beir-unknown-dataset", BEIR, "--runs bm25={w}/run.txt --datasets no-such-dataset"),
+    ("submission-write-hits-0", SUBMISSION, "write {w}/run.txt --output {t}/old.txt --hits 0"),
+    ("submission-write-text-ids", SUBMISSION, "write {w}/run.txt --output {t}/old.txt"),
+    ("submission-validate-text-pid", SUBMISSION, "validate {w}/bad/submission-ids.tsv --topics {w}/bad/submission-topics.tsv"),
+    ("submission-validate-rank-0", SUBMISSION,
+     "validate {w}/bad/submission-rank0.tsv --topics {w}/bad/submission-topics.tsv"),
+    ("submission-validate-dup", SUBMISSION, "validate {w}/bad/submission-dup.tsv --topics {w}/bad/submission-topics.tsv"),
+    ("submission-validate-spaces", SUBMISSION,
+     "validate {w}/bad/submission-spaces.tsv --topics {w}/bad/submission-topics.tsv"),
+    ("submission-validate-max-hits-0", SUBMISSION,
+     "validate {w}/bad/submission-dup.tsv --topics {w}/bad/submission-topics.tsv --max-hits 0"),
+    ("reproduce-missing-matrix", REPRODUCE, "{t}/none.yaml --work {t}/work"),
+    ("reproduce-malformed-matrix", REPRODUCE, "{w}/bad/matrix.yaml --work {t}/work --output-md {t}/old.txt"),
+    # rerank
+    ("rerank-batch-0", RERANK, "--model {w}/model --run {w}/run.txt --topics {w}/topics.tsv --corpus {w}/corpus.jsonl "
+                               "--output {t}/old.txt --batch-size 0"),
+    ("rerank-hits-0", RERANK, "--model {w}/model --run {w}/run.txt --topics {w}/topics.tsv --corpus {w}/corpus.jsonl "
+                              "--output {t}/old.txt --hits 0"),
+    ("rerank-max-length-0", RERANK, "--model {w}/model --run {w}/run.txt --topics {w}/topics.tsv "
+                                    "--corpus {w}/corpus.jsonl --output {t}/old.txt --max-length 0"),
+    ("rerank-max-length-beyond", RERANK, "--model {w}/model --run {w}/run.txt --topics {w}/topics.tsv "
+                                         "--corpus {w}/corpus.jsonl --output {t}/old.txt --max-length 4096"),
+    ("rerank-drops-queries", RERANK, "--model {w}/model --run {w}/bad/run-q3.txt --topics {w}/topics.tsv "
+                                     "--corpus {w}/corpus.jsonl --output {t}/old.txt"),
+    ("rerank-unknown-document", RERANK, "--model {w}/model --run {w}/bad/run-unknown-doc.txt --topics {w}/topics.tsv "
+                                        "--corpus {w}/corpus.jsonl --output {t}/old.txt"),
+    ("rerank-duplicate-docids", RERANK, "--model {w}/model --run {w}/bad/run-dup.txt --topics {w}/topics.tsv "
+                                        "--corpus {w}/corpus.jsonl --output {t}/old.txt"),
+    ("rerank-not-a-model", RERANK, "--model {w}/not-a-model --run {w}/run.txt --topics {w}/topics.tsv "
+                                   "--corpus {w}/corpus.jsonl --output {t}/old.txt"),
+    ("rerank-device-cuda", RERANK, "--model {w}/model --run {w}/run.txt --topics {w}/topics.tsv "
+                                   "--corpus {w}/corpus.jsonl --output {t}/old.txt --device cuda"),
+    # prebuilt
+    ("prebuilt-fetch-unknown", PREBUILT, "fetch no-such-index"),
+    ("prebuilt-build-into-pyserini-layout", PREBUILT,
+     "build pyserini --corpus {w}/corpus.jsonl --encoder {w}/model --output-dir {w}"),
+    ("prebuilt-build-from-fewer-docids", PREBUILT, "build x --from-index {w}/short-dense --output-dir {t}/b"),
+    ("prebuilt-build-from-nan", PREBUILT, "build x --from-index {w}/nan-dense --output-dir {t}/b"),
+    ("prebuilt-build-from-nothing", PREBUILT, "build x --from-index {t}/none --output-dir {t}/b"),
+    ("prebuilt-build-hnsw-into-pyserini", PREBUILT,
+     "build pyserini --from-index {w}/dense --factory HNSW8 --output-dir {w}"),
+    ("prebuilt-build-device-cuda", PREBUILT,
+     "build x --corpus {w}/corpus.jsonl --encoder {w}/model --output-dir {t}/b --device cuda"),
+    ("prebuilt-publish-no-build", PREBUILT, "publish x --from {t}/none --to {t}/served --base-url http://h/ "
+                                            "--registry {t}/reg"),
+    # train commands
+    ("train-batch-0", TRAIN, "--recipe warmup --model {w}/model --train-data {w}/groups.jsonl --corpus "
+                             "{w}/corpus.jsonl --output {t}/m --batch-size 0"),
+    ("train-lr-nan", TRAIN, "--recipe warmup --model {w}/model --train-data {w}/groups.jsonl --corpus "
+                            "{w}/corpus.jsonl --output {t}/m --lr nan"),
+    ("train-bad-groups", TRAIN, "--recipe warmup --model {w}/model --train-data {w}/bad/groups-bad.jsonl --corpus "
+                                "{w}/corpus.jsonl --output {t}/m"),
+    ("train-not-a-model", TRAIN, "--recipe warmup --model {w}/not-a-model --train-data {w}/groups.jsonl --corpus "
+                                 "{w}/corpus.jsonl --output {t}/m"),
+    ("train-max-length-beyond", TRAIN, "--recipe warmup --model {w}/model --train-data {w}/groups.jsonl --corpus "
+                                       "{w}/corpus.jsonl --output {t}/m --max-length 4096"),
+    ("train-device-cuda", TRAIN, "--recipe warmup --model {w}/model --train-data {w}/groups.jsonl --corpus "
+                                 "{w}/corpus.jsonl --output {t}/m --device cuda"),
+    ("train-output-is-file", TRAIN, "--recipe warmup --model {w}/model --train-data {w}/groups.jsonl --corpus "
+                                    "{w}/corpus.jsonl --output {t}/old.txt"),
+    ("negatives-depth-0", NEGATIVES, "--topics {w}/topics.tsv --qrels {w}/qrels.txt --run {w}/run.txt "
+                                     "--output {t}/old.txt --depth 0"),
+    ("negatives-skip-neg", NEGATIVES, "--topics {w}/topics.tsv --qrels {w}/qrels.txt --run {w}/run.txt "
+                                      "--output {t}/old.txt --skip -1"),
+    ("negatives-dev-fraction", NEGATIVES, "--topics {w}/topics.tsv --qrels {w}/qrels.txt --run {w}/run.txt "
+                                          "--output {t}/old.txt --dev-fraction 1.5 --dev-output {t}/dev"),
+    ("negatives-duplicate-docids", NEGATIVES, "--topics {w}/topics.tsv --qrels {w}/qrels.txt --run "
+                                              "{w}/bad/run-dup.txt --output {t}/old.txt"),
+    ("negatives-qrels-no-grade", NEGATIVES, "--topics {w}/topics.tsv --qrels {w}/bad/qrels-nograde.txt --run "
+                                            "{w}/run.txt --output {t}/old.txt"),
+    ("clusters-0", CLUSTERS, "--train-data {w}/groups.jsonl --clusters 0 --output {t}/old.txt"),
+    ("mix-repeats-0", MIX, "--inputs {w}/groups.jsonl --repeats 0 --output {t}/old.txt"),
+    ("mix-bad-groups", MIX, "--inputs {w}/groups.jsonl {w}/bad/groups-bad.jsonl --output {t}/old.txt"),
+    ("soup-weights-nan", SOUP, "--models {w}/model {w}/model --weights nan nan --output {t}/s"),
+    ("soup-not-a-model", SOUP, "--models {w}/model {w}/not-a-model --output {t}/s"),
+    ("soup-output-is-file", SOUP, "--models {w}/model {w}/model --output {t}/old.txt"),
+    ("pseudo-labels-positives-neg", PSEUDO_LABELS, "--topics {w}/topics.tsv --teacher-scores {w}/run.txt "
+                                                   "--output {t}/old.txt --positives -1"),
+    ("pseudo-labels-depth-0", PSEUDO_LABELS, "--topics {w}/topics.tsv --teacher-scores {w}/run.txt "
+                                             "--output {t}/old.txt --depth 0"),
+    ("pseudo-labels-nan", PSEUDO_LABELS, "--topics {w}/topics.tsv --teacher-scores {w}/bad/run-nan.txt "
+                                         "--output {t}/old.txt"),
+    ("pseudo-queries-min-words-neg", PSEUDO_QUERIES, "--corpus {w}/corpus.jsonl --output {t}/old.txt --min-words -1"),
+    ("pseudo-queries-corpus-dup", PSEUDO_QUERIES, "--corpus {w}/bad/corpus-dup.jsonl --output {t}/old.txt"),
+    ("hybrid-teacher-depth-0", HYBRID_TEACHER, "--index {w}/dense --sparse-index {lucene} --alpha 0.1 "
+                                               "--train-data {w}/groups.jsonl --output {t}/old.txt --depth 0"),
+    ("hybrid-teacher-alpha-nan", HYBRID_TEACHER, "--index {w}/dense --sparse-index {lucene} --alpha nan "
+                                                 "--train-data {w}/groups.jsonl --output {t}/old.txt"),
+    ("hybrid-teacher-batch-0", HYBRID_TEACHER, "--index {w}/dense --sparse-index {lucene} --alpha 0.1 "
+                                               "--train-data {w}/groups.jsonl --output {t}/old.txt --batch-size 0"),
+]
+
+
+def _expand(argv: str, world: Path, tmp: Path) -> list[str]:
+    if "{lucene}" in argv and not (world / "lucene").is_dir():
+        pytest.skip(f"no Lucene index: {(world / 'no-lucene.txt').read_text()[:200]}")
+    return [a.format(w=world, t=tmp, lucene=world / "lucene") for a in argv.split()]
+
+
+@pytest.mark.parametrize("module, argv", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_refused_untouched(world, tmp_path, capsys, module, argv):
+    import torch
+
+    if " cuda" in argv and torch.cuda.is_available():
+        pytest.skip("a GPU is here: --device cuda is no mistake")
+    tmp = tmp_path / "t"
+    write(tmp / "old.txt", "old\n")
+    refused(module, _expand(argv, world, tmp), capsys, world, tmp)

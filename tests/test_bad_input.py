@@ -193,7 +193,7 @@ def world(tmp_path_factory) -> Path:
     write(bad / "submission-rank0.tsv", "1\t7\t0\n")
     write(bad / "submission-dup.tsv", "1\t7\t1\n1\t7\t2\n")
     write(bad / "submission-spaces.tsv", "1 7 1\n")
-    write(bad / "submission-topics.tsv", "1\n")
+    write(bad / "submission-topics.tsv", "1\tthe one query\n")
 
     try:
         from pyserini_dr import _pyserini
@@ -361,7 +361,7 @@ CASES = [
     ("msmarco-level-x", MSMARCO, "-l x {w}/qrels.txt {w}/run.txt"),
     ("trec-dl-unknown-topics", TREC_DL, "--topics nope {w}/run.txt"),
     ("beir-bad-runs-syntax", BEIR, "--runs noequals --datasets scifact"),
-    ("beir-unknown-dataset", BEIR, "--runs bm25={w}/run.txt --datasets no-such-dataset"),
+    ("beir-unknown-dataset", BEIR, "--runs bm25={w}/{{dataset}}.txt --datasets no-such-dataset"),
     ("submission-write-hits-0", SUBMISSION, "write {w}/run.txt --output {t}/old.txt --hits 0"),
     ("submission-write-text-ids", SUBMISSION, "write {w}/run.txt --output {t}/old.txt"),
     ("submission-validate-text-pid", SUBMISSION, "validate {w}/bad/submission-ids.tsv --topics {w}/bad/submission-topics.tsv"),
@@ -416,11 +416,11 @@ CASES = [
     ("train-not-a-model", TRAIN, "--recipe warmup --model {w}/not-a-model --train-data {w}/groups.jsonl --corpus "
                                  "{w}/corpus.jsonl --output {t}/m"),
     ("train-max-length-beyond", TRAIN, "--recipe warmup --model {w}/model --train-data {w}/groups.jsonl --corpus "
-                                       "{w}/corpus.jsonl --output {t}/m --max-length 4096"),
+                                       "{w}/corpus.jsonl --output {t}/m --batch-size 1 --max-length 4096"),
     ("train-device-cuda", TRAIN, "--recipe warmup --model {w}/model --train-data {w}/groups.jsonl --corpus "
                                  "{w}/corpus.jsonl --output {t}/m --device cuda"),
     ("train-output-is-file", TRAIN, "--recipe warmup --model {w}/model --train-data {w}/groups.jsonl --corpus "
-                                    "{w}/corpus.jsonl --output {t}/old.txt"),
+                                    "{w}/corpus.jsonl --output {t}/old.txt --batch-size 1"),
     ("negatives-depth-0", NEGATIVES, "--topics {w}/topics.tsv --qrels {w}/qrels.txt --run {w}/run.txt "
                                      "--output {t}/old.txt --depth 0"),
     ("negatives-skip-neg", NEGATIVES, "--topics {w}/topics.tsv --qrels {w}/qrels.txt --run {w}/run.txt "
@@ -468,4 +468,155 @@ def test_refused_untouched(world, tmp_path, capsys, module, argv):
         pytest.skip("a GPU is here: --device cuda is no mistake")
     tmp = tmp_path / "t"
     write(tmp / "old.txt", "old\n")
-    refused(module, _expand(argv, world, tmp), capsys, world, tmp)
+    line = refused(module, _expand(argv, world, tmp), capsys, world, tmp)
+    if os.environ.get("BAD_INPUT_LOG"):
+        with open(os.environ["BAD_INPUT_LOG"], "a") as f:
+            f.write(line.replace(str(world), "W").replace(str(tmp), "T") + "\n")
+
+
+# ---- faults: an interrupted encode, a corpus changed before the resume, a full disk, publish and fetch -------------
+
+def test_encode_interrupted_then_resumed_on_a_changed_corpus_is_refused(world, tmp_path, capsys, monkeypatch):
+    """Ctrl-C after the first chunk is exit 130 and a resumable directory; a resume over a corpus whose finished
+    chunk changed since is one error line (the plan holds each chunk's digest), the partial vectors untouched."""
+    from pyserini_dr.encode.corpus import CorpusEncoder
+
+    corpus = write(tmp_path / "corpus.jsonl", jsonl(DOCS))
+    out = tmp_path / "out"
+    argv = ["--corpus", corpus, "--encoder", world / "model", "--output", out, "--chunk-size", "2", "--fp32"]
+    saved = CorpusEncoder._save_progress
+
+    def interrupt_after_first_chunk(output_dir, plan, digests):
+        saved(output_dir, plan, digests)
+        if len(digests) == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(CorpusEncoder, "_save_progress", staticmethod(interrupt_after_first_chunk))
+    code, _, err = call(ENCODE, argv, capsys)
+    assert (code, err) == (130, "interrupted\n")
+    assert sorted(os.listdir(out)) == [".progress.json", "embeddings.f32"]
+    monkeypatch.setattr(CorpusEncoder, "_save_progress", staticmethod(saved))
+
+    write(corpus, jsonl([{**DOCS[0], "text": "changed"}] + DOCS[1:]))
+    line = refused(ENCODE, argv, capsys, tmp_path)
+    assert line == (f"error: {corpus} changed since the interrupted run (0 documents on, its chunk 0 differs): "
+                    f"remove {out} and encode again")
+
+    write(corpus, jsonl(DOCS))  # the corpus as it was: the resume finishes
+    code, _, err = call(ENCODE, argv, capsys)
+    assert code == 0, err
+    assert json.loads((out / "meta.json").read_text())["documents"] == len(DOCS)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs; ``fill(room)`` leaves only ``room`` bytes free. Skipped where mounting is not allowed (not
+    root, no mount, a container without CAP_SYS_ADMIN)."""
+    mount = shutil.which("mount")
+    if os.geteuid() != 0 or mount is None:
+        pytest.skip("mounting a small tmpfs needs root and mount(8): the disk-full cases are skipped")
+    disk = tmp_path / "small"
+    disk.mkdir()
+    done = subprocess.run([mount, "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True,
+                          text=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}): the disk-full cases are skipped")
+
+    def fill(room: int = 0) -> None:
+        filler = disk / ".filler"
+        with open(filler, "ab", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+                    f.flush()
+            except OSError:
+                pass
+        with open(filler, "r+b") as f:
+            f.truncate(max(0, filler.stat().st_size - room))
+
+    try:
+        yield disk, fill
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_encode_on_a_full_disk_is_one_line(world, tmp_path, small_disk, capsys):
+    """Vectors are preallocated: a disk without room for them is one line, not SIGBUS from the memmap."""
+    disk, fill = small_disk
+    corpus = write(tmp_path / "corpus.jsonl", jsonl({"_id": f"d{i}", "title": "", "text": WORDS[i % len(WORDS)]}
+                                                    for i in range(400)))  # 400 x 32 x 4 bytes: 51 KB of vectors
+    fill(room=16384)
+    before = snapshot(world, tmp_path / "corpus.jsonl")
+    code, out, err = call(ENCODE, ["--corpus", corpus, "--encoder", world / "model", "--output", disk / "out",
+                                   "--fp32"], capsys)
+    assert "Traceback" not in err + out and code == 2, err
+    assert len(err.splitlines()) == 1 and err.startswith("error: No space left on device"), err
+    assert_unchanged(before, snapshot(world, tmp_path / "corpus.jsonl"))
+    assert not (disk / "out" / "meta.json").exists()
+
+
+@pytest.mark.parametrize("module, argv", [
+    (FUSION, "--runs {w}/run.txt {w}/run.txt --output {d}/old.txt"),
+    (SEARCH_FAISS, "--index {w}/dense --topics {w}/topics.tsv --output {d}/old.txt"),
+    (ENCODE_QUERY, "--topics {w}/topics.tsv --index {w}/dense --output {d}/old.txt.tsv"),
+    (INDEX_FAISS, "--input {w}/dense --output {d}/hnsw --factory HNSW8"),
+    (INDEX_FAISS, "--merge {w}/dense --output {d}/merged"),
+    (PREBUILT, "build x --from-index {w}/dense --output-dir {d}/dist"),
+    (SUBMISSION, "write {w}/bad/submission-dup.tsv --output {d}/old.txt"),
+    (TREC_EVAL, "-m map {w}/qrels.txt {w}/run.txt"),  # nothing to write: a baseline that must pass
+], ids=["fusion", "search.faiss", "encode.query", "index.faiss", "index.faiss-merge", "prebuilt-build",
+        "submission", "trec_eval-reads-only"])
+def test_outputs_on_a_full_disk(world, tmp_path, small_disk, capsys, module, argv):
+    """A full disk while an output is written: one line, the old output (and everything else) untouched."""
+    disk, fill = small_disk
+    write(disk / "old.txt", "old\n")
+    write(disk / "old.txt.tsv", "old\n")
+    fill()
+    argv = [a.format(w=world, d=disk) for a in argv.split()]
+    if module == TREC_EVAL:
+        assert call(module, argv, capsys)[0] == 0
+        return
+    before = snapshot(world, disk)
+    code, out, err = call(module, argv, capsys)
+    assert "Traceback" not in err + out and code == 2, err
+    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
+    after = snapshot(world, disk)
+    assert_unchanged(before, after)
+
+
+def test_publish_to_an_unwritable_registry_leaves_the_served_tarball(world, tmp_path, capsys):
+    """The registry entry is recorded before the new tarball is served: a failure leaves the old pair matching."""
+    dist = tmp_path / "dist"
+    code, _, err = call(PREBUILT, ["build", "x", "--from-index", world / "dense", "--output-dir", dist], capsys)
+    assert code == 0, err
+    www = tmp_path / "www"
+    write(www / "x.tar.gz", "the tarball served before")
+    registry = write(tmp_path / "registry", "a file where the registry directory goes\n")
+    refused(PREBUILT, ["publish", "x", "--from", dist, "--to", www, "--base-url", "http://127.0.0.1:9/p",
+                       "--registry", registry], capsys, tmp_path, world)
+
+
+def test_fetch_refuses_an_archive_whose_files_disagree(world, tmp_path, capsys, monkeypatch, cache_root):
+    """A tarball with the right checksums whose docid and index disagree in number is refused, not cached."""
+    import yaml
+
+    from pyserini_dr.prebuilt.build import checksums, pack
+
+    packed = tmp_path / "packed"
+    shutil.copytree(world / "short-dense", packed)
+    os.remove(packed / "embeddings.f32")
+    tarball = tmp_path / "www" / "short.tar.gz"
+    tarball.parent.mkdir()
+    pack(str(packed), "short", str(tarball))
+    meta = json.loads((packed / "meta.json").read_text())
+    entry = {"type": "dense", "description": "docid and index disagree", "model": meta["encoder"]["model"],
+             "encoder": {k: v for k, v in meta["encoder"].items() if k != "model"}, "corpus": "tiny",
+             "documents": meta["documents"], "dimension": meta["dimension"], "index_type": "Flat",
+             "filename": "short.tar.gz", "urls": [tarball.as_uri()], **checksums(str(tarball))}
+    registry = tmp_path / "registry"
+    write(registry / "short.yaml", yaml.safe_dump({"short": entry}))
+    monkeypatch.setenv("PYSERINI_DR_PREBUILT", str(registry))
+    line = refused(PREBUILT, ["fetch", "short"], capsys, tmp_path, world)
+    assert "docid" in line
+    assert not (cache_root / "indexes").is_dir() or not [n for n in os.listdir(cache_root / "indexes")
+                                                          if not n.startswith(".")]

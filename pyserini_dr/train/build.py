@@ -43,6 +43,8 @@ def build_trainer(data: DataOptions, optim: OptimOptions, options, *, recipe_val
     recipe_class = RECIPES[data.recipe]
     rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = data.device or (f"cuda:{rank}" if torch.cuda.is_available() else "cpu")
+    if os.path.exists(data.output) and not os.path.isdir(data.output):  # found now, not after the training
+        raise InputError(f"{data.output} is a file, not a directory to write the model into")
     corpus = read_passages(resolve_corpus(data.dataset or data.corpus))
     if data.train_data:
         examples = _known(read_examples(data.train_data), corpus, data.train_data)

@@ -8,6 +8,7 @@ BM25 Lucene index (where Java is available), and malformed runs, qrels, topics a
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib
 import json
@@ -184,6 +185,13 @@ def world(tmp_path_factory) -> Path:
     write(bad / "corpus-json.jsonl", jsonl(DOCS[:2]) + '{"_id": "x" "text": "y"}\n')
     write(bad / "corpus-empty.jsonl", "")
     (bad / "corpus-latin1.jsonl").write_bytes(jsonl(DOCS[:2]).encode() + '{"_id": "caf\xe9"}\n'.encode("latin-1"))
+    write(bad / "corpus-spaced-id.jsonl", jsonl(DOCS[:2] + [{"_id": "d 9", "text": "fig"}]))
+    write(bad / "corpus-newline-id.jsonl", jsonl(DOCS[:2] + [{"_id": "d\n9", "text": "fig"}]))
+    write(bad / "corpus-list-text.jsonl", jsonl(DOCS[:2] + [{"_id": "d9", "text": ["fig"]}]))
+    packed = gzip.compress(jsonl([{"_id": f"g{i}", "text": "apple " * 40} for i in range(300)]).encode())
+    (bad / "corpus-truncated.jsonl.gz").write_bytes(packed[: len(packed) // 2])
+    (bad / "corpus-not-gzip.jsonl.gz").write_bytes(jsonl(DOCS).encode())
+    write(bad / "topics-spaced-id.tsv", "q1\tapple\nq 2\tbanana\n")
     write(bad / "topics-notab.tsv", "q1\tapple\nq2 no tab\n")
     write(bad / "topics-dup.tsv", "q1\tapple\nq1\tbanana\n")
     write(bad / "topics-empty.tsv", "")
@@ -231,6 +239,12 @@ CASES = [
     ("encode-corpus-json", ENCODE, "--corpus {w}/bad/corpus-json.jsonl --encoder {w}/model --output {t}/o"),
     ("encode-corpus-empty", ENCODE, "--corpus {w}/bad/corpus-empty.jsonl --encoder {w}/model --output {t}/o"),
     ("encode-corpus-latin1", ENCODE, "--corpus {w}/bad/corpus-latin1.jsonl --encoder {w}/model --output {t}/o"),
+    ("encode-corpus-spaced-id", ENCODE, "--corpus {w}/bad/corpus-spaced-id.jsonl --encoder {w}/model --output {t}/o"),
+    ("encode-corpus-newline-id", ENCODE, "--corpus {w}/bad/corpus-newline-id.jsonl --encoder {w}/model --output {t}/o"),
+    ("encode-corpus-list-text", ENCODE, "--corpus {w}/bad/corpus-list-text.jsonl --encoder {w}/model --output {t}/o"),
+    ("encode-corpus-truncated-gzip", ENCODE,
+     "--corpus {w}/bad/corpus-truncated.jsonl.gz --encoder {w}/model --output {t}/o"),
+    ("encode-corpus-not-gzip", ENCODE, "--corpus {w}/bad/corpus-not-gzip.jsonl.gz --encoder {w}/model --output {t}/o"),
     ("encode-shard-out-of-range", ENCODE,
      "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/o --shard-id 2 --shard-num 2"),
     ("encode-unknown-class", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/o --encoder-class x"),
@@ -261,6 +275,8 @@ CASES = [
     # index.lucene, BM25 and --dense
     ("lucene-output-pyserini-layout", INDEX_LUCENE, "--corpus {w}/corpus.jsonl --index {w}/pyserini"),
     ("lucene-corpus-empty", INDEX_LUCENE, "--corpus {w}/bad/corpus-empty.jsonl --index {t}/l"),
+    ("lucene-corpus-spaced-id", INDEX_LUCENE, "--corpus {w}/bad/corpus-spaced-id.jsonl --index {t}/l"),
+    ("lucene-corpus-truncated-gzip", INDEX_LUCENE, "--corpus {w}/bad/corpus-truncated.jsonl.gz --index {t}/l"),
     ("lucene-threads-0", INDEX_LUCENE, "--corpus {w}/corpus.jsonl --index {t}/l --threads 0"),
     ("lucene-dense-nan", INDEX_LUCENE, "--dense --flat --input {w}/nan-dense --index {t}/l"),
     ("lucene-dense-fewer-docids", INDEX_LUCENE, "--dense --flat --input {w}/short-dense --index {t}/l"),
@@ -299,6 +315,8 @@ CASES = [
      "--index {w}/pyserini --encoder {w}/model-truncated --topics {w}/topics.tsv --output {t}/r"),
     ("search-faiss-bm25-index", SEARCH_FAISS, "--index {lucene} --topics {w}/topics.tsv --output {t}/r"),
     ("search-faiss-topics-dup", SEARCH_FAISS, "--index {w}/dense --topics {w}/bad/topics-dup.tsv --output {t}/old.txt"),
+    ("search-faiss-topics-spaced-id", SEARCH_FAISS,
+     "--index {w}/dense --topics {w}/bad/topics-spaced-id.tsv --output {t}/old.txt"),
     ("search-faiss-output-dir", SEARCH_FAISS, "--index {w}/dense --topics {w}/topics.tsv --output {w}/dense"),
     ("search-faiss-unknown-prebuilt", SEARCH_FAISS, "--index no-such-prebuilt --topics {w}/topics.tsv --output {t}/r"),
     # search.hybrid
@@ -404,6 +422,10 @@ CASES = [
      "build pyserini --from-index {w}/dense --factory HNSW8 --output-dir {w}"),
     ("prebuilt-build-device-cuda", PREBUILT,
      "build x --corpus {w}/corpus.jsonl --encoder {w}/model --output-dir {t}/b --device cuda"),
+    ("prebuilt-build-name-climbs-out", PREBUILT, "build .. --corpus {w}/corpus.jsonl --encoder {w}/model "
+                                                 "--output-dir {t}/b"),
+    ("prebuilt-build-name-with-slash", PREBUILT, "build ../x --from-index {w}/dense --factory HNSW8 "
+                                                 "--output-dir {t}/b"),
     ("prebuilt-publish-no-build", PREBUILT, "publish x --from {t}/none --to {t}/served --base-url http://h/ "
                                             "--registry {t}/reg"),
     # train commands
@@ -443,7 +465,9 @@ CASES = [
                                              "--output {t}/old.txt --depth 0"),
     ("pseudo-labels-nan", PSEUDO_LABELS, "--topics {w}/topics.tsv --teacher-scores {w}/bad/run-nan.txt "
                                          "--output {t}/old.txt"),
-    ("pseudo-queries-min-words-neg", PSEUDO_QUERIES, "--corpus {w}/corpus.jsonl --output {t}/old.txt --min-words -1"),
+    ("pseudo-queries-min-words-0", PSEUDO_QUERIES, "--corpus {w}/corpus.jsonl --output {t}/old.txt --min-words 0"),
+    ("pseudo-queries-truncated-gzip", PSEUDO_QUERIES,
+     "--corpus {w}/bad/corpus-truncated.jsonl.gz --output {t}/old.txt"),
     ("pseudo-queries-corpus-dup", PSEUDO_QUERIES, "--corpus {w}/bad/corpus-dup.jsonl --output {t}/old.txt"),
     ("hybrid-teacher-depth-0", HYBRID_TEACHER, "--index {w}/dense --sparse-index {lucene} --alpha 0.1 "
                                                "--train-data {w}/groups.jsonl --output {t}/old.txt --depth 0"),

@@ -25,8 +25,6 @@ def main(argv=None) -> int:
     repeats = args.repeats or [1] * len(args.inputs)
     if len(repeats) != len(args.inputs):
         raise InputError(f"{len(repeats)} --repeats for {len(args.inputs)} --inputs")
-    if any(r < 1 for r in repeats):
-        raise InputError(f"--repeats must be 1 or more, got {repeats}")
     mixed = repeat_examples([read_examples(path) for path in args.inputs], repeats)
     write_examples(mixed, args.output)
     print(f"wrote {len(mixed):,} training queries -> {args.output}", file=sys.stderr)

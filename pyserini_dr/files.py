@@ -44,6 +44,20 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
         yield f
 
 
+def refuse_foreign_directory(directory: str, ours: tuple[str, ...] = (), flag: str = "--output") -> None:
+    """Refuse to write into ``directory`` unless it is new, empty, or holds one of ``ours`` (the entries by which
+    an earlier run of the same command marks it as its own): a command never writes into, or replaces, a
+    directory it did not create (an index, a model, a user's folder)."""
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise InputError(f"{directory} is a file, not a directory to write")
+    if not os.path.isdir(directory) or not os.listdir(directory):
+        return
+    if any(os.path.lexists(os.path.join(directory, name)) for name in ours):
+        return
+    raise InputError(f"{directory} exists and is not empty (not written by this command): remove it or pick "
+                     f"another {flag}")
+
+
 @contextlib.contextmanager
 def atomic_directory(final: str) -> Iterator[str]:
     """A fresh ``final + '.saving'`` folder to write into, put at ``final`` (``replace_directory``) once the block

@@ -247,6 +247,7 @@ CASES = [
     ("encode-corpus-not-gzip", ENCODE, "--corpus {w}/bad/corpus-not-gzip.jsonl.gz --encoder {w}/model --output {t}/o"),
     ("encode-shard-out-of-range", ENCODE,
      "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/o --shard-id 2 --shard-num 2"),
+    ("encode-hub-name-offline", ENCODE, "--corpus {w}/corpus.jsonl --encoder no-such-org/no-such-model --output {t}/o"),
     ("encode-unknown-class", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/o --encoder-class x"),
     # encode.query
     ("encode-query-batch-0", ENCODE_QUERY, "--topics {w}/topics.tsv --index {w}/dense --output {t}/q.tsv --batch-size 0"),
@@ -299,6 +300,8 @@ CASES = [
     # search.faiss
     ("search-faiss-dimension-no-meta", SEARCH_FAISS,
      "--index {w}/pyserini --encoder {w}/model16 --topics {w}/topics.tsv --output {t}/old.txt"),
+    ("search-faiss-dimension-no-meta-torch", SEARCH_FAISS,
+     "--index {w}/pyserini --backend torch --encoder {w}/model16 --topics {w}/topics.tsv --output {t}/old.txt"),
     ("search-faiss-no-encoder-no-meta", SEARCH_FAISS, "--index {w}/pyserini --topics {w}/topics.tsv --output {t}/r"),
     ("search-faiss-nan-index", SEARCH_FAISS, "--index {w}/nan-dense --topics {w}/topics.tsv --output {t}/old.txt"),
     ("search-faiss-nan-index-torch", SEARCH_FAISS,
@@ -443,6 +446,10 @@ CASES = [
                                  "{w}/corpus.jsonl --output {t}/m --device cuda"),
     ("train-output-is-file", TRAIN, "--recipe warmup --model {w}/model --train-data {w}/groups.jsonl --corpus "
                                     "{w}/corpus.jsonl --output {t}/old.txt --batch-size 1"),
+    ("train-output-is-an-index", TRAIN, "--recipe warmup --model {w}/model --train-data {w}/groups.jsonl --corpus "
+                                        "{w}/corpus.jsonl --output {w}/dense --batch-size 1"),
+    ("train-hub-name-offline", TRAIN, "--recipe warmup --model no-such-org/no-such-model --train-data "
+                                      "{w}/groups.jsonl --corpus {w}/corpus.jsonl --output {t}/m --batch-size 1"),
     ("negatives-depth-0", NEGATIVES, "--topics {w}/topics.tsv --qrels {w}/qrels.txt --run {w}/run.txt "
                                      "--output {t}/old.txt --depth 0"),
     ("negatives-skip-neg", NEGATIVES, "--topics {w}/topics.tsv --qrels {w}/qrels.txt --run {w}/run.txt "
@@ -458,6 +465,8 @@ CASES = [
     ("mix-bad-groups", MIX, "--inputs {w}/groups.jsonl {w}/bad/groups-bad.jsonl --output {t}/old.txt"),
     ("soup-weights-nan", SOUP, "--models {w}/model {w}/model --weights nan nan --output {t}/s"),
     ("soup-not-a-model", SOUP, "--models {w}/model {w}/not-a-model --output {t}/s"),
+    ("soup-output-is-an-index", SOUP, "--models {w}/model {w}/model16 --output {w}/dense"),
+    ("soup-output-is-a-model", SOUP, "--models {w}/model {w}/model --output {w}/model16"),
     ("soup-output-is-file", SOUP, "--models {w}/model {w}/model --output {t}/old.txt"),
     ("pseudo-labels-positives-neg", PSEUDO_LABELS, "--topics {w}/topics.tsv --teacher-scores {w}/run.txt "
                                                    "--output {t}/old.txt --positives -1"),

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from ..files import atomic_path, atomic_write
+from ..files import atomic_path, atomic_write, refuse_foreign_directory
 from ..errors import InputError
 
 META_FILE = "meta.json"
@@ -54,9 +54,7 @@ def refuse_foreign_output(directory: str, *, resumable: str | None = None) -> No
     if ours:
         raise InputError(f"{directory} holds {' and '.join(ours)} but no {META_FILE} (Pyserini's layout, or an "
                          "interrupted build): remove it or pick another --output")
-    if os.path.isdir(directory) and os.listdir(directory):
-        raise InputError(f"{directory} exists and is not empty (not written by this command): remove it or pick "
-                         "another --output")
+    refuse_foreign_directory(directory)  # a Lucene index, a model, anything else
 
 
 def refuse_non_finite(block: np.ndarray, docids: list[str], start: int, where: str) -> None:

@@ -28,8 +28,12 @@ class DenseSearcher:
             if index.meta.get("index_type", "Flat") != "Flat":
                 raise InputError(f"the torch backend searches flat indexes exactly; {index.directory} is "
                                  f"{index.meta['index_type']}: use --backend faiss")
+            vectors = index.vectors()
+            if vectors.shape[1] != encoder.dimension:  # an index without meta.json: torch would fail in a matmul
+                raise InputError(f"encoder dimension {encoder.dimension} does not match the {vectors.shape[1]} of "
+                                 f"{index.directory}'s vectors")
             # on a CPU (no faiss there, say) the torch backend computes in float32
-            self.backend = TorchBackend(index.vectors(), device=device,
+            self.backend = TorchBackend(vectors, device=device,
                                         dtype=dtype if device.startswith("cuda") else "float32", fp8_select=fp8_select)
         else:
             if fp8_select:

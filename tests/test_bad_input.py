@@ -174,6 +174,7 @@ def world(tmp_path_factory) -> Path:
     write(bad / "run-nan.txt", "q1 Q0 d0 1 nan t\nq1 Q0 d1 2 2.0 t\n")
     write(bad / "run-5col.txt", "q1 Q0 d0 1 3.0 t\nq1 Q0 d1 2 2.0\n")
     write(bad / "run-empty.txt", "")
+    write(bad / "run-msmarco-rank0.tsv", "q1\td0\t0\n")
     write(bad / "run-unknown-doc.txt", "q1 Q0 nosuchdoc 1 3.0 t\n")
     write(bad / "run-q3.txt", "q1 Q0 d0 1 3.0 t\nq3 Q0 d5 1 3.0 t\n")
     write(bad / "qrels-nograde.txt", "q1 0 d0 1\nq2 0 d2\n")
@@ -245,6 +246,7 @@ CASES = [
     ("encode-corpus-truncated-gzip", ENCODE,
      "--corpus {w}/bad/corpus-truncated.jsonl.gz --encoder {w}/model --output {t}/o"),
     ("encode-corpus-not-gzip", ENCODE, "--corpus {w}/bad/corpus-not-gzip.jsonl.gz --encoder {w}/model --output {t}/o"),
+    ("encode-shard-num-0", ENCODE, "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/o --shard-num 0"),
     ("encode-shard-out-of-range", ENCODE,
      "--corpus {w}/corpus.jsonl --encoder {w}/model --output {t}/o --shard-id 2 --shard-num 2"),
     ("encode-hub-name-offline", ENCODE, "--corpus {w}/corpus.jsonl --encoder no-such-org/no-such-model --output {t}/o"),
@@ -256,6 +258,7 @@ CASES = [
     ("encode-query-bad-topics", ENCODE_QUERY, "--topics {w}/bad/topics-notab.tsv --index {w}/dense --output {t}/q.tsv"),
     ("encode-query-max-length", ENCODE_QUERY,
      "--topics {w}/topics.tsv --index {w}/dense --output {t}/q.tsv --query-max-length 4096"),
+    ("encode-query-no-encoder-no-meta", ENCODE_QUERY, "--topics {w}/topics.tsv --index {w}/pyserini --output {t}/q.tsv"),
     ("encode-query-old-output", ENCODE_QUERY, "--topics {w}/bad/topics-dup.tsv --index {w}/dense --output {t}/old.txt"),
     # index.faiss and --merge
     ("faiss-output-pyserini-layout", INDEX_FAISS, "--input {w}/dense --output {w}/pyserini --factory HNSW8"),
@@ -292,6 +295,7 @@ CASES = [
     ("search-lucene-dense-index", SEARCH_LUCENE, "--index {w}/dense --topics {w}/topics.tsv --output {t}/old.txt"),
     ("search-lucene-hits-0", SEARCH_LUCENE, "--index {lucene} --topics {w}/topics.tsv --output {t}/r --hits 0"),
     ("search-lucene-k1-nan", SEARCH_LUCENE, "--index {lucene} --topics {w}/topics.tsv --output {t}/r --k1 nan"),
+    ("search-lucene-b-above-1", SEARCH_LUCENE, "--index {lucene} --topics {w}/topics.tsv --output {t}/r --b 1.5"),
     ("search-lucene-bm25-as-dense", SEARCH_LUCENE,
      "--index {lucene} --dense --topics {w}/topics.tsv --output {t}/old.txt"),
     ("search-lucene-topics-empty", SEARCH_LUCENE, "--index {lucene} --topics {w}/bad/topics-empty.tsv --output {t}/r"),
@@ -320,6 +324,8 @@ CASES = [
     ("search-faiss-topics-dup", SEARCH_FAISS, "--index {w}/dense --topics {w}/bad/topics-dup.tsv --output {t}/old.txt"),
     ("search-faiss-topics-spaced-id", SEARCH_FAISS,
      "--index {w}/dense --topics {w}/bad/topics-spaced-id.tsv --output {t}/old.txt"),
+    ("search-faiss-prebuilt-without-download", SEARCH_FAISS,
+     "--index beir-v1.0.0-scifact.all-minilm-l6-v2 --topics {w}/topics.tsv --output {t}/old.txt"),
     ("search-faiss-output-dir", SEARCH_FAISS, "--index {w}/dense --topics {w}/topics.tsv --output {w}/dense"),
     ("search-faiss-unknown-prebuilt", SEARCH_FAISS, "--index no-such-prebuilt --topics {w}/topics.tsv --output {t}/r"),
     # search.hybrid
@@ -362,6 +368,7 @@ CASES = [
     ("fusion-hits-0", FUSION, "--runs {w}/run.txt {w}/run.txt --k 0 --output {t}/r"),
     ("fusion-rrf-k-neg", FUSION, "--runs {w}/run.txt {w}/run.txt --rrf.k -1 --output {t}/r"),
     ("fusion-empty-run", FUSION, "--runs {w}/run.txt {w}/bad/run-empty.txt --output {t}/old.txt"),
+    ("fusion-msmarco-rank-0", FUSION, "--runs {w}/run.txt {w}/bad/run-msmarco-rank0.tsv --output {t}/old.txt"),
     ("fusion-missing-run", FUSION, "--runs {w}/run.txt {t}/none.txt --output {t}/old.txt"),
     ("fusion-output-in-file", FUSION, "--runs {w}/run.txt {w}/run.txt --output {w}/corpus.jsonl/r"),
     # eval.trec_eval
@@ -416,6 +423,7 @@ CASES = [
                                    "--corpus {w}/corpus.jsonl --output {t}/old.txt --device cuda"),
     # prebuilt
     ("prebuilt-fetch-unknown", PREBUILT, "fetch no-such-index"),
+    ("prebuilt-fetch-without-download", PREBUILT, "fetch beir-v1.0.0-scifact.all-minilm-l6-v2"),
     ("prebuilt-build-into-pyserini-layout", PREBUILT,
      "build pyserini --corpus {w}/corpus.jsonl --encoder {w}/model --output-dir {w}"),
     ("prebuilt-build-from-fewer-docids", PREBUILT, "build x --from-index {w}/short-dense --output-dir {t}/b"),
@@ -482,6 +490,10 @@ CASES = [
                                                "--train-data {w}/groups.jsonl --output {t}/old.txt --depth 0"),
     ("hybrid-teacher-alpha-nan", HYBRID_TEACHER, "--index {w}/dense --sparse-index {lucene} --alpha nan "
                                                  "--train-data {w}/groups.jsonl --output {t}/old.txt"),
+    ("hybrid-teacher-nan-index", HYBRID_TEACHER, "--index {w}/nan-dense --sparse-index {lucene} --alpha 0.1 "
+                                                 "--train-data {w}/groups.jsonl --output {t}/old.txt"),
+    ("hybrid-teacher-dense-as-sparse", HYBRID_TEACHER, "--index {w}/dense --sparse-index {w}/dense --alpha 0.1 "
+                                                       "--train-data {w}/groups.jsonl --output {t}/old.txt"),
     ("hybrid-teacher-batch-0", HYBRID_TEACHER, "--index {w}/dense --sparse-index {lucene} --alpha 0.1 "
                                                "--train-data {w}/groups.jsonl --output {t}/old.txt --batch-size 0"),
 ]

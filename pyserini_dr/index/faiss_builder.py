@@ -12,7 +12,7 @@ from ..files import atomic_write, staged_directory
 from ..progress import progress
 from ..errors import InputError
 from .dense import (DOCID_FILE, EMBEDDINGS_FILE, FAISS_FILE, META_FILE, DenseIndex, refuse_foreign_output,
-                    refuse_non_finite, write_dense_index, write_faiss_index)
+                    write_dense_index, write_faiss_index)
 
 
 def build_index(source_dir: str, output_dir: str, factory: str, *, train_size: int = 200_000,

@@ -12,11 +12,11 @@ import torch
 
 from ..data.corpus import flat_text
 from .settings import EncoderSettings
-from .families import check_lengths, reading_checkpoint, resolve_settings
+from .families import TOWER_DIRS, check_lengths, reading_checkpoint, resolve_settings
 from .forward import eager_vectors
 from .tokenize import passage_tokenizer
 
-TOWERS = ("query_encoder", "passage_encoder")  # sub-folders of a checkpoint with separate towers (PAIR, DPR-style)
+TOWERS = TOWER_DIRS  # sub-folders of a checkpoint with separate towers (PAIR, DPR-style)
 
 
 def drhard_text(text: str, specials: Sequence[str] = ()) -> str:

@@ -90,6 +90,21 @@ fraction = _real(0, 1)              # --b, --dev-fraction, --warmup-ratio
 positive_real = _real(above=0)      # --temperature: a divisor
 
 
+def output_file(text: str) -> str:
+    """A file to write: checked when parsed (not a directory, not under a file), so a search or an encoding is not
+    run only to find at the end that its output cannot be written. The write itself stays atomic (files.py)."""
+    import os
+
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a directory, not a file to write")
+    parent = os.path.dirname(os.path.abspath(text))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {parent} is not a directory")
+    return text
+
+
 def device(text: str) -> str:
     """A torch device this machine has: ``cpu``, ``cuda``, ``cuda:N``, ``mps``; checked when parsed, so a missing
     GPU is one line before any model loads (torch asserts deep inside ``.to()`` otherwise)."""

@@ -115,7 +115,7 @@ def pyserini_topic_order(run: Run) -> Run:
 
 
 def main(argv=None) -> int:
-    from .cli import ArgumentParser, finite, non_negative, positive
+    from .cli import ArgumentParser, finite, non_negative, output_file, positive
 
     parser = ArgumentParser(prog="python -m pyserini_dr.fusion", description="Fuse run files (pyserini.fusion's "
                             "flags and results).")
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     parser.add_argument("--depth", type=positive, default=1000, help="hits read from each run")
     parser.add_argument("--k", "--hits", dest="hits", type=positive, default=1000, help="hits written per query")
     parser.add_argument("--resort", action="store_true", help="rank each run's lines by score before fusing")
-    parser.add_argument("--output", required=True)
+    parser.add_argument("--output", type=output_file, required=True)
     parser.add_argument("--output-format", choices=["trec", "msmarco"], default="trec")
     parser.add_argument("--runtag", "--run-tag", dest="run_tag", default=None)
     args = parser.parse_args(argv)

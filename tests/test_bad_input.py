@@ -574,7 +574,7 @@ EXPECTED = {
     "search-lucene-bm25-as-dense": "error: {w}/lucene is a Lucene index without dense vectors (a BM25 index?): sea",
     "search-lucene-topics-empty": "error: {w}/bad/topics-empty.tsv: no topics",
     "search-lucene-topics-dup": "error: {w}/bad/topics-dup.tsv:2: duplicate query id 'q1'",
-    "search-lucene-output-dir": "error: {w}/dense is a directory, not a file to write",
+    "search-lucene-output-dir": "error: argument --output: {w}/dense is a directory, not a file to write",
     "search-faiss-dimension-no-meta":
         "error: encoder dimension 16 does not match the 32 of {w}/pyserini's faiss inde",
     "search-faiss-dimension-no-meta-torch":
@@ -594,7 +594,7 @@ EXPECTED = {
     "search-faiss-topics-spaced-id": "error: {w}/bad/topics-spaced-id.tsv:2: query id 'q 2' holds whitespace (run fi",
     "search-faiss-prebuilt-without-download":
         "error: prebuilt index beir-v1.0.0-scifact.all-minilm-l6-v2 has no download yet",
-    "search-faiss-output-dir": "error: {w}/dense is a directory, not a file to write",
+    "search-faiss-output-dir": "error: argument --output: {w}/dense is a directory, not a file to write",
     "search-faiss-unknown-prebuilt": "error: no such index directory or prebuilt index: 'no-such-prebuilt' (python -",
     "hybrid-alpha-nan": "error: argument --alpha: expected a finite number, got 'nan'",
     "hybrid-rrf-k-neg": "error: argument --rrf-k: must be 0 or more, got -1",
@@ -604,7 +604,7 @@ EXPECTED = {
     "hybrid-section-twice": "error: section 'dense' given twice",
     "hybrid-missing-section": "error: missing section(s): sparse (usage: dense ... sparse ... fusion ... run ",
     "hybrid-nan-index": "error: searching {w}/nan-dense gave non-finite scores (nan or inf): its vector",
-    "tune-plot-unwritable": "error: cannot write {w}/corpus.jsonl/p.png: {w}/corpus.jsonl is not a director",
+    "tune-plot-unwritable": "error: argument --plot: cannot write {w}/corpus.jsonl/p.png: {w}/corpus.jsonl is n",
     "tune-overlapping-topics": "error: the tuning and test topics share 2 queries: never tune on the test spli",
     "tune-no-qrels": "error: {w}/topics.tsv is a topics file: give its judgements with --tune-qrels",
     "tune-two-metrics": "error: unsupported measure 'map,ndcg_cut.10' (ndcg_cut.K, recall.K, P.K, map, ",
@@ -618,7 +618,8 @@ EXPECTED = {
     "fusion-empty-run": "error: {w}/bad/run-empty.txt: empty run",
     "fusion-msmarco-rank-0": "error: {w}/bad/run-msmarco-rank0.tsv:1: bad rank in 'q1\\td0\\t0'",
     "fusion-missing-run": "error: no such file: {t}/none.txt",
-    "fusion-output-in-file": "error: cannot write {w}/corpus.jsonl/r: {w}/corpus.jsonl is not a directory",
+    "fusion-output-in-file":
+        "error: argument --output: cannot write {w}/corpus.jsonl/r: {w}/corpus.jsonl is not a directory",
     "trec-eval-duplicate-docids": "error: {w}/bad/run-dup.txt:2: document d0 is ranked twice for query q1 (trec_e",
     "trec-eval-nan-score": "error: {w}/bad/run-nan.txt:1: score is not a number (nan)",
     "trec-eval-qrels-no-grade": "error: {w}/bad/qrels-nograde.txt:2: expected 4 columns like the first line, fo",

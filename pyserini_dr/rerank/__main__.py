@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from ..cli import ArgumentParser, device, positive, run_main
+from ..cli import ArgumentParser, device, output_file, positive, run_main
 from ..progress import progress
 from ..data.registry import resolve_corpus
 from ..errors import InputError
@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--corpus")
     source.add_argument("--dataset")
-    p.add_argument("--output", required=True)
+    p.add_argument("--output", type=output_file, required=True)
     p.add_argument("--batch-size", type=positive, default=256)
     p.add_argument("--max-length", type=positive, default=None)
     p.add_argument("--device", type=device, default=None)

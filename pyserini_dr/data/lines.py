@@ -13,6 +13,8 @@ from ..errors import InputError, where
 def numbered_lines(path, blank: bool = False) -> Iterator[tuple[int, str]]:
     """(line number, line without its newline) for each non-blank line, or each line with ``blank``."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise InputError(f"{path} is a directory, not a file to read")
     if not os.path.isfile(path):
         raise InputError(f"no such file: {path}")
     opener = gzip.open if path.endswith(".gz") else open

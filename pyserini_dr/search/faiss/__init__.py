@@ -28,6 +28,9 @@ class DenseSearcher:
             if index.meta.get("index_type", "Flat") != "Flat":
                 raise InputError(f"the torch backend searches flat indexes exactly; {index.directory} is "
                                  f"{index.meta['index_type']}: use --backend faiss")
+            if ef_search or nprobe:  # it would search exactly and ignore them without a word
+                raise InputError("--ef-search and --nprobe tune faiss HNSW and IVF indexes: the torch backend "
+                                 "searches exactly (use --backend faiss)")
             vectors = index.vectors()
             if vectors.shape[1] != encoder.dimension:  # an index without meta.json: torch would fail in a matmul
                 raise InputError(f"encoder dimension {encoder.dimension} does not match the {vectors.shape[1]} of "

@@ -48,6 +48,31 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message):
         raise InputError(message)
 
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        self._refuse_output_over_input(namespace)
+        return namespace, extras
+
+    def _refuse_output_over_input(self, namespace) -> None:
+        """An output file (``type=output_file``) that is one of the command's own inputs, or another of its
+        outputs, would replace it: refused before anything runs."""
+        import os
+
+        def name(action):
+            return action.option_strings[0] if action.option_strings else action.dest
+
+        outputs = [(a, getattr(namespace, a.dest, None)) for a in self._actions if a.type is output_file]
+        outputs = [(a, v) for a, v in outputs if isinstance(v, str) and os.path.isfile(v)]
+        for action in self._actions:
+            values = getattr(namespace, action.dest, None)
+            for value in values if isinstance(values, list) else [values]:
+                if not isinstance(value, str) or not os.path.isfile(value):
+                    continue
+                for output, path in outputs:
+                    if output is not action and os.path.samefile(value, path):
+                        raise InputError(f"{name(output)} {path} is also {name(action)} {value}: it would be "
+                                         "replaced; write to another file")
+
 
 def _count(minimum: int):
     def parse(text: str) -> int:

@@ -330,6 +330,8 @@ CASES = [
      "--index beir-v1.0.0-scifact.all-minilm-l6-v2 --topics {w}/topics.tsv --output {t}/old.txt"),
     ("search-faiss-torch-nprobe", SEARCH_FAISS,
      "--index {w}/dense --backend torch --nprobe 4 --topics {w}/topics.tsv --output {t}/r"),
+    ("search-faiss-output-is-topics", SEARCH_FAISS,
+     "--index {w}/dense --topics {w}/topics.tsv --output {w}/topics.tsv"),
     ("search-faiss-output-dir", SEARCH_FAISS, "--index {w}/dense --topics {w}/topics.tsv --output {w}/dense"),
     ("search-faiss-unknown-prebuilt", SEARCH_FAISS, "--index no-such-prebuilt --topics {w}/topics.tsv --output {t}/r"),
     # search.hybrid
@@ -352,6 +354,9 @@ CASES = [
     ("tune-plot-unwritable", TUNE,
      "dense --index {w}/dense sparse --index {lucene} tune --tune-topics {w}/topics.tsv --tune-qrels {w}/qrels.txt "
      "--test-topics {w}/topics3.tsv --test-qrels {w}/qrels.txt --output {t}/old.txt --plot {w}/corpus.jsonl/p.png"),
+    ("tune-plot-is-output", TUNE,
+     "dense --index {w}/dense sparse --index {lucene} tune --tune-topics {w}/topics.tsv --tune-qrels {w}/qrels.txt "
+     "--test-topics {w}/topics3.tsv --test-qrels {w}/qrels.txt --output {t}/old.txt --plot {t}/old.txt"),
     ("tune-overlapping-topics", TUNE,
      "dense --index {w}/dense sparse --index {lucene} tune --tune-topics {w}/topics.tsv --tune-qrels {w}/qrels.txt "
      "--test-topics {w}/topics.tsv --test-qrels {w}/qrels.txt --output {t}/old.txt"),
@@ -373,6 +378,7 @@ CASES = [
     ("fusion-rrf-k-neg", FUSION, "--runs {w}/run.txt {w}/run.txt --rrf.k -1 --output {t}/r"),
     ("fusion-empty-run", FUSION, "--runs {w}/run.txt {w}/bad/run-empty.txt --output {t}/old.txt"),
     ("fusion-msmarco-rank-0", FUSION, "--runs {w}/run.txt {w}/bad/run-msmarco-rank0.tsv --output {t}/old.txt"),
+    ("fusion-output-is-a-run", FUSION, "--runs {w}/run.txt {w}/bad/run-dup.txt --output {w}/run.txt"),
     ("fusion-missing-run", FUSION, "--runs {w}/run.txt {t}/none.txt --output {t}/old.txt"),
     ("fusion-output-in-file", FUSION, "--runs {w}/run.txt {w}/run.txt --output {w}/corpus.jsonl/r"),
     # eval.trec_eval
@@ -411,6 +417,8 @@ CASES = [
     ("reproduce-missing-matrix", REPRODUCE, "{t}/none.yaml --work {t}/work"),
     ("reproduce-malformed-matrix", REPRODUCE, "{w}/bad/matrix.yaml --work {t}/work --output-md {t}/old.txt"),
     # rerank
+    ("rerank-output-is-the-run", RERANK, "--model {w}/model --run {w}/run.txt --topics {w}/topics.tsv "
+                                         "--corpus {w}/corpus.jsonl --output {w}/run.txt"),
     ("rerank-batch-0", RERANK, "--model {w}/model --run {w}/run.txt --topics {w}/topics.tsv --corpus {w}/corpus.jsonl "
                                "--output {t}/old.txt --batch-size 0"),
     ("rerank-hits-0", RERANK, "--model {w}/model --run {w}/run.txt --topics {w}/topics.tsv --corpus {w}/corpus.jsonl "
@@ -599,6 +607,7 @@ EXPECTED = {
     "search-faiss-prebuilt-without-download":
         "error: prebuilt index beir-v1.0.0-scifact.all-minilm-l6-v2 has no download yet",
     "search-faiss-torch-nprobe": "error: --ef-search and --nprobe tune faiss HNSW and IVF indexes: the torch",
+    "search-faiss-output-is-topics": "error: --output {w}/topics.tsv is also --topics {w}/topics.tsv: it would be rep",
     "search-faiss-output-dir": "error: argument --output: {w}/dense is a directory, not a file to write",
     "search-faiss-unknown-prebuilt": "error: no such index directory or prebuilt index: 'no-such-prebuilt' (python -",
     "hybrid-alpha-nan": "error: argument --alpha: expected a finite number, got 'nan'",
@@ -610,6 +619,7 @@ EXPECTED = {
     "hybrid-missing-section": "error: missing section(s): sparse (usage: dense ... sparse ... fusion ... run ",
     "hybrid-nan-index": "error: searching {w}/nan-dense gave non-finite scores (nan or inf): its vector",
     "tune-plot-unwritable": "error: argument --plot: cannot write {w}/corpus.jsonl/p.png: {w}/corpus.jsonl is n",
+    "tune-plot-is-output": "error: --output {t}/old.txt is also --plot {t}/old.txt: it would be replaced",
     "tune-overlapping-topics": "error: the tuning and test topics share 2 queries: never tune on the test spli",
     "tune-no-qrels": "error: {w}/topics.tsv is a topics file: give its judgements with --tune-qrels",
     "tune-two-metrics": "error: unsupported measure 'map,ndcg_cut.10' (ndcg_cut.K, recall.K, P.K, map, ",
@@ -622,6 +632,7 @@ EXPECTED = {
     "fusion-rrf-k-neg": "error: argument --rrf.k/--rrf-k: must be 0 or more, got -1",
     "fusion-empty-run": "error: {w}/bad/run-empty.txt: empty run",
     "fusion-msmarco-rank-0": "error: {w}/bad/run-msmarco-rank0.tsv:1: bad rank in 'q1\\td0\\t0'",
+    "fusion-output-is-a-run": "error: --output {w}/run.txt is also --runs {w}/run.txt: it would be replaced",
     "fusion-missing-run": "error: no such file: {t}/none.txt",
     "fusion-output-in-file":
         "error: argument --output: cannot write {w}/corpus.jsonl/r: {w}/corpus.jsonl is not a directory",
@@ -653,6 +664,7 @@ EXPECTED = {
     "submission-validate-max-hits-0": "error: argument --max-hits: must be 1 or more, got 0",
     "reproduce-missing-matrix": "error: no such matrix file: {t}/none.yaml",
     "reproduce-malformed-matrix": "error: {w}/bad/matrix.yaml: not valid YAML (",
+    "rerank-output-is-the-run": "error: --output {w}/run.txt is also --run {w}/run.txt: it would be replaced",
     "rerank-batch-0": "error: argument --batch-size: must be 1 or more, got 0",
     "rerank-hits-0": "error: argument --hits: must be 1 or more, got 0",
     "rerank-max-length-0": "error: argument --max-length: must be 1 or more, got 0",

@@ -272,6 +272,8 @@ CASES = [
     ("faiss-nan-vectors", INDEX_FAISS, "--input {w}/nan-dense --output {t}/h --factory HNSW8"),
     ("faiss-merge-nan-vectors", INDEX_FAISS, "--merge {w}/nan-dense --output {t}/m"),
     ("faiss-bad-factory", INDEX_FAISS, "--input {w}/dense --output {t}/h --factory Bogus99"),
+    ("faiss-ivf-too-few-vectors", INDEX_FAISS, "--input {w}/dense --output {t}/h --factory IVF16,Flat"),
+    ("faiss-pq-not-dividing", INDEX_FAISS, "--input {w}/dense --output {t}/h --factory PQ7"),
     ("faiss-train-size-0", INDEX_FAISS, "--input {w}/dense --output {t}/h --factory HNSW8 --train-size 0"),
     ("faiss-ef-construction-0", INDEX_FAISS, "--input {w}/dense --output {t}/h --factory HNSW8 --ef-construction 0"),
     ("faiss-no-input", INDEX_FAISS, "--input {t}/none --output {t}/h --factory HNSW8"),
@@ -447,6 +449,8 @@ CASES = [
     ("prebuilt-build-from-nothing", PREBUILT, "build x --from-index {t}/none --output-dir {t}/b"),
     ("prebuilt-build-hnsw-into-pyserini", PREBUILT,
      "build pyserini --from-index {w}/dense --factory HNSW8 --output-dir {w}"),
+    ("prebuilt-build-bad-factory", PREBUILT,
+     "build x --corpus {w}/corpus.jsonl --encoder {w}/model --factory Bogus99 --output-dir {t}/b"),
     ("prebuilt-build-device-cuda", PREBUILT,
      "build x --corpus {w}/corpus.jsonl --encoder {w}/model --output-dir {t}/b --device cuda"),
     ("prebuilt-build-name-climbs-out", PREBUILT, "build .. --corpus {w}/corpus.jsonl --encoder {w}/model "
@@ -562,6 +566,8 @@ EXPECTED = {
     "faiss-nan-vectors": "error: {w}/nan-dense: 8 vectors hold nan or inf (first: document d0)",
     "faiss-merge-nan-vectors": "error: {w}/nan-dense: 8 vectors hold nan or inf (first: document d0)",
     "faiss-bad-factory": "error: faiss cannot build 'Bogus99': ",
+    "faiss-ivf-too-few-vectors": "error: faiss cannot train 'IVF16,Flat' on 8 vectors: ",
+    "faiss-pq-not-dividing": "error: faiss cannot build 'PQ7': ",
     "faiss-train-size-0": "error: argument --train-size: must be 1 or more, got 0",
     "faiss-ef-construction-0": "error: argument --ef-construction: must be 1 or more, got 0",
     "faiss-no-input": "error: no such dense index directory: {t}/none",
@@ -684,6 +690,7 @@ EXPECTED = {
     "prebuilt-build-from-nothing": "error: no such dense index directory: {t}/none",
     "prebuilt-build-hnsw-into-pyserini":
         "error: {w}/pyserini holds index and docid but no meta.json (Pyserini's layout,",
+    "prebuilt-build-bad-factory": "error: faiss cannot build 'Bogus99': ",
     "prebuilt-build-device-cuda": "error: argument --device: cuda: no GPU is visible to torch here (use cpu)",
     "prebuilt-build-name-climbs-out":
         "error: '..' is not an index name (a non-empty string without '/', whitespace o",

@@ -11,19 +11,29 @@ import numpy as np
 from ..files import atomic_write, staged_directory
 from ..progress import progress
 from ..errors import InputError
-from .dense import (DOCID_FILE, EMBEDDINGS_FILE, FAISS_FILE, META_FILE, DenseIndex, refuse_foreign_output,
-                    write_dense_index, write_faiss_index)
+from .dense import (DOCID_FILE, EMBEDDINGS_FILE, FAISS_FILE, META_FILE, DenseIndex, have_faiss,
+                    refuse_foreign_output, write_dense_index, write_faiss_index)
+
+
+def new_index(factory: str, dim: int):
+    """An empty faiss index of the index-factory string ``factory`` for ``dim`` dimensions (inner product); one
+    error line where faiss cannot parse or build it. Also the check a build runs before it encodes anything."""
+    try:
+        import faiss
+    except ImportError:
+        raise InputError("faiss is not installed: pip install faiss-cpu") from None
+    try:
+        return faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as e:
+        raise InputError(f"faiss cannot build {factory!r}: {str(e).strip().splitlines()[-1]}") from None
 
 
 def build_index(source_dir: str, output_dir: str, factory: str, *, train_size: int = 200_000,
                 ef_construction: int | None = None, seed: int = 0) -> dict:
     """Write ``output_dir`` with the faiss index ``factory`` (e.g. ``HNSW32``, ``IVF1024,PQ64``, ``OPQ64,IVF1024,PQ64``)
     over the vectors of ``source_dir``, inner product; docid and meta are carried over."""
-    try:
-        import faiss
-    except ImportError:
-        raise InputError("faiss is not installed: pip install faiss-cpu") from None
-
+    if not have_faiss():
+        raise InputError("faiss is not installed: pip install faiss-cpu")
     src = DenseIndex(source_dir)
     if os.path.abspath(source_dir) == os.path.abspath(output_dir):
         raise InputError("--output must differ from --input")
@@ -31,10 +41,7 @@ def build_index(source_dir: str, output_dir: str, factory: str, *, train_size: i
     src.verify()
     vectors = src.vectors()
     dim = vectors.shape[1]
-    try:
-        index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
-    except RuntimeError as e:
-        raise InputError(f"faiss cannot build {factory!r}: {str(e).strip().splitlines()[-1]}") from None
+    index = new_index(factory, dim)
     if ef_construction and hasattr(index, "hnsw"):
         index.hnsw.efConstruction = ef_construction
     started = time.time()

@@ -28,8 +28,10 @@ ENTRY_ORDER = ("type", "description", "model", "encoder", "corpus", "documents",
 def encode_corpus(corpus: str, index_dir: str, encoder, *, corpus_name: str, factory: str = "Flat") -> None:
     """Encode ``corpus`` into ``index_dir`` (resumable), converted to the faiss ``factory`` when not Flat."""
     from ..encode.corpus import CorpusEncoder
-    from ..index.faiss_builder import build_index
+    from ..index.faiss_builder import build_index, new_index
 
+    if factory != "Flat":
+        new_index(factory, encoder.dimension)  # a factory faiss refuses is found before the encoding, not after
     flat = index_dir if factory == "Flat" else index_dir + ".flat"
     CorpusEncoder(encoder).encode(corpus, flat, corpus_name=corpus_name)
     if factory != "Flat":

@@ -198,6 +198,8 @@ def world(tmp_path_factory) -> Path:
     write(bad / "topics-empty.tsv", "")
     write(bad / "groups-bad.jsonl", '{"query_id": "q1"}\n')
     write(bad / "matrix.yaml", "conditions: [unclosed\n")
+    write(bad / "matrix-list.yaml", "- a\n- b\n")
+    write(bad / "matrix-key.yaml", "name: x\nconditions:\n  - name: a\n    steps: [echo hi]\n")
     write(bad / "submission-ids.tsv", "1\tabc\t1\n")
     write(bad / "submission-rank0.tsv", "1\t7\t0\n")
     write(bad / "submission-dup.tsv", "1\t7\t1\n1\t7\t2\n")
@@ -293,6 +295,7 @@ CASES = [
     # index.info
     ("info-no-index", INDEX_INFO, "{t}/none"),
     ("info-not-an-index", INDEX_INFO, "{w}/not-a-model"),
+    ("info-bm25-index", INDEX_INFO, "{lucene}"),
     # search.lucene
     ("search-lucene-dense-index", SEARCH_LUCENE, "--index {w}/dense --topics {w}/topics.tsv --output {t}/old.txt"),
     ("search-lucene-hits-0", SEARCH_LUCENE, "--index {lucene} --topics {w}/topics.tsv --output {t}/r --hits 0"),
@@ -418,6 +421,8 @@ CASES = [
      "validate {w}/bad/submission-dup.tsv --topics {w}/bad/submission-topics.tsv --max-hits 0"),
     ("reproduce-missing-matrix", REPRODUCE, "{t}/none.yaml --work {t}/work"),
     ("reproduce-malformed-matrix", REPRODUCE, "{w}/bad/matrix.yaml --work {t}/work --output-md {t}/old.txt"),
+    ("reproduce-matrix-not-a-mapping", REPRODUCE, "{w}/bad/matrix-list.yaml --work {t}/work"),
+    ("reproduce-matrix-unknown-key", REPRODUCE, "{w}/bad/matrix-key.yaml --work {t}/work"),
     # rerank
     ("rerank-output-is-the-run", RERANK, "--model {w}/model --run {w}/run.txt --topics {w}/topics.tsv "
                                          "--corpus {w}/corpus.jsonl --output {w}/run.txt"),
@@ -484,17 +489,23 @@ CASES = [
                                       "--output {t}/old.txt --skip -1"),
     ("negatives-dev-fraction", NEGATIVES, "--topics {w}/topics.tsv --qrels {w}/qrels.txt --run {w}/run.txt "
                                           "--output {t}/old.txt --dev-fraction 1.5 --dev-output {t}/dev"),
+    ("negatives-dev-fraction-no-output", NEGATIVES, "--topics {w}/topics.tsv --qrels {w}/qrels.txt --run "
+                                                    "{w}/run.txt --output {t}/old.txt --dev-fraction 0.5"),
     ("negatives-duplicate-docids", NEGATIVES, "--topics {w}/topics.tsv --qrels {w}/qrels.txt --run "
                                               "{w}/bad/run-dup.txt --output {t}/old.txt"),
     ("negatives-qrels-no-grade", NEGATIVES, "--topics {w}/topics.tsv --qrels {w}/bad/qrels-nograde.txt --run "
                                             "{w}/run.txt --output {t}/old.txt"),
     ("clusters-0", CLUSTERS, "--train-data {w}/groups.jsonl --clusters 0 --output {t}/old.txt"),
+    ("clusters-more-than-queries", CLUSTERS,
+     "--train-data {w}/groups.jsonl --clusters 5 --encoder {w}/model --output {t}/old.txt"),
     ("mix-repeats-0", MIX, "--inputs {w}/groups.jsonl --repeats 0 --output {t}/old.txt"),
     ("mix-bad-groups", MIX, "--inputs {w}/groups.jsonl {w}/bad/groups-bad.jsonl --output {t}/old.txt"),
     ("soup-weights-nan", SOUP, "--models {w}/model {w}/model --weights nan nan --output {t}/s"),
     ("soup-not-a-model", SOUP, "--models {w}/model {w}/not-a-model --output {t}/s"),
     ("soup-output-is-an-index", SOUP, "--models {w}/model {w}/model16 --output {w}/dense"),
     ("soup-output-is-a-model", SOUP, "--models {w}/model {w}/model --output {w}/model16"),
+    ("soup-other-architecture", SOUP, "--models {w}/model {w}/model16 --output {t}/s"),
+    ("soup-weights-sum", SOUP, "--models {w}/model {w}/model --weights 0.7 0.7 --output {t}/s"),
     ("soup-output-is-file", SOUP, "--models {w}/model {w}/model --output {t}/old.txt"),
     ("pseudo-labels-positives-neg", PSEUDO_LABELS, "--topics {w}/topics.tsv --teacher-scores {w}/run.txt "
                                                    "--output {t}/old.txt --positives -1"),
@@ -585,6 +596,7 @@ EXPECTED = {
     "lucene-dense-no-input": "error: no such dense index directory: {t}/none",
     "info-no-index": "error: no such dense index directory: {t}/none",
     "info-not-an-index": "error: {w}/not-a-model is not a finished dense index (no meta.json; an interru",
+    "info-bm25-index": "error: {w}/lucene is not a finished dense index (no meta.json",
     "search-lucene-dense-index": "error: {w}/dense is no Lucene index (no segments_N file): it is a dense index,",
     "search-lucene-hits-0": "error: argument --hits: must be 1 or more, got 0",
     "search-lucene-k1-nan": "error: argument --k1: expected a finite number, got 'nan'",
@@ -670,6 +682,8 @@ EXPECTED = {
     "submission-validate-max-hits-0": "error: argument --max-hits: must be 1 or more, got 0",
     "reproduce-missing-matrix": "error: no such matrix file: {t}/none.yaml",
     "reproduce-malformed-matrix": "error: {w}/bad/matrix.yaml: not valid YAML (",
+    "reproduce-matrix-not-a-mapping": "error: {w}/bad/matrix-list.yaml: : expected a mapping, found a list",
+    "reproduce-matrix-unknown-key": "error: {w}/bad/matrix-key.yaml: conditions[0].steps: unknown key",
     "rerank-output-is-the-run": "error: --output {w}/run.txt is also --run {w}/run.txt: it would be replaced",
     "rerank-batch-0": "error: argument --batch-size: must be 1 or more, got 0",
     "rerank-hits-0": "error: argument --hits: must be 1 or more, got 0",
@@ -709,15 +723,19 @@ EXPECTED = {
     "negatives-depth-0": "error: argument --depth: must be 1 or more, got 0",
     "negatives-skip-neg": "error: argument --skip: must be 0 or more, got -1",
     "negatives-dev-fraction": "error: argument --dev-fraction: must be between 0 and 1, got 1.5",
+    "negatives-dev-fraction-no-output": "error: --dev-fraction needs --dev-output",
     "negatives-duplicate-docids": "error: {w}/bad/run-dup.txt:2: document d0 is ranked twice for query q1 (trec_e",
     "negatives-qrels-no-grade": "error: {w}/bad/qrels-nograde.txt:2: expected 4 columns like the first line, fo",
     "clusters-0": "error: argument --clusters: must be 1 or more, got 0",
+    "clusters-more-than-queries": "error: --clusters must be in [1, 1] (the number of training queries)",
     "mix-repeats-0": "error: argument --repeats: must be 1 or more, got 0",
     "mix-bad-groups": "error: {w}/bad/groups-bad.jsonl:1: needs query_id and query_text",
     "soup-weights-nan": "error: argument --weights: expected a finite number, got 'nan'",
     "soup-not-a-model": "error: {w}/not-a-model: no *.safetensors weights (save the model with save_pre",
     "soup-output-is-an-index": "error: {w}/dense exists and is not empty (not written by this command): remove",
     "soup-output-is-a-model": "error: {w}/model16 exists and is not empty (not written by this command): remo",
+    "soup-other-architecture": "error: {w}/model16/model.safetensors is another architecture: ",
+    "soup-weights-sum": "error: --weights must be non-negative and sum to 1, got [0.7, 0.7]",
     "soup-output-is-file": "error: {t}/old.txt is a file, not a directory to write",
     "pseudo-labels-positives-neg": "error: argument --positives: must be 1 or more, got -1",
     "pseudo-labels-depth-0": "error: argument --depth: must be 1 or more, got 0",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Callable
 
@@ -46,6 +47,31 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         raise InputError(message)
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        self._refuse_output_over_input(namespace)
+        return namespace, extras
+
+    def _refuse_output_over_input(self, namespace) -> None:
+        """An output file (``type=output_file``) that is one of the command's own inputs, or another of its
+        outputs, would replace it: refused before anything runs."""
+        import os
+
+        def name(action):
+            return action.option_strings[0] if action.option_strings else action.dest
+
+        outputs = [(a, getattr(namespace, a.dest, None)) for a in self._actions if a.type is output_file]
+        outputs = [(a, v) for a, v in outputs if isinstance(v, str) and os.path.isfile(v)]
+        for action in self._actions:
+            values = getattr(namespace, action.dest, None)
+            for value in values if isinstance(values, list) else [values]:
+                if not isinstance(value, str) or not os.path.isfile(value):
+                    continue
+                for output, path in outputs:
+                    if output is not action and os.path.samefile(value, path):
+                        raise InputError(f"{name(output)} {path} is also {name(action)} {value}: it would be "
+                                         "replaced; write to another file")
 
 
 def _count(minimum: int):
@@ -125,3 +151,64 @@ def pyserini_flags(parser: argparse.ArgumentParser, *, refused: dict[str, str] =
     for flag, (nargs, note) in dict(no_op).items():
         if flag not in have:
             parser.add_argument(*spellings(flag), action=PyseriniNoOp, nargs=nargs, note=note)
+
+
+def _real(minimum: float | None = None, maximum: float | None = None, *, above: float | None = None):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):  # nan compares false with everything: it would pass any later check
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if above is not None and value <= above:
+            raise argparse.ArgumentTypeError(f"must be more than {above:g}, got {text}")
+        if minimum is not None and value < minimum or maximum is not None and value > maximum:
+            bounds = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"{minimum:g} or more"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+finite = _real()                    # --alpha, --weights: any number but nan and inf
+non_negative_real = _real(0)        # --lr, --k1, --scale, --save-minutes ...
+fraction = _real(0, 1)              # --b, --dev-fraction, --warmup-ratio
+positive_real = _real(above=0)      # --temperature: a divisor
+
+
+def output_file(text: str) -> str:
+    """A file to write: checked when parsed (not a directory, not under a file), so a search or an encoding is not
+    run only to find at the end that its output cannot be written. The write itself stays atomic (files.py)."""
+    import os
+
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a directory, not a file to write")
+    parent = os.path.dirname(os.path.abspath(text))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {parent} is not a directory")
+    return text
+
+
+def device(text: str) -> str:
+    """A torch device this machine has: ``cpu``, ``cuda``, ``cuda:N``, ``mps``; checked when parsed, so a missing
+    GPU is one line before any model loads (torch asserts deep inside ``.to()`` otherwise)."""
+    import torch
+
+    try:
+        parsed = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r} (cpu, cuda, cuda:N)") from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not count:
+            raise argparse.ArgumentTypeError(f"{text}: no GPU is visible to torch here (use cpu)")
+        if parsed.index is not None and parsed.index >= count:
+            raise argparse.ArgumentTypeError(f"{text}: this machine has {count} GPU(s), cuda:0 to cuda:{count - 1}")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: no Apple GPU is available here (use cpu)")
+    elif parsed.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"unsupported device {text!r} (cpu, cuda, cuda:N)")
+    return text

@@ -44,11 +44,27 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
         yield f
 
 
+def refuse_foreign_directory(directory: str, ours: tuple[str, ...] = (), flag: str = "--output") -> None:
+    """Refuse to write into ``directory`` unless it is new, empty, or holds one of ``ours`` (the entries by which
+    an earlier run of the same command marks it as its own): a command never writes into, or replaces, a
+    directory it did not create (an index, a model, a user's folder)."""
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise InputError(f"{directory} is a file, not a directory to write")
+    if not os.path.isdir(directory) or not os.listdir(directory):
+        return
+    if any(os.path.lexists(os.path.join(directory, name)) for name in ours):
+        return
+    raise InputError(f"{directory} exists and is not empty (not written by this command): remove it or pick "
+                     f"another {flag}")
+
+
 @contextlib.contextmanager
 def atomic_directory(final: str) -> Iterator[str]:
     """A fresh ``final + '.saving'`` folder to write into, put at ``final`` (``replace_directory``) once the block
     ends without an error: an error or a crash while writing leaves the old directory (an error removes the
     unfinished folder too)."""
+    if os.path.exists(final) and not os.path.isdir(final):  # found before writing, not when renaming at the end
+        raise InputError(f"{final} is a file, not a directory to write")
     tmp = final.rstrip("/") + ".saving"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
@@ -58,6 +74,28 @@ def atomic_directory(final: str) -> Iterator[str]:
         shutil.rmtree(tmp, ignore_errors=True)  # an error while writing leaves nothing half-written behind
         raise
     replace_directory(tmp, final)
+
+
+@contextlib.contextmanager
+def staged_directory(final: str, last: str) -> Iterator[str]:
+    """A fresh ``final + '.saving'`` folder to write into, whose files are moved into ``final`` (made if needed,
+    its other entries kept) once the block ends without an error, ``last`` (the file marking it complete) last.
+    An error removes the folder: nothing half-written appears in ``final``. For a ``final`` that may hold entries
+    of its own (a torchrun output's ``shards/``), where ``atomic_directory`` would replace them."""
+    if os.path.exists(final) and not os.path.isdir(final):
+        raise InputError(f"{final} is a file, not a directory to write")
+    tmp = final.rstrip("/") + ".saving"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    os.makedirs(final, exist_ok=True)
+    for name in sorted(os.listdir(tmp), key=lambda n: n == last):
+        os.replace(os.path.join(tmp, name), os.path.join(final, name))
+    os.rmdir(tmp)
 
 
 def replace_directory(tmp: str, final: str) -> None:

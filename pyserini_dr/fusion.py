@@ -115,20 +115,20 @@ def pyserini_topic_order(run: Run) -> Run:
 
 
 def build_parser():
-    from .cli import ArgumentParser, non_negative, positive
+    from .cli import ArgumentParser, finite, non_negative, output_file, positive
 
     parser = ArgumentParser(prog="python -m pyserini_dr.fusion", description="Fuse run files (pyserini.fusion's "
                             "flags and results).")
     parser.add_argument("--runs", nargs="+", required=True, help="run files (TREC or MS MARCO)")
     parser.add_argument("--method", choices=METHODS, default="rrf")
-    parser.add_argument("--alpha", type=float, default=0.5, help="interpolation: weight of the first run")
+    parser.add_argument("--alpha", type=finite, default=0.5, help="interpolation: weight of the first run")
     parser.add_argument("--rrf.k", "--rrf-k", dest="rrf_k", type=non_negative, default=60)
     parser.add_argument("--normalization", action="store_true",
                         help="interpolation, combsum, combmnz: min-max normalize each run per query first")
     parser.add_argument("--depth", type=positive, default=1000, help="hits read from each run")
     parser.add_argument("--k", "--hits", dest="hits", type=positive, default=1000, help="hits written per query")
     parser.add_argument("--resort", action="store_true", help="rank each run's lines by score before fusing")
-    parser.add_argument("--output", required=True)
+    parser.add_argument("--output", type=output_file, required=True)
     parser.add_argument("--output-format", choices=["trec", "msmarco"], default="trec")
     parser.add_argument("--runtag", "--run-tag", dest="run_tag", default=None)
     return parser

@@ -194,7 +194,7 @@ def test_fusion_output_is_a_directory(cli, tmp_path):
     run = write(tmp_path / "a.txt", "1 Q0 d1 1 2.0 t\n")
     (tmp_path / "out").mkdir()
     done = cli("pyserini_dr.fusion", "--runs", run, run, "--output", tmp_path / "out")
-    assert done.error_line() == f"error: {tmp_path / 'out'} is a directory, not a file to write"
+    assert done.error_line() == f"error: argument --output: {tmp_path / 'out'} is a directory, not a file to write"
     assert os.listdir(tmp_path / "out") == []
 
 

@@ -351,4 +351,4 @@ def test_pseudo_queries_add_the_last_sentences_of_each_text(cli, tmp_path):
                                "sent-a-1\tIL-6 rose too.\nsent-a-2\t(Both) results held.\n"
                                "sent-b-1\tOne sentence only here.\n")
     assert cli("pyserini_dr.train.pseudo_queries", "--corpus", corpus, "--last-sentences", -1, "--output",
-               tmp_path / "none.tsv").error_line() == "error: --last-sentences must be >= 0"
+               tmp_path / "none.tsv").error_line() == "error: argument --last-sentences: must be 0 or more, got -1"

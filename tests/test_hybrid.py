@@ -514,7 +514,8 @@ def test_tune_cli_checks_its_outputs_before_replacing_either(mirror, cli, tmp_pa
     done = cli("pyserini_dr.search.hybrid.tune", "dense", "--index", tmp_path / "no-dense", "sparse", "--index",
                tmp_path / "no-lucene", "tune", "--tune-topics", "beir-v1.0.0-scifact-train", "--test-topics",
                "beir-v1.0.0-scifact-test", "--output", out, "--plot", blocked / "alpha.png")
-    assert done.error_line() == f"error: cannot write {blocked / 'alpha.png'}: {blocked} is not a directory"
+    assert done.error_line() == \
+        f"error: argument --plot: cannot write {blocked / 'alpha.png'}: {blocked} is not a directory"
     assert out.read_text() == "the run of yesterday\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "run.trec"]
 

@@ -186,7 +186,7 @@ def _cli_inputs(setup, tmp_path):
     topics = tmp_path / "topics.tsv"
     topics.write_text("qa\taspirin fever pain\nqb\theart blood pressure\n", encoding="utf-8")
     ids = sorted(setup.corpus)
-    rows = {"qb": ids[10:15], "qz": ids[20:22], "qa": ids[:5]}
+    rows = {"qb": ids[10:15], "qa": ids[:5]}  # a query missing from the topics is refused (test_cli_errors)
     run = tmp_path / "bm25.trec"
     run.write_text("".join(f"{q} Q0 {d} {r} {20 - r}.25 bm25\n" for q, docs in rows.items()
                            for r, d in enumerate(docs, 1)))
@@ -226,7 +226,11 @@ def test_cli_errors(setup, ce_model, cli, tmp_path):
     strangers = tmp_path / "strangers.trec"
     strangers.write_text("q7 Q0 d01 1 3.0 bm25\nq8 Q0 d02 1 2.0 bm25\n")
     line = cli("pyserini_dr.rerank", *common, "--topics", topics, "--run", strangers).error_line()
-    assert line == f"error: no query of {strangers} is in {topics}"
+    assert line == f"error: 2 queries of {strangers} are not in {topics} (first: q7): give the run's own topics"
+    one_stranger = tmp_path / "one-stranger.trec"  # its pairs would be dropped without a word
+    one_stranger.write_text(run.read_text() + "qz Q0 d01 1 3.0 bm25\n")
+    line = cli("pyserini_dr.rerank", *common, "--topics", topics, "--run", one_stranger).error_line()
+    assert line == f"error: 1 queries of {one_stranger} are not in {topics} (first: qz): give the run's own topics"
     assert not out.exists()
 
 

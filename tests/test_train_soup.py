@@ -157,5 +157,5 @@ def test_mix_repeats_each_input_under_its_own_ids(setup, tmp_path, cli):
     with pytest.raises(InputError, match="query id q00 is in two of the inputs"):
         repeat_examples([labelled, labelled[:1]], [1, 1])
     done = cli("pyserini_dr.train.mix", "--inputs", setup.train, "--repeats", "0", "--output", tmp_path / "bad.jsonl")
-    assert done.returncode == 2 and done.error_line() == "error: --repeats must be 1 or more, got [0]"
+    assert done.returncode == 2 and done.error_line() == "error: argument --repeats: must be 1 or more, got 0"
     assert not (tmp_path / "bad.jsonl").exists()

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from ..errors import InputError, where
+from ..errors import InputError, refuse_spaced_id, where
 from .lines import json_lines
 
 
@@ -97,9 +97,14 @@ def _file_documents(path, seen: set[str], stats: CorpusStats | None) -> Iterator
         if docid is None or str(docid) == "":
             raise InputError(f"{where(path, no)}: document has no _id (or id)")
         docid = str(docid)
+        refuse_spaced_id(docid, "document", where(path, no))
         if docid in seen:
             raise InputError(f"{where(path, no)}: duplicate document id {docid!r}")
         seen.add(docid)
+        for key in ("title", "text", "contents"):
+            if isinstance(obj.get(key), (list, dict)):  # str() would index its Python repr
+                raise InputError(f"{where(path, no)}: document {docid}: {key} is a JSON {type(obj[key]).__name__}, "
+                                 "not text")
         if "contents" in obj and "text" not in obj:
             title, text = str(obj.get("title") or ""), str(obj["contents"] or "")
         else:

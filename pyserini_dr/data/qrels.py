@@ -22,7 +22,11 @@ def read_qrels(path) -> Qrels:
             expected = f"{width} columns like the first line" if width else "3 (BEIR) or 4 (TREC) qrels columns"
             raise InputError(f"{where(path, no)}: expected {expected}, found {len(cols)}")
         qid, docid, rel = (cols[0], cols[2], cols[3]) if width == 4 else cols
-        qrels.setdefault(qid, {})[docid] = _grade(rel, path, no)
+        grade, judged = _grade(rel, path, no), qrels.setdefault(qid, {})
+        if judged.get(docid, grade) != grade:  # which grade counts would depend on the reader: trec_eval keeps one
+            raise InputError(f"{where(path, no)}: query {qid}, document {docid} judged again with another grade "
+                             f"({judged[docid]}, then {grade})")
+        judged[docid] = grade
     if not qrels:
         raise InputError(f"{path}: no judgements")
     return qrels

@@ -113,6 +113,9 @@ def write_run(run: Run, path, *, output_format: str = "trec", tag: str = "pyseri
     with atomic_write(path) as f:
         for qid, qhits in run.items():
             for rank, (docid, score) in enumerate(sort_hits(qhits)[:hits], 1):
+                if math.isnan(score):  # sorted anywhere, it would rank a document by chance; read_run refuses it too
+                    raise InputError(f"query {qid}, document {docid}: the score is nan (nan vectors or a broken "
+                                     f"model?); {path} is not written")
                 if output_format == "trec":
                     shown = repr(float(score)) if full_precision else f"{score:.6f}"
                     f.write(f"{qid} Q0 {docid} {rank} {shown} {tag}\n")

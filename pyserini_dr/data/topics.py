@@ -2,7 +2,7 @@
 object ``{qid: {"title": text, ...}}``, as ``pyserini.search.get_topics`` gives them), as an ordered dict."""
 from __future__ import annotations
 
-from ..errors import InputError, where
+from ..errors import InputError, refuse_spaced_id, where
 from .lines import is_jsonl, json_lines, numbered_lines
 
 
@@ -22,6 +22,7 @@ def read_topics(path, qids: set[str] | None = None) -> dict[str, str]:
         if text is None:
             raise InputError(f"{where(path, no)}: query {qid} has no text")
         qid = str(qid)
+        refuse_spaced_id(qid, "query", where(path, no))
         if qid in topics:
             raise InputError(f"{where(path, no)}: duplicate query id {qid!r}")
         if qids is None or qid in qids:

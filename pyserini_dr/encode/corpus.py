@@ -9,6 +9,7 @@ identical to an uninterrupted run. At the end: ``docid``, the faiss ``index`` (w
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -56,6 +57,22 @@ def refuse_non_finite(block: np.ndarray, chunk) -> None:
         bad = [chunk[i].docid for i in np.flatnonzero(~finite)[:3]]
         raise InputError(f"the encoder gave non-finite vectors (nan or inf) for {int((~finite).sum())} documents, "
                          f"e.g. {', '.join(bad)}: a broken checkpoint, or float16 overflow (try --bf16)")
+
+
+def preallocate(path: str, size: int) -> None:
+    """Reserve the vectors' bytes on disk before they are written through a memmap: a memmap's file is sparse, and a
+    page written where the disk has no room kills the process with SIGBUS (no message, no cleanup). A full disk is
+    an OSError (ENOSPC) here instead, one line from ``run_main``."""
+    with open(path, "ab") as f:
+        if hasattr(os, "posix_fallocate"):
+            try:
+                os.posix_fallocate(f.fileno(), 0, size)
+                return
+            except OSError as e:
+                if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):  # fall back where unsupported
+                    raise OSError(e.errno, f"{os.strerror(e.errno)}: cannot reserve {size:,} bytes for the "
+                                  "vectors", path) from None
+        f.truncate(max(size, os.path.getsize(path)))
 
 
 def shard_range(total: int, shard_id: int, shard_num: int) -> tuple[int, int]:
@@ -216,6 +233,7 @@ class CorpusEncoder:
         if done_chunks == 0:  # the plan is on disk before any vector: a run killed in chunk 0 resumes too
             self._save_progress(output_dir, plan, digests)
         emb_path = os.path.join(output_dir, EMBEDDINGS_FILE)
+        preallocate(emb_path, count * dim * 4)
         vectors = np.memmap(emb_path, dtype=np.float32, mode="r+" if done_chunks else "w+", shape=(count, dim))
 
         docs = islice(iter_corpus(corpus_path), start, end)

@@ -12,12 +12,12 @@ import torch
 
 from ..data.corpus import flat_text
 from .settings import EncoderSettings, model_file
-from .families import resolve_settings
+from .families import TOWER_DIRS, check_lengths, reading_checkpoint, resolve_settings
 from .forward import eager_vectors
 from .pooling import passage_code
 from .tokenize import passage_tokenizer
 
-TOWERS = ("query_encoder", "passage_encoder")  # sub-folders of a checkpoint with separate towers (PAIR, DPR-style)
+TOWERS = TOWER_DIRS  # sub-folders of a checkpoint with separate towers (PAIR, DPR-style)
 
 
 def drhard_text(text: str, specials: Sequence[str] = ()) -> str:
@@ -84,14 +84,21 @@ class DenseEncoder:
         query_path = passage_path = model
         if os.path.isdir(os.path.join(model, TOWERS[0])):
             query_path, passage_path = (os.path.join(model, t) for t in TOWERS)
-        self.tokenizer = load_tokenizer(query_path, self.settings)
-        self.query_model = self._load(query_path)
-        self.passage_model = self.query_model if passage_path == query_path else self._load(passage_path)
-        self.passage_tokenizer = (self.tokenizer if passage_path == query_path
-                                  else load_tokenizer(passage_path, self.settings))
+        with reading_checkpoint(model):
+            self.tokenizer = load_tokenizer(query_path, self.settings)
+            self.query_model = self._load(query_path)
+            self.passage_model = self.query_model if passage_path == query_path else self._load(passage_path)
+            self.passage_tokenizer = (self.tokenizer if passage_path == query_path
+                                      else load_tokenizer(passage_path, self.settings))
 
     def _load(self, path):
         return load_model(path, self.settings, self.dtype).to(self.device).eval()
+
+    def check_lengths(self, *, passage: int | None = None, query: int | None = None) -> None:
+        """Refuses a length a user asked for (``--max-length``, ``--query-max-length``) beyond the model's
+        positions."""
+        check_lengths(self.name, self.passage_model.config, {"--max-length": passage})
+        check_lengths(self.name, self.query_model.config, {"--query-max-length": query})
 
     @functools.cached_property
     def dimension(self) -> int:

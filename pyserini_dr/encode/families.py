@@ -24,6 +24,7 @@ contriever, aggretriever, cosdpr, arctic.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 
@@ -76,14 +77,61 @@ def guess_family(model: str) -> str:
     return "auto"
 
 
+TOWER_DIRS = ("query_encoder", "passage_encoder")  # a checkpoint with separate towers keeps one in each
+
+
 def check_model_location(model: str) -> None:
-    """Refuses a local model path that is no directory, where Hugging Face would call it a malformed hub name."""
+    """Refuses a local model path that is no directory, where Hugging Face would call it a malformed hub name, and a
+    directory without a model's config.json, where it would fail deep inside its tokenizer loading."""
     if os.path.isdir(model):
+        if not any(os.path.isfile(os.path.join(model, *sub, "config.json")) for sub in ((), *((t,) for t in
+                                                                                           TOWER_DIRS))):
+            raise InputError(f"{model} is no model directory: it has no config.json")
         return
     if os.path.exists(model):
         raise InputError(f"{model} is a file: give the model's directory")
     if os.path.isabs(model) or model.startswith((".", "~")) or model.count("/") > 1:  # no hub name looks so
         raise InputError(f"no such model directory: {model}")
+
+
+@contextlib.contextmanager
+def reading_checkpoint(model: str):
+    """Turns the errors of a checkpoint that cannot be read (truncated or corrupt weights, a malformed config or
+    tokenizer file) into one InputError: they surface as OSError, ValueError or safetensors' own error type."""
+    try:
+        yield
+    except InputError:
+        raise
+    except (OSError, ValueError, RuntimeError, EOFError) as e:
+        raise InputError(f"cannot read the model in {model}: {_first_line(e)}") from None
+    except Exception as e:  # safetensors_rust.SafetensorError derives from Exception alone
+        if type(e).__name__ != "SafetensorError":
+            raise
+        raise InputError(f"cannot read the model in {model}: {_first_line(e)} (truncated weights?)") from None
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
+def max_positions(config) -> int | None:
+    """Tokens a model's position embeddings cover (RoBERTa's first two positions are taken by its padding
+    offset), or None where the config records no limit."""
+    positions = getattr(config, "max_position_embeddings", None)
+    if not isinstance(positions, int) or positions <= 0:
+        return None
+    if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert", "longformer"):
+        positions -= (getattr(config, "pad_token_id", 1) or 0) + 1
+    return positions
+
+
+def check_lengths(model: str, config, lengths: dict[str, int | None]) -> None:
+    """Refuses a token length (flag -> value) beyond the model's positions: a longer input would index past its
+    position embeddings (an IndexError deep in the model) or never be reached."""
+    limit = max_positions(config)
+    for flag, value in lengths.items():
+        if limit is not None and value is not None and value > limit:
+            raise InputError(f"{flag} {value} is beyond the {limit} positions of {model}")
 
 
 def resolve_settings(model: str, encoder_class: str | None = None, **overrides) -> EncoderSettings:

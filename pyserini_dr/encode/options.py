@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from ..cli import ArgumentParser, PyseriniNoOp, non_negative, positive, pyserini_flags
+from ..cli import ArgumentParser, PyseriniNoOp, device, non_negative, positive, pyserini_flags
 from .families import CLASS_ALIASES, FAMILIES
 
 
@@ -73,7 +73,7 @@ def add_encoder_args(parser: argparse.ArgumentParser, *, defaults_from_index: bo
     g.add_argument("--query-max-length", type=positive, help="max query tokens (default: the family's)")
     g.add_argument("--query-prefix", type=spaced, help="text put before each query, then a space (as Pyserini's)")
     g.add_argument("--passage-prefix", type=spaced, help="text put before each passage, then a space")
-    g.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+    g.add_argument("--device", type=device, default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     g.add_argument("--fp16", action="store_true", help="half precision on the GPU")
     g.add_argument("--bf16", action="store_true", help="bfloat16 (on a CPU: bfloat16 autocast)")
     g.add_argument("--fp32", action="store_true",
@@ -110,8 +110,10 @@ def build_encoder(options: EncoderOptions, model: str | None = None, settings=No
     overrides = options.overrides()
     if settings is not None:
         settings = settings.with_overrides(**overrides)
-    return DenseEncoder(model or options.encoder, settings, encoder_class=options.encoder_class, device=device,
-                        dtype=options.dtype, **({} if settings is not None else overrides))
+    encoder = DenseEncoder(model or options.encoder, settings, encoder_class=options.encoder_class, device=device,
+                           dtype=options.dtype, **({} if settings is not None else overrides))
+    encoder.check_lengths(passage=options.max_length, query=options.query_max_length)
+    return encoder
 
 
 def add_corpus_encoding_args(parser: argparse.ArgumentParser) -> None:

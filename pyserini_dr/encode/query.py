@@ -10,7 +10,7 @@ import sys
 
 
 def main(argv=None) -> int:
-    from ..cli import ArgumentParser, options_from, positive
+    from ..cli import ArgumentParser, options_from, output_file, positive
     from ..data.query_vectors import write_query_vectors
     from ..data.registry import resolve_topics
     from ..errors import InputError
@@ -21,7 +21,7 @@ def main(argv=None) -> int:
     parser = ArgumentParser(prog="python -m pyserini_dr.encode.query", description=__doc__.split("\n\n")[1])
     parser.add_argument("--topics", required=True, help="topics file or a dataset topic name")
     parser.add_argument("--index", help="a dense index (faiss or Lucene) whose recorded encoder to use")
-    parser.add_argument("--output", required=True, help="file to write: .tsv, .jsonl, .jsonl.gz or .pkl")
+    parser.add_argument("--output", type=output_file, required=True, help="file to write: .tsv, .jsonl, .jsonl.gz or .pkl")
     parser.add_argument("--batch-size", type=positive, default=256)
     add_encoder_args(parser, defaults_from_index=True)
     args = parser.parse_args(argv)

@@ -29,8 +29,21 @@ def measure_label(measure: str) -> str:
     return LABELS.get(family, family).format(k=k)
 
 
+CUTOFF_MEASURES = ("ndcg_cut", "recall", "P", "map_cut", "success")  # trec_eval's measures cut at ranks
+
+
+def check_cutoffs(names: list[str]) -> None:
+    """Refuses a rank cutoff of 0 (``P.0``): it ranks nothing, and trec_eval prints 0 for it without a word."""
+    for name in names:
+        family, _, cutoffs = name.partition(".")
+        if family in CUTOFF_MEASURES and cutoffs and any(k.strip().isdigit() and int(k) < 1
+                                                         for k in cutoffs.split(",")):
+            raise InputError(f"measure {name!r}: rank cutoffs are 1 or more")
+
+
 def parse_measures(names: list[str]) -> list[str]:
     """Expand trec_eval measure names (``ndcg_cut.10,100`` -> ``ndcg_cut.10``, ``ndcg_cut.100``)."""
+    check_cutoffs(names)
     out = []
     for name in names:
         m = _MEASURE.match(name)

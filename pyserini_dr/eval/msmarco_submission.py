@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..cli import ArgumentParser, run_main
+from ..cli import ArgumentParser, positive, run_main
 from ..data.lines import numbered_lines
 from ..data.runs import Run, write_run
 from ..errors import InputError, where
@@ -112,13 +112,13 @@ def main(argv=None) -> int:
     w = sub.add_parser("write", help="run (TREC or MS MARCO) -> qid<TAB>pid<TAB>rank")
     w.add_argument("run")
     w.add_argument("--output", required=True)
-    w.add_argument("--hits", type=int, default=MAX_HITS, help=f"passages per query, at most {MAX_HITS}")
+    w.add_argument("--hits", type=positive, default=MAX_HITS, help=f"passages per query, at most {MAX_HITS}")
     v = sub.add_parser("validate", help="check a file before submitting it")
     v.add_argument("file")
     v.add_argument("--topics", default=DEV_SMALL,
                    help=f"topics name or file whose queries must all be ranked (default {DEV_SMALL}, "
                         f"{DEV_SMALL_QUERIES:,} queries)")
-    v.add_argument("--max-hits", type=int, default=MAX_HITS, help="passages allowed per query")
+    v.add_argument("--max-hits", type=positive, default=MAX_HITS, help="passages allowed per query")
     args = parser.parse_args(argv)
 
     if args.action == "write":

@@ -19,7 +19,7 @@ from ..data.registry import resolve_qrels
 from ..data.runs import read_run, write_run
 from ..errors import InputError
 from .judged import judged_at, judged_only, split_judged
-from .metrics import evaluate, parse_measures, trec_eval_name
+from .metrics import check_cutoffs, evaluate, parse_measures, trec_eval_name
 
 
 def build_parser() -> ArgumentParser:
@@ -49,6 +49,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     qrels = read_qrels(resolve_qrels(args.qrels))
     run = read_run(args.run)  # checked here (a document twice, nan) whoever computes the measures
+    check_cutoffs(args.m)  # the binary below would print 0 for them
     if args.remove_unjudged:
         run = judged_only(run, qrels)
     names, judged = split_judged(args.m)

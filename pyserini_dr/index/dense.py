@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from ..files import atomic_path, atomic_write
+from ..files import atomic_path, atomic_write, refuse_foreign_directory
 from ..errors import InputError
 
 META_FILE = "meta.json"
@@ -40,18 +40,30 @@ def write_faiss_index(index, path: str) -> None:
 
 
 def refuse_foreign_output(directory: str, *, resumable: str | None = None) -> None:
-    """Refuse to write an index into ``directory`` where that would replace files this command did not write: a
-    finished index (``meta.json``), or an index without one (``index``/``docid``: Pyserini's own layout, as its
-    tarballs hold). ``resumable`` names the progress file by which an interrupted run of ours marks the directory
-    as its own, to be continued."""
+    """Refuse to write an index into ``directory`` unless it is new or empty: a command writes only into a directory
+    it created, never over a finished index (``meta.json``), an index without one (``index``/``docid``: Pyserini's
+    own layout, as its tarballs hold), a Lucene index or anything else. ``resumable`` names the progress file by
+    which an interrupted run of ours marks the directory as its own, to be continued."""
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise InputError(f"{directory} is a file, not a directory to write an index into")
     if os.path.isfile(os.path.join(directory, META_FILE)):
         raise InputError(f"{directory} already holds a finished index; remove it or pick another --output")
-    if resumable and os.path.isfile(os.path.join(directory, resumable)):
+    if resumable and os.path.exists(os.path.join(directory, resumable)):
         return
     ours = [f for f in (FAISS_FILE, DOCID_FILE, EMBEDDINGS_FILE) if os.path.exists(os.path.join(directory, f))]
     if ours:
         raise InputError(f"{directory} holds {' and '.join(ours)} but no {META_FILE} (Pyserini's layout, or an "
                          "interrupted build): remove it or pick another --output")
+    refuse_foreign_directory(directory)  # a Lucene index, a model, anything else
+
+
+def refuse_non_finite(block: np.ndarray, docids: list[str], start: int, where: str) -> None:
+    """Vectors with nan or inf (a broken model, float16 overflow) would be indexed and ranked without a word."""
+    finite = np.isfinite(block).all(axis=1)
+    if not finite.all():
+        first = start + int(np.flatnonzero(~finite)[0])
+        raise InputError(f"{where}: {int((~finite).sum()):,} vectors hold nan or inf (first: document "
+                         f"{docids[first] if first < len(docids) else first})")
 
 
 def write_dense_index(directory: str, docids: list[str], meta: dict) -> dict:
@@ -72,6 +84,7 @@ def write_dense_index(directory: str, docids: list[str], meta: dict) -> dict:
     vectors = np.memmap(emb, dtype=np.float32, mode="r", shape=(count, dim))
     for start in range(0, count, 1 << 18):
         block = np.ascontiguousarray(vectors[start:start + (1 << 18)])
+        refuse_non_finite(block, docids, start, directory)
         digest.update(block.tobytes())
         if index is not None:
             index.add(block)
@@ -106,6 +119,30 @@ class DenseIndex:
             raise InputError(f"{directory} has no {DOCID_FILE} file")
         with open(docid_path) as f:
             self.docids = [line.rstrip("\n") for line in f]
+
+    def verify(self) -> None:
+        """Refuses an index whose files disagree with each other: vectors and docids in number, a docid twice,
+        nan or inf vectors, raw vectors that do not match the checksum meta.json records. One pass over the
+        vectors: for builds and packing, not for every search."""
+        if len(set(self.docids)) != len(self.docids):
+            raise InputError(f"{self.directory}: {DOCID_FILE} lists a document id twice")
+        if self.meta.get("documents") not in (None, len(self.docids)):
+            raise InputError(f"{self.directory}: {META_FILE} records {self.meta['documents']:,} documents, "
+                             f"{DOCID_FILE} lists {len(self.docids):,}")
+        if os.path.isfile(os.path.join(self.directory, FAISS_FILE)):
+            self.faiss_index()  # its count against the docids
+        if not os.path.isfile(os.path.join(self.directory, EMBEDDINGS_FILE)):
+            return
+        vectors = self.vectors()
+        digest = hashlib.sha256()
+        for start in range(0, len(vectors), 1 << 18):
+            block = np.ascontiguousarray(vectors[start:start + (1 << 18)])
+            refuse_non_finite(block, self.docids, start, self.directory)
+            digest.update(block.tobytes())
+        recorded = self.meta.get("checksum")
+        if recorded and recorded != "sha256:" + digest.hexdigest():
+            raise InputError(f"{self.directory}: {EMBEDDINGS_FILE} does not match the checksum {META_FILE} records "
+                             "(changed or damaged since it was written)")
 
     @property
     def dimension(self) -> int | None:

@@ -8,32 +8,40 @@ import time
 
 import numpy as np
 
-from ..files import atomic_write
+from ..files import atomic_write, staged_directory
 from ..progress import progress
 from ..errors import InputError
-from .dense import (DOCID_FILE, EMBEDDINGS_FILE, FAISS_FILE, META_FILE, DenseIndex, refuse_foreign_output,
-                    write_dense_index, write_faiss_index)
+from .dense import (DOCID_FILE, EMBEDDINGS_FILE, FAISS_FILE, META_FILE, DenseIndex, have_faiss,
+                    refuse_foreign_output, write_dense_index, write_faiss_index)
+
+
+def new_index(factory: str, dim: int):
+    """An empty faiss index of the index-factory string ``factory`` for ``dim`` dimensions (inner product); one
+    error line where faiss cannot parse or build it. Also the check a build runs before it encodes anything."""
+    try:
+        import faiss
+    except ImportError:
+        raise InputError("faiss is not installed: pip install faiss-cpu") from None
+    try:
+        return faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as e:
+        raise InputError(f"faiss cannot build {factory!r}: {str(e).strip().splitlines()[-1]}") from None
 
 
 def build_index(source_dir: str, output_dir: str, factory: str, *, train_size: int = 200_000,
                 ef_construction: int | None = None, seed: int = 0) -> dict:
     """Write ``output_dir`` with the faiss index ``factory`` (e.g. ``HNSW32``, ``IVF1024,PQ64``, ``OPQ64,IVF1024,PQ64``)
     over the vectors of ``source_dir``, inner product; docid and meta are carried over."""
-    try:
-        import faiss
-    except ImportError:
-        raise InputError("faiss is not installed: pip install faiss-cpu") from None
-
+    if not have_faiss():
+        raise InputError("faiss is not installed: pip install faiss-cpu")
     src = DenseIndex(source_dir)
     if os.path.abspath(source_dir) == os.path.abspath(output_dir):
         raise InputError("--output must differ from --input")
     refuse_foreign_output(output_dir)
+    src.verify()
     vectors = src.vectors()
     dim = vectors.shape[1]
-    try:
-        index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
-    except RuntimeError as e:
-        raise InputError(f"faiss cannot build {factory!r}: {str(e).strip().splitlines()[-1]}") from None
+    index = new_index(factory, dim)
     if ef_construction and hasattr(index, "hnsw"):
         index.hnsw.efConstruction = ef_construction
     started = time.time()
@@ -48,15 +56,15 @@ def build_index(source_dir: str, output_dir: str, factory: str, *, train_size: i
     step = 1 << 16
     for start in progress(range(0, len(vectors), step), desc=f"add {factory}", unit="block"):
         index.add(np.ascontiguousarray(vectors[start:start + step], dtype=np.float32))
-    os.makedirs(output_dir, exist_ok=True)
-    write_faiss_index(index, os.path.join(output_dir, FAISS_FILE))
-    shutil.copyfile(os.path.join(source_dir, DOCID_FILE), os.path.join(output_dir, DOCID_FILE))
-    meta = {**src.meta, "documents": len(vectors), "dimension": dim, "index_type": factory,
-            "source_index": os.path.abspath(source_dir),
-            "build_seconds": round(time.time() - started, 2),
-            "index_bytes": os.path.getsize(os.path.join(output_dir, FAISS_FILE))}
-    with atomic_write(os.path.join(output_dir, META_FILE)) as f:
-        json.dump(meta, f, indent=2)
+    with staged_directory(output_dir, last=META_FILE) as tmp:  # appears complete or not at all
+        write_faiss_index(index, os.path.join(tmp, FAISS_FILE))
+        shutil.copyfile(os.path.join(source_dir, DOCID_FILE), os.path.join(tmp, DOCID_FILE))
+        meta = {**src.meta, "documents": len(vectors), "dimension": dim, "index_type": factory,
+                "source_index": os.path.abspath(source_dir),
+                "build_seconds": round(time.time() - started, 2),
+                "index_bytes": os.path.getsize(os.path.join(tmp, FAISS_FILE))}
+        with atomic_write(os.path.join(tmp, META_FILE)) as f:
+            json.dump(meta, f, indent=2)
     return meta
 
 
@@ -64,6 +72,10 @@ def merge_shards(shard_dirs: list[str], output_dir: str) -> dict:
     """Concatenate finished shard directories (in the given order) into one flat index directory."""
     refuse_foreign_output(output_dir, resumable="shards")  # under torchrun the output holds the ranks' shards/
     shards = [DenseIndex(d) for d in shard_dirs]
+    for shard in shards:
+        shard.verify()
+        if not os.path.isfile(os.path.join(shard.directory, EMBEDDINGS_FILE)):
+            raise InputError(f"{shard.directory} has no raw vectors ({EMBEDDINGS_FILE}): merge the encoded shards")
     dims = {s.dimension for s in shards}
     if len(dims) != 1:
         raise InputError(f"shards have different dimensions: {sorted(map(str, dims))}")
@@ -73,14 +85,18 @@ def merge_shards(shard_dirs: list[str], output_dir: str) -> dict:
     docids = [d for shard in shards for d in shard.docids]
     if len(set(docids)) != len(docids):
         raise InputError("the shards share document ids: were they cut from the same corpus twice?")
-    os.makedirs(output_dir, exist_ok=True)
-    with atomic_write(os.path.join(output_dir, EMBEDDINGS_FILE), "wb") as out:
-        for shard in shards:
-            with open(os.path.join(shard.directory, EMBEDDINGS_FILE), "rb") as f:
-                shutil.copyfileobj(f, out, 1 << 24)
+    with staged_directory(output_dir, last=META_FILE) as tmp:  # appears complete or not at all
+        with open(os.path.join(tmp, EMBEDDINGS_FILE), "wb") as out:
+            for shard in shards:
+                with open(os.path.join(shard.directory, EMBEDDINGS_FILE), "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 24)
+        return write_dense_index(tmp, docids, _merged_meta(shards, shard_dirs, docids))
+
+
+def _merged_meta(shards: list[DenseIndex], shard_dirs: list[str], docids: list[str]) -> dict:
     meta = {**shards[0].meta, "shard": None, "start": 0, "count": len(docids),
             "encode_seconds": round(sum(s.meta.get("encode_seconds", 0) for s in shards), 2),
             "empty_documents": sum(s.meta.get("empty_documents", 0) for s in shards),
             "merged_from": [os.path.abspath(d) for d in shard_dirs]}
     meta.pop("checksum", None)
-    return write_dense_index(output_dir, docids, meta)
+    return meta

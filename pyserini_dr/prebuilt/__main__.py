@@ -12,7 +12,7 @@ import sys
 from ..cli import ArgumentParser, options_from, run_main
 from ..encode.options import EncoderOptions, add_encoder_args, build_encoder
 from ..errors import InputError
-from .registry import REPO_REGISTRY, load_registry
+from .registry import REPO_REGISTRY, check_name, load_registry
 
 
 def add_build_parser(subparsers) -> None:
@@ -34,6 +34,7 @@ def build_command(args) -> None:
     from ..data.registry import resolve_corpus
     from .build import build, encode_corpus, index_lucene
 
+    check_name(args.name)  # before anything is written to OUTPUT_DIR/NAME
     known = load_registry().get(args.name)
     template = known.info if known is not None and known.name == args.name else {}
     index_dir = os.path.join(args.output_dir, args.name)

@@ -28,8 +28,10 @@ ENTRY_ORDER = ("type", "description", "model", "encoder", "corpus", "documents",
 def encode_corpus(corpus: str, index_dir: str, encoder, *, corpus_name: str, factory: str = "Flat") -> None:
     """Encode ``corpus`` into ``index_dir`` (resumable), converted to the faiss ``factory`` when not Flat."""
     from ..encode.corpus import CorpusEncoder
-    from ..index.faiss_builder import build_index
+    from ..index.faiss_builder import build_index, new_index
 
+    if factory != "Flat":
+        new_index(factory, encoder.dimension)  # a factory faiss refuses is found before the encoding, not after
     flat = index_dir if factory == "Flat" else index_dir + ".flat"
     CorpusEncoder(encoder).encode(corpus, flat, corpus_name=corpus_name)
     if factory != "Flat":
@@ -46,11 +48,14 @@ def dense_facts(index_dir: str) -> dict:
     """What an entry says about a dense index, read from its meta.json."""
     from ..index.dense import DenseIndex
 
-    meta = DenseIndex(index_dir).meta
+    index = DenseIndex(index_dir)
+    meta = index.meta
     if not meta.get("encoder"):
         raise InputError(f"{index_dir} records no encoder (no meta.json): encode it with python -m pyserini_dr.encode")
     encoder = {k: v for k, v in meta["encoder"].items() if k != "model"}
     kind = meta.get("index_type") if meta.get("index_type") in ("lucene-flat", "lucene-hnsw") else "dense"
+    if kind == "dense":  # a tarball of files that disagree would be published, fetched and verified by checksum
+        index.verify()
     return {"type": kind, "model": meta["encoder"]["model"], "encoder": encoder, "corpus": meta.get("corpus"),
             "documents": meta["documents"], "dimension": meta["dimension"],
             "index_type": meta.get("index_type", "Flat")}

@@ -135,9 +135,14 @@ def check_index_dir(directory: str, entry: PrebuiltIndex) -> None:
         from ..index.dense import DenseIndex
 
         try:
-            DenseIndex(directory)
+            index = DenseIndex(directory)
+            index.verify()  # files that disagree with each other would be cached as verified
         except InputError as e:
             raise InputError(f"{entry.info['filename']} does not hold a dense index ({e})") from None
+        for key, found in (("documents", len(index.docids)), ("dimension", index.dimension)):
+            if entry.info.get(key) is not None and found is not None and found != entry.info[key]:
+                raise InputError(f"{entry.info['filename']} holds {found:,} as {key}, its entry says "
+                                 f"{entry.info[key]:,}: refused")
     elif entry.kind in ("lucene-flat", "lucene-hnsw"):
         from ..index.lucene.dense import LuceneDenseIndex
 

@@ -58,13 +58,21 @@ def _kind_of(value) -> str:
     return {str: _STR, int: _INT, list: _LIST, dict: _MAP}.get(type(value), type(value).__name__)
 
 
+def check_name(name, path=None) -> None:
+    """An index name is a file and folder name of its own: no '/', no whitespace, not '.', '..' or hidden (a build
+    writes ``OUTPUT_DIR/NAME``: '..' would put the index outside it)."""
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith(".") or any(
+            c.isspace() for c in name):
+        raise InputError(f"{str(path) + ': ' if path else ''}{name!r} is not an index name (a non-empty string without "
+                         "'/', whitespace or a leading '.')")
+
+
 def check_entry(path, name, entry) -> None:
     """Raise one InputError naming the file, entry and key when ``entry`` does not have the registry's shape."""
     def fail(message: str):
         raise InputError(f"{path}: entry {name!r}: {message}")
 
-    if not isinstance(name, str) or not name or "/" in name or name != name.strip():
-        raise InputError(f"{path}: {name!r} is not an index name (a non-empty string without '/')")
+    check_name(name, path)
     if not isinstance(entry, dict):
         fail(f"expected a mapping of keys, found {type(entry).__name__}")
     kind = entry.get("type")

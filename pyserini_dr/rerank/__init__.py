@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..encode.families import check_model_location
+from ..encode.families import check_lengths, check_model_location, reading_checkpoint
 
 SETTINGS_FILE = "cross_encoder.json"
 
@@ -36,9 +36,12 @@ class CrossEncoder(torch.nn.Module):
             with open(os.path.join(path, SETTINGS_FILE)) as f:
                 saved = json.load(f)
         self.max_length = max_length or saved.get("max_length") or 256
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        # a bi-encoder checkpoint (e.g. all-MiniLM-L6-v2) starts a new head: the classifier is initialised here
-        self.model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32)
+        with reading_checkpoint(path):
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            # a bi-encoder checkpoint (e.g. all-MiniLM-L6-v2) starts a new head: the classifier is initialised here
+            self.model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32)
+        if max_length is not None:
+            check_lengths(path, self.model.config, {"--max-length": max_length})
         self.to(device)
 
     @property

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from ..cli import ArgumentParser, run_main
+from ..cli import ArgumentParser, device, output_file, positive, run_main
 from ..progress import progress
 from ..data.registry import resolve_corpus
 from ..errors import InputError
@@ -28,14 +28,12 @@ def main(argv=None) -> int:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--corpus")
     source.add_argument("--dataset")
-    p.add_argument("--output", required=True)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--max-length", type=int, default=None)
-    p.add_argument("--device", default=None)
+    p.add_argument("--output", type=output_file, required=True)
+    p.add_argument("--batch-size", type=positive, default=256)
+    p.add_argument("--max-length", type=positive, default=None)
+    p.add_argument("--device", type=device, default=None)
     p.add_argument("--bf16", action="store_true")
     args = p.parse_args(argv)
-    if args.batch_size < 1:
-        raise InputError("--batch-size must be >= 1")
 
     pairs = options_from(args, PairOptions)
     started = time.time()
@@ -45,8 +43,8 @@ def main(argv=None) -> int:
     missing = next((d for hits in run.values() for d, _ in hits if d not in corpus), None)
     if missing is not None:
         raise InputError(f"{pairs.source} names document {missing!r}, which is not in the corpus")
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = CrossEncoder(args.model, device=device, max_length=args.max_length)
+    model = CrossEncoder(args.model, device=args.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+                         max_length=args.max_length)
     with progress(total=len(run), desc="rerank", unit="query") as bar:
         reranked = model.rerank(topics, run, corpus, depth=depth, batch_size=args.batch_size,
                                 autocast_dtype=torch.bfloat16 if args.bf16 else None, progress=bar.update)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from ..cli import positive
+
 
 @dataclass
 class PairOptions:
@@ -28,4 +30,4 @@ def add_pair_args(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--train-data", help="score every (query, positive | negative) pair of a training file: "
                       "the teacher scores of the distillation recipes")
     parser.add_argument("--topics", help="topics of --run (a file or a dataset topic name)")
-    parser.add_argument("--hits", type=int, default=100, help="pairs per query taken from --run (default 100)")
+    parser.add_argument("--hits", type=positive, default=100, help="pairs per query taken from --run (default 100)")

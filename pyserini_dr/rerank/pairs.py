@@ -22,7 +22,12 @@ def pairs_to_score(options: PairOptions) -> tuple[dict[str, str], Run]:
         return training_pairs(options.train_data)
     if not options.topics:
         raise InputError("--run needs --topics")
-    return resolve_topics(options.topics), {q: hits[:options.hits] for q, hits in read_run(options.run).items()}
+    topics, run = resolve_topics(options.topics), read_run(options.run)
+    missing = [q for q in run if q not in topics]
+    if missing:  # its pairs would be dropped without a word: the teacher's file would lack those queries
+        raise InputError(f"{len(missing):,} queries of {options.run} are not in {options.topics} (first: "
+                         f"{missing[0]}): give the run's own topics")
+    return topics, {q: hits[:options.hits] for q, hits in run.items()}
 
 
 def training_pairs(path) -> tuple[dict[str, str], Run]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import positive, pyserini_flags
+from ..cli import output_file, positive, pyserini_flags
 
 PYSERINI_OUTPUT_FLAGS = dict(only={"--topics-format": (("default",), "topics are read by file type or dataset name")})
 
 
 def add_output_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", required=True, help="run file to write")
+    parser.add_argument("--output", type=output_file, required=True, help="run file to write")
     parser.add_argument("--output-format", choices=["trec", "msmarco"], default="trec")
     parser.add_argument("--hits", type=positive, default=1000)
     parser.add_argument("--remove-query", action="store_true", help="drop a hit whose docid equals the query id")

@@ -33,7 +33,9 @@ def build_trainer(data: DataOptions, optim: OptimOptions, options, *, recipe_val
 
     from ..data.corpus import read_passages
     from ..data.registry import resolve_corpus
+    from ..files import refuse_foreign_directory
     from .batches import Tokenized
+    from .checkpoints import CHECKPOINT_DIR, LOG_FILE, MODEL_DIR
     from .dense_ranking import DenseRanker
     from .evaluation import DevEvaluation
     from .examples import TrainExample, read_examples
@@ -43,6 +45,8 @@ def build_trainer(data: DataOptions, optim: OptimOptions, options, *, recipe_val
     recipe_class = RECIPES[data.recipe]
     rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = data.device or (f"cuda:{rank}" if torch.cuda.is_available() else "cpu")
+    # found now, not after the training: a file, or a directory of something else (an index, a user's model)
+    refuse_foreign_directory(data.output, ours=(CHECKPOINT_DIR, MODEL_DIR, LOG_FILE))
     corpus = read_passages(resolve_corpus(data.dataset or data.corpus))
     if data.train_data:
         examples = _known(read_examples(data.train_data), corpus, data.train_data)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import ArgumentParser, run_main
+from ..cli import ArgumentParser, positive, run_main
 from ..files import atomic_write
 from ..data.lines import numbered_lines
 from ..errors import InputError, where
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
 
     p = ArgumentParser(prog="python -m pyserini_dr.train.clusters", description=__doc__.split("\n\n")[0])
     p.add_argument("--train-data", required=True)
-    p.add_argument("--clusters", type=int, required=True, help="number of topics (k)")
+    p.add_argument("--clusters", type=positive, required=True, help="number of topics (k)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--output", required=True, help="qid<TAB>cluster file")
     add_encoder_args(p)

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ..cli import ArgumentParser, run_main
+from ..cli import ArgumentParser, finite, positive, run_main
 from ..progress import progress
 from ..data.runs import Run, sort_hits
 from ..errors import InputError
@@ -74,17 +74,15 @@ def main(argv=None) -> int:
 
     p = ArgumentParser(prog="python -m pyserini_dr.train.hybrid_teacher", description=__doc__.split("\n\n")[1])
     add_dense_args(p, search_flags=False)
-    p.add_argument("--threads", type=int, default=None, help="Lucene threads for the BM25 searches")
+    p.add_argument("--threads", type=positive, default=None, help="Lucene threads for the BM25 searches")
     p.add_argument("--sparse-index", required=True, help="Lucene index directory or prebuilt name (BM25 k1 0.9, b 0.4)")
-    p.add_argument("--alpha", type=float, required=True, help="weight of BM25 (pyserini's hybrid semantics)")
-    p.add_argument("--scale", type=float, default=1.0, help="multiplies every score (1 / the student's temperature)")
-    p.add_argument("--depth", type=int, default=100, help="BM25 hits searched per query; a pair beyond is scored alone")
+    p.add_argument("--alpha", type=finite, required=True, help="weight of BM25 (pyserini's hybrid semantics)")
+    p.add_argument("--scale", type=finite, default=1.0, help="multiplies every score (1 / the student's temperature)")
+    p.add_argument("--depth", type=positive, default=100, help="BM25 hits searched per query; a pair beyond is scored alone")
     add_pair_args(p)
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=positive, default=256)
     p.add_argument("--output", required=True)
     args = p.parse_args(argv)
-    if args.depth < 1:
-        raise InputError("--depth must be >= 1")
 
     pair_options = options_from(args, PairOptions)
     started = time.time()

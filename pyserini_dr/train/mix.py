@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import ArgumentParser, run_main
+from ..cli import ArgumentParser, positive, run_main
 from ..errors import InputError
 from .examples import read_examples, repeat_examples, write_examples
 
@@ -19,14 +19,12 @@ def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m pyserini_dr.train.mix", description=__doc__.split("\n\n")[0])
     p.add_argument("--inputs", nargs="+", required=True, help="training files (python -m pyserini_dr.train.negatives, "
                                                                "pseudo_labels), .gz allowed")
-    p.add_argument("--repeats", nargs="+", type=int, help="times each input is repeated (default: 1 each)")
+    p.add_argument("--repeats", nargs="+", type=positive, help="times each input is repeated (default: 1 each)")
     p.add_argument("--output", required=True, help="the mixed file (.gz to compress)")
     args = p.parse_args(argv)
     repeats = args.repeats or [1] * len(args.inputs)
     if len(repeats) != len(args.inputs):
         raise InputError(f"{len(repeats)} --repeats for {len(args.inputs)} --inputs")
-    if any(r < 1 for r in repeats):
-        raise InputError(f"--repeats must be 1 or more, got {repeats}")
     mixed = repeat_examples([read_examples(path) for path in args.inputs], repeats)
     write_examples(mixed, args.output)
     print(f"wrote {len(mixed):,} training queries -> {args.output}", file=sys.stderr)

@@ -39,6 +39,8 @@ class BiEncoder(torch.nn.Module):
         """Float32 weights (autocast gives bf16 compute) with the family's settings."""
         encoder = DenseEncoder(model, encoder_class=encoder_class, device=device, dtype=torch.float32,
                                **settings_overrides)
+        encoder.check_lengths(passage=settings_overrides.get("passage_max_length"),
+                              query=settings_overrides.get("query_max_length"))
         return cls(encoder, untie=untie, freeze_passages=freeze_passages)
 
     @property

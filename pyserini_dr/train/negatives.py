@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     --output train.jsonl: a training file whose negatives are the top of a run (a BM25 run, or a dense one)."""
     import sys
 
-    from ..cli import ArgumentParser
+    from ..cli import ArgumentParser, fraction, non_negative, positive
     from ..data.qrels import read_qrels
     from ..data.registry import resolve_qrels, resolve_topics
     from ..data.runs import read_run
@@ -53,13 +53,13 @@ def main(argv=None) -> int:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--run", help="a run file (TREC or MS MARCO) to mine")
     src.add_argument("--index", help="a Lucene index directory or prebuilt name: BM25 (k1 0.9, b 0.4) is run here")
-    p.add_argument("--depth", type=int, default=30, help="negatives come from the top DEPTH (default 30)")
-    p.add_argument("--skip", type=int, default=0, help="ignore the top SKIP hits (likely unjudged positives)")
-    p.add_argument("--sample", type=int, default=None, help="keep this many of them per query")
+    p.add_argument("--depth", type=positive, default=30, help="negatives come from the top DEPTH (default 30)")
+    p.add_argument("--skip", type=non_negative, default=0, help="ignore the top SKIP hits (likely unjudged positives)")
+    p.add_argument("--sample", type=positive, default=None, help="keep this many of them per query")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--exclude-query-id", action="store_true", help="never the document whose id is the query's")
     p.add_argument("--output", required=True, help="training file (Tevatron JSONL)")
-    p.add_argument("--dev-fraction", type=float, default=0.0, help="carve this share of queries out as a dev split")
+    p.add_argument("--dev-fraction", type=fraction, default=0.0, help="carve this share of queries out as a dev split")
     p.add_argument("--dev-output", help="where the dev split goes (with --dev-fraction)")
     args = p.parse_args(argv)
     if args.dev_fraction and not args.dev_output:

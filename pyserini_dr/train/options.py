@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 from dataclasses import dataclass
 
-from ..cli import non_negative, positive
+from ..cli import device, fraction, non_negative, non_negative_real, positive, positive_real
 from .presets import PRESETS
 from .recipes import RECIPES
 
@@ -75,16 +75,16 @@ def add_optim_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=positive, default=3)
     g.add_argument("--batch-size", type=positive, default=64, help="queries per micro-batch (in-batch negatives)")
     g.add_argument("--negatives", type=non_negative, default=1, help="hard negatives per query")
-    g.add_argument("--lr", type=float, default=2e-5)
-    g.add_argument("--warmup-ratio", type=float, default=0.1)
+    g.add_argument("--lr", type=non_negative_real, default=2e-5)
+    g.add_argument("--warmup-ratio", type=fraction, default=0.1)
     g.add_argument("--warmup-steps", type=non_negative, default=0,
                    help="linear warm-up over this many optimizer steps (0: --warmup-ratio of the steps)")
-    g.add_argument("--weight-decay", type=float, default=0.0)
-    g.add_argument("--max-grad-norm", type=float, default=1.0)
+    g.add_argument("--weight-decay", type=non_negative_real, default=0.0)
+    g.add_argument("--max-grad-norm", type=non_negative_real, default=1.0)
     g.add_argument("--grad-accum", type=positive, default=1)
     g.add_argument("--grad-cache-chunk", type=non_negative, default=0, help="encode the batch in chunks of this many queries")
     g.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
-    g.add_argument("--temperature", type=float, default=None,
+    g.add_argument("--temperature", type=positive_real, default=None,
                    help="score = q.p / temperature (default for an L2-normalized model 0.05, simlm "
                         "0.02; else 1)")
     g.add_argument("--seed", type=int, default=42)
@@ -92,11 +92,11 @@ def add_optim_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--log-every", type=positive, default=10)
     g.add_argument("--save-every", type=non_negative, default=0,
                    help="steps between checkpoints (default: every --save-minutes, and at the end)")
-    g.add_argument("--save-minutes", type=float, default=10.0)
+    g.add_argument("--save-minutes", type=non_negative_real, default=10.0)
     g.add_argument("--keep-best", action="store_true", help="keep the best dev checkpoint under OUTPUT/best")
     g.add_argument("--query-max-length", type=positive)
     g.add_argument("--max-length", type=positive, help="max passage tokens")
-    g.add_argument("--device", default=None)
+    g.add_argument("--device", type=device, default=None)
 
 
 def recipe_fields() -> list[dataclasses.Field]:

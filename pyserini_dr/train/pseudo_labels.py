@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import ArgumentParser, run_main
+from ..cli import ArgumentParser, non_negative, positive, run_main
 from ..data.registry import resolve_topics
 from ..errors import InputError
 from .examples import TrainExample, write_examples
@@ -31,9 +31,9 @@ def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m pyserini_dr.train.pseudo_labels", description=__doc__.split("\n\n")[0])
     p.add_argument("--topics", required=True, help="the (unlabelled) queries")
     p.add_argument("--teacher-scores", required=True, help="the teacher's run over them (python -m pyserini_dr.rerank)")
-    p.add_argument("--positives", type=int, default=1)
-    p.add_argument("--negatives-after", type=int, default=10)
-    p.add_argument("--depth", type=int, default=100)
+    p.add_argument("--positives", type=positive, default=1)
+    p.add_argument("--negatives-after", type=non_negative, default=10)
+    p.add_argument("--depth", type=positive, default=100)
     p.add_argument("--output", required=True)
     args = p.parse_args(argv)
     if not 1 <= args.positives <= args.negatives_after < args.depth:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import sys
 
-from ..cli import ArgumentParser, run_main
+from ..cli import ArgumentParser, non_negative, positive, run_main
 from ..data.registry import resolve_corpus
 from ..data.topics import write_topics_tsv
 from ..errors import InputError
@@ -51,14 +51,10 @@ def main(argv=None) -> int:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--corpus")
     source.add_argument("--dataset")
-    p.add_argument("--min-words", type=int, default=3, help="shorter titles and sentences are skipped")
-    p.add_argument("--last-sentences", type=int, default=0, help="also the last N sentences of each text")
+    p.add_argument("--min-words", type=positive, default=3, help="shorter titles and sentences are skipped")
+    p.add_argument("--last-sentences", type=non_negative, default=0, help="also the last N sentences of each text")
     p.add_argument("--output", required=True, help="topics file (qid<TAB>text)")
     args = p.parse_args(argv)
-    if args.min_words < 1:
-        raise InputError("--min-words must be >= 1")
-    if args.last_sentences < 0:
-        raise InputError("--last-sentences must be >= 0")
     passages = read_passages(resolve_corpus(args.dataset or args.corpus))
     titles = title_queries(passages, args.min_words)
     sentences = sentence_queries(passages, args.last_sentences, args.min_words)

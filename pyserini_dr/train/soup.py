@@ -16,8 +16,8 @@ import os
 import shutil
 import sys
 
-from ..cli import ArgumentParser, run_main
-from ..files import atomic_directory
+from ..cli import ArgumentParser, finite, run_main
+from ..files import atomic_directory, refuse_foreign_directory
 from ..encode.encoder import TOWERS
 from ..encode.settings import SETTINGS_FILE, saved_settings
 from ..errors import InputError
@@ -100,6 +100,7 @@ def soup(models: list[str], output: str, weights: list[float] | None = None, tow
         raise InputError(f"--tower query needs a first model with separate towers ({TOWERS[0]}/, {TOWERS[1]}/); "
                          f"{models[0]} has one encoder")
     towers = ["query"] if tower == "query" else (["query", "passage"] if split else [None])
+    refuse_foreign_directory(output)  # never replaces a directory (a model, an index) it did not create
     averaged = 0
     with atomic_directory(output) as tmp:
         shutil.copytree(models[0], tmp, dirs_exist_ok=True)  # tokenizer, config, settings, an unchanged tower
@@ -113,7 +114,7 @@ def soup(models: list[str], output: str, weights: list[float] | None = None, tow
 def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m pyserini_dr.train.soup", description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", required=True, help="checkpoint directories fine-tuned from one start")
-    p.add_argument("--weights", nargs="+", type=float, help="one per model, summing to 1 (default: uniform)")
+    p.add_argument("--weights", nargs="+", type=finite, help="one per model, summing to 1 (default: uniform)")
     p.add_argument("--tower", choices=["both", "query"], default="both",
                    help="query: average only the query encoders; the first model's passage encoder is kept")
     p.add_argument("--output", required=True)

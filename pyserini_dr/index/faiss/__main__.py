@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from ...cli import ArgumentParser, run_main
+from ...cli import ArgumentParser, positive, run_main
 
 
 def main(argv=None) -> int:
@@ -17,8 +17,8 @@ def main(argv=None) -> int:
     source.add_argument("--merge", nargs="+", metavar="SHARD", help="shard directories to merge, in order")
     parser.add_argument("--output", required=True)
     parser.add_argument("--factory", default="Flat", help="faiss index-factory string: Flat, HNSW32, IVF1024,PQ64 ...")
-    parser.add_argument("--train-size", type=int, default=200_000, help="vectors sampled to train IVF/PQ")
-    parser.add_argument("--ef-construction", type=int, default=None, help="HNSW efConstruction")
+    parser.add_argument("--train-size", type=positive, default=200_000, help="vectors sampled to train IVF/PQ")
+    parser.add_argument("--ef-construction", type=positive, default=None, help="HNSW efConstruction")
     args = parser.parse_args(argv)
 
     from ..faiss_builder import build_index, merge_shards

@@ -29,14 +29,25 @@ class DenseSearcher:
             if index.meta.get("index_type", "Flat") != "Flat":
                 raise InputError(f"the torch backend searches flat indexes exactly; {index.directory} is "
                                  f"{index.meta['index_type']}: use --backend faiss")
+            if ef_search or nprobe:  # it would search exactly and ignore them without a word
+                raise InputError("--ef-search and --nprobe tune faiss HNSW and IVF indexes: the torch backend "
+                                 "searches exactly (use --backend faiss)")
+            vectors = index.vectors()
+            if vectors.shape[1] != encoder.dimension:  # an index without meta.json: torch would fail in a matmul
+                raise InputError(f"encoder dimension {encoder.dimension} does not match the {vectors.shape[1]} of "
+                                 f"{index.directory}'s vectors")
             # on a CPU (no faiss there, say) the torch backend computes in float32
-            self.backend = TorchBackend(index.vectors(), device=device,
+            self.backend = TorchBackend(vectors, device=device,
                                         dtype=dtype if device.startswith("cuda") else "float32", fp8_select=fp8_select)
         else:
             if fp8_select:
                 raise InputError("--fp8-select applies to the torch backend (exact search on a GPU): --backend torch")
             from .backends import FaissBackend
-            self.backend = FaissBackend(index.faiss_index(), threads, gpu=self.backend_name == "faiss-gpu",
+            faiss_index = index.faiss_index()
+            if faiss_index.d != encoder.dimension:  # an index without meta.json: faiss would assert in search
+                raise InputError(f"encoder dimension {encoder.dimension} does not match the {faiss_index.d} of "
+                                 f"{index.directory}'s faiss index")
+            self.backend = FaissBackend(faiss_index, threads, gpu=self.backend_name == "faiss-gpu",
                                         ef_search=ef_search, nprobe=nprobe)
 
     @staticmethod
@@ -58,6 +69,12 @@ class DenseSearcher:
         """The hits as arrays (what the CLI writes): no Python object per hit."""
         scores, rows = self.backend.search(vectors, hits)  # like pyserini: --remove-query may leave hits - 1
         docids = self._docid_array()
+        scores, rows = np.asarray(scores), np.asarray(rows)
+        # nan vectors in the index give nan scores (torch) or no hits at all (a flat faiss index): a silent ranking
+        flat = self.index.meta.get("index_type", "Flat") == "Flat"
+        if not np.isfinite(scores[rows >= 0]).all() or flat and (rows[:, :min(hits, len(docids))] < 0).any():
+            raise InputError(f"searching {self.index.directory} gave non-finite scores (nan or inf): its vectors "
+                             "hold nan or inf (a broken model or float16 overflow when it was encoded)")
         keep = rows >= 0
         if remove_query:
             keep &= docids[np.where(keep, rows, 0)] != np.array(qids, dtype=object)[:, None]

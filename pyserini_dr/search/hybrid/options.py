@@ -9,7 +9,7 @@ from ..faiss.options import add_dense_args
 from ..lucene.options import PYSERINI_LUCENE_FLAGS, add_bm25_args
 from ..options import add_output_args
 from . import FUSION_METHODS
-from ...cli import ArgumentParser, non_negative, positive, pyserini_flags
+from ...cli import ArgumentParser, finite, non_negative, positive, pyserini_flags
 
 SECTIONS = ("dense", "sparse", "fusion", "run")
 
@@ -30,7 +30,7 @@ def section_parsers() -> dict[str, argparse.ArgumentParser]:
                         "Pyserini's hybrid ignores it here: give it in the run section")},
         no_op={"--bm25": (0, "the sparse side is BM25, as in Pyserini's hybrid")})
     fusion = ArgumentParser(prog="... fusion")
-    fusion.add_argument("--alpha", type=float, default=0.1, help="weight of the sparse score (pyserini semantics)")
+    fusion.add_argument("--alpha", type=finite, default=0.1, help="weight of the sparse score (pyserini semantics)")
     fusion.add_argument("--hits", type=positive, default=1000, help="hits taken from the dense and the sparse list (k0)")
     fusion.add_argument("--normalization", action="store_true")
     fusion.add_argument("--weight-on-dense", action="store_true", help="alpha weighs the dense score instead")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...cli import ArgumentParser, positive, run_main
+from ...cli import ArgumentParser, output_file, positive, run_main
 from ...files import atomic_path
 from ...data.qrels import Qrels, read_qrels
 from ...data.registry import resolve_qrels, resolve_topics
@@ -117,8 +117,8 @@ def main(argv=None) -> int:
     tune_parser.add_argument("--test-topics", required=True)
     tune_parser.add_argument("--test-qrels", help="default: the test topics' dataset qrels")
     tune_parser.add_argument("--metric", default="ndcg_cut.10")
-    tune_parser.add_argument("--plot", help="PNG of the metric against alpha")
-    tune_parser.add_argument("--output", required=True, help="test run with the chosen alpha")
+    tune_parser.add_argument("--plot", type=output_file, help="PNG of the metric against alpha")
+    tune_parser.add_argument("--output", type=output_file, required=True, help="test run with the chosen alpha")
     tune_parser.add_argument("--hits", type=positive, default=1000)
     tune_parser.add_argument("--remove-query", action="store_true")
     t = tune_parser.parse_args(argv[cut + 1:])

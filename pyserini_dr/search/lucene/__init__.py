@@ -12,8 +12,15 @@ class BM25Searcher:
     def __init__(self, index_dir: str, k1: float = 0.9, b: float = 0.4, fields: dict[str, float] | None = None):
         import os
 
+        from ...index.dense import FAISS_FILE, META_FILE
+        from ...index.lucene import is_lucene_index
+
         if not os.path.isdir(index_dir):
             raise InputError(f"no such Lucene index directory: {index_dir}")
+        if not is_lucene_index(index_dir):  # Lucene would throw IndexNotFoundException from inside the JVM
+            dense = any(os.path.isfile(os.path.join(index_dir, f)) for f in (FAISS_FILE, META_FILE))
+            raise InputError(f"{index_dir} is no Lucene index (no segments_N file)" +
+                             (": it is a dense index, searched by python -m pyserini_dr.search.faiss" if dense else ""))
         self.searcher = _pyserini.lucene_searcher(index_dir)
         self.searcher.set_bm25(k1, b)
         self.fields = fields or {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from ...cli import fraction, non_negative_real
 from ...errors import InputError
 from ...prebuilt import resolve_index
 from . import BM25Searcher
@@ -19,9 +20,9 @@ class BM25Options:
 
 def add_bm25_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", required=True, help="Lucene index directory or prebuilt name")
-    parser.add_argument("--k1", type=float, default=None, help="BM25 k1 (0.9; Pyserini's tuned values for MS MARCO "
-                        "prebuilt names)")
-    parser.add_argument("--b", type=float, default=None, help="BM25 b (0.4; as --k1)")
+    parser.add_argument("--k1", type=non_negative_real, default=None, help="BM25 k1 (0.9; Pyserini's tuned values "
+                        "for MS MARCO prebuilt names)")
+    parser.add_argument("--b", type=fraction, default=None, help="BM25 b (0.4; as --k1)")
     parser.add_argument("--fields", nargs="+", help="multifield boosts, e.g. contents=1.0 title=1.0")
 
 

@@ -96,3 +96,37 @@ def test_export_refuses_a_folder_that_holds_files(tmp_path, capsys, mirror):
     assert e.value.code == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'old'} exists and is not an empty folder; pick a new --output\n"
     assert (tmp_path / "old" / "keep.txt").read_text() == "mine"
+
+
+def test_pyserini_encode_jsonl_vectors_become_our_index(subset, pyserini_cli, tmp_path, capsys):
+    """``pyserini.encode`` without ``--to-faiss`` writes JSON-lines vectors; ``index.faiss --input`` (as Pyserini's
+    own ``pyserini.index.faiss --input``) makes them a dense index of ours: the same vectors, in file order."""
+    import numpy as np
+
+    from pyserini_dr.cli import run_main
+    from pyserini_dr.index.dense import DenseIndex
+    from pyserini_dr.index.faiss.__main__ import main as index_faiss
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    docs = [json.loads(line) for line in subset.corpus.read_text().splitlines()[:40]]
+    (corpus / "docs.jsonl").write_text("".join(json.dumps({"id": d["_id"], "contents": d["text"]}) + "\n"
+                                               for d in docs))
+    vectors = tmp_path / "vectors"
+    done = pyserini_cli("pyserini.encode", "input", "--corpus", corpus, "output", "--embeddings", vectors,
+                        "encoder", "--encoder", subset.model, "--encoder-class", "auto", "--pooling", "mean",
+                        "--l2-norm", "--device", "cpu", "--batch-size", "16")
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [json.loads(line) for f in sorted(vectors.glob("*.jsonl")) for line in f.read_text().splitlines()]
+    assert index_faiss(["--input", str(vectors), "--output", str(tmp_path / "ours")]) == 0
+    ours = DenseIndex(str(tmp_path / "ours"))
+    assert ours.docids == [r["id"] for r in rows] and len(rows) == 40
+    assert np.array_equal(np.asarray(ours.vectors()), np.asarray([r["vector"] for r in rows], dtype=np.float32))
+    assert ours.faiss_index().ntotal == 40
+    capsys.readouterr()
+    (vectors / "extra.jsonl").write_text('{"id": "x", "vector": [1, 2]}\n')
+    with pytest.raises(SystemExit) as e:
+        run_main(index_faiss, ["--input", str(vectors), "--output", str(tmp_path / "again")])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == f"error: {vectors / 'extra.jsonl'}:1: 'vector' must be a list of 384 numbers\n"
+    assert not (tmp_path / "again").exists()

@@ -28,12 +28,63 @@ def new_index(factory: str, dim: int):
         raise InputError(f"faiss cannot build {factory!r}: {str(e).strip().splitlines()[-1]}") from None
 
 
+def is_jsonl_vectors(directory: str) -> bool:
+    """A folder of ``pyserini.encode``'s JSON-lines vectors (``{"id", "contents", "vector"}``, its output without
+    ``--to-faiss``) rather than a dense index directory."""
+    return (os.path.isdir(directory) and not os.path.exists(os.path.join(directory, DOCID_FILE))
+            and any(name.endswith(".jsonl") for name in os.listdir(directory)))
+
+
+def import_jsonl_vectors(source_dir: str, output_dir: str) -> dict:
+    """A flat dense index directory from ``pyserini.encode``'s JSON-lines vectors (what ``pyserini.index.faiss
+    --input`` reads): its .jsonl files in name order, every line checked (id, a list of numbers of one length, no
+    id twice). No encoder is recorded (Pyserini writes none): a search names it with ``--encoder``."""
+    from ..data.lines import json_lines
+    from ..errors import where
+
+    refuse_foreign_output(output_dir)
+    files = sorted(os.path.join(source_dir, n) for n in os.listdir(source_dir) if n.endswith(".jsonl"))
+    docids: list[str] = []
+    seen: set[str] = set()
+    dim = None
+    with staged_directory(output_dir, last=META_FILE) as tmp:
+        with open(os.path.join(tmp, EMBEDDINGS_FILE), "wb") as out:
+            for path in files:
+                for no, obj in json_lines(path):
+                    docid, vector = obj.get("id"), obj.get("vector")
+                    if docid is None or str(docid) == "" or any(c.isspace() for c in str(docid)):
+                        raise InputError(f"{where(path, no)}: a vector line needs an id without whitespace")
+                    if str(docid) in seen:
+                        raise InputError(f"{where(path, no)}: duplicate id {docid!r}")
+                    try:
+                        row = np.asarray(vector, dtype=np.float32)
+                    except (TypeError, ValueError):
+                        row = None
+                    if row is None or row.ndim != 1 or row.size == 0 or (dim is not None and row.size != dim):
+                        raise InputError(f"{where(path, no)}: 'vector' must be a list of "
+                                         f"{dim or 'one or more'} numbers")
+                    dim = row.size
+                    seen.add(str(docid))
+                    docids.append(str(docid))
+                    out.write(row.tobytes())
+        if not docids:
+            raise InputError(f"{source_dir}: no vectors in its .jsonl files")
+        return write_dense_index(tmp, docids, {"dimension": dim, "documents": len(docids),
+                                               "source": f"pyserini.encode JSON-lines vectors: {source_dir}"})
+
+
 def build_index(source_dir: str, output_dir: str, factory: str, *, train_size: int = 200_000,
                 ef_construction: int | None = None, seed: int = 0) -> dict:
     """Write ``output_dir`` with the faiss index ``factory`` (e.g. ``HNSW32``, ``IVF1024,PQ64``, ``OPQ64,IVF1024,PQ64``)
-    over the vectors of ``source_dir``, inner product; docid and meta are carried over."""
+    over the vectors of ``source_dir``, inner product; docid and meta are carried over. ``source_dir`` may be
+    ``pyserini.encode``'s JSON-lines vectors (``import_jsonl_vectors``; flat: that is the whole build)."""
     if not have_faiss():
         raise InputError("faiss is not installed: pip install faiss-cpu")
+    if is_jsonl_vectors(source_dir):
+        if factory == "Flat":
+            return import_jsonl_vectors(source_dir, output_dir)
+        raise InputError(f"{source_dir} holds JSON-lines vectors: import them first (--factory Flat), then build "
+                         f"{factory!r} from that index")
     src = DenseIndex(source_dir)
     if os.path.abspath(source_dir) == os.path.abspath(output_dir):
         raise InputError("--output must differ from --input")

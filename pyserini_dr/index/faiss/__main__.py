@@ -1,7 +1,8 @@
 """python -m pyserini_dr.index.faiss --input DIR --output DIR --factory HNSW32 | --merge SHARD... --output DIR
 
 Builds a faiss index of another kind (HNSW, IVF-PQ, OPQ, any index-factory string) from a dense index directory,
-or merges encoded shards into one flat index.
+or merges encoded shards into one flat index; ``--input`` may also be the JSON-lines vectors of ``pyserini.encode``
+(without ``--to-faiss``), as Pyserini's own ``pyserini.index.faiss --input`` reads them.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ...cli import ArgumentParser, positive, run_main
 def main(argv=None) -> int:
     parser = ArgumentParser(prog="python -m pyserini_dr.index.faiss", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--input", help="a dense index directory (flat) to convert")
+    source.add_argument("--input", help="a dense index directory (flat) to convert, or pyserini.encode's JSON-lines vectors")
     source.add_argument("--merge", nargs="+", metavar="SHARD", help="shard directories to merge, in order")
     parser.add_argument("--output", required=True)
     parser.add_argument("--factory", default="Flat", help="faiss index-factory string: Flat, HNSW32, IVF1024,PQ64 ...")

@@ -469,6 +469,14 @@ CASES = [
                              "{w}/corpus.jsonl --output {t}/m --batch-size 0"),
     ("train-lr-nan", TRAIN, "--recipe warmup --model {w}/model --train-data {w}/groups.jsonl --corpus "
                             "{w}/corpus.jsonl --output {t}/m --lr nan"),
+    ("train-refresh-negative", TRAIN, "--recipe ance --model {w}/model --train-data {w}/groups.jsonl --corpus "
+                                      "{w}/corpus.jsonl --output {t}/m --refresh-every -1"),
+    ("train-decoder-layers-0", TRAIN, "--recipe simlm-pretrain --model {w}/model --corpus {w}/corpus.jsonl "
+                                      "--output {t}/m --decoder-layers 0"),
+    ("train-kl-weight-nan", TRAIN, "--recipe simlm --model {w}/model --train-data {w}/groups.jsonl --corpus "
+                                   "{w}/corpus.jsonl --output {t}/m --kl-weight nan"),
+    ("train-retrieve-depth-0", TRAIN, "--recipe adore --model {w}/model --train-data {w}/groups.jsonl --corpus "
+                                      "{w}/corpus.jsonl --output {t}/m --retrieve-depth 0"),
     ("train-bad-groups", TRAIN, "--recipe warmup --model {w}/model --train-data {w}/bad/groups-bad.jsonl --corpus "
                                 "{w}/corpus.jsonl --output {t}/m"),
     ("train-not-a-model", TRAIN, "--recipe warmup --model {w}/not-a-model --train-data {w}/groups.jsonl --corpus "
@@ -713,6 +721,10 @@ EXPECTED = {
     "prebuilt-publish-no-build": "error: no such file: {t}/none/x.yaml",
     "train-batch-0": "error: argument --batch-size: must be 1 or more, got 0",
     "train-lr-nan": "error: argument --lr: expected a finite number, got 'nan'",
+    "train-refresh-negative": "error: argument --refresh-every: must be 0 or more, got -1",
+    "train-decoder-layers-0": "error: argument --decoder-layers: must be 1 or more, got 0",
+    "train-kl-weight-nan": "error: argument --kl-weight: expected a finite number, got 'nan'",
+    "train-retrieve-depth-0": "error: argument --retrieve-depth: must be 1 or more, got 0",
     "train-bad-groups": "error: {w}/bad/groups-bad.jsonl:1: needs query_id and query_text",
     "train-not-a-model": "error: {w}/not-a-model is no model directory: it has no config.json",
     "train-max-length-beyond": "error: --max-length 4096 is beyond the 64 positions of {w}/model",

@@ -9,12 +9,13 @@ import torch
 
 from ..losses import rank_weighted_pairwise
 from .base import Recipe, flag
+from ...arg_types import positive
 
 
 @dataclass
 class AdoreOptions:
-    retrieve_depth: int = flag(200, type=int, help="adore: documents retrieved per step")
-    metric_cut: int | None = flag(200, type=int, help="adore: MRR cut of the pair weights")  # DRhard's passage cut
+    retrieve_depth: int = flag(200, type=positive, help="adore: documents retrieved per step")
+    metric_cut: int | None = flag(200, type=positive, help="adore: MRR cut of the pair weights")  # DRhard's passage cut
 
 
 class ADORE(Recipe):

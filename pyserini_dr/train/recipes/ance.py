@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from ...errors import InputError
 from .base import MiningOptions, flag
 from .warmup import ContrastiveOptions, Warmup
+from ...arg_types import non_negative
 
 
 @dataclass
 class AnceOptions(ContrastiveOptions, MiningOptions):
-    refresh_every: int = flag(0, type=int, help="ance: steps between refreshes (default: an epoch)")
+    refresh_every: int = flag(0, type=non_negative, help="ance: steps between refreshes (default: an epoch)")
     refresh_async: bool = flag(False, action="store_true", help="ance: refresh in the background")
 
 

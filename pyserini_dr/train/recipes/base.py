@@ -14,6 +14,7 @@ import torch
 from ..batches import Batch, GroupSampler, make_batch
 from ..dense_ranking import DenseRanker
 from ..negatives import negatives_from_ranking
+from ...arg_types import positive
 
 
 def flag(default, **argparse_kwargs):
@@ -28,7 +29,7 @@ class NoOptions:
 
 @dataclass
 class MiningOptions:
-    depth: int = flag(200, type=int, help="ance/star: negatives mined from this depth")  # DRhard and ANCE: top 200
+    depth: int = flag(200, type=positive, help="ance/star: negatives mined from this depth")  # DRhard and ANCE: top 200
 
 
 @dataclass

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from ..losses import passage_centric
 from .base import flag
 from .warmup import ContrastiveOptions, Warmup
+from ...arg_types import non_negative_real
 
 
 @dataclass
 class PairOptions(ContrastiveOptions):
-    pair_alpha: float = flag(0.1, type=float, help="pair: weight of the passage-centric loss")
+    pair_alpha: float = flag(0.1, type=non_negative_real, help="pair: weight of the passage-centric loss")
 
 
 class PAIR(Warmup):

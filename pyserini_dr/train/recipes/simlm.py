@@ -12,20 +12,21 @@ from ..batches import Batch
 from ..losses import full_contrastive
 from .base import Recipe, TeacherOptions, flag
 from .warmup import ContrastiveOptions, Warmup
+from ...arg_types import non_negative_real, positive
 
 
 @dataclass
 class SimLMOptions(ContrastiveOptions, TeacherOptions):
-    contrastive_weight: float = flag(0.2, type=float, help="simlm: weight of the contrastive term (unilm's "
+    contrastive_weight: float = flag(0.2, type=non_negative_real, help="simlm: weight of the contrastive term (unilm's "
                                      "kd_cont_loss_weight)")
-    kl_weight: float = flag(1.0, type=float, help="simlm: weight of the KL distillation term")
+    kl_weight: float = flag(1.0, type=non_negative_real, help="simlm: weight of the KL distillation term")
     simlm_qp_only: bool = flag(False, action="store_true", help="simlm: the contrastive term scores q->p only, "
                                "not SimLM's q->p, p->q, q->q and p->p")
 
 
 @dataclass
 class SimLMPretrainOptions:
-    decoder_layers: int = flag(2, type=int, help="simlm-pretrain: the shallow decoder's layers")
+    decoder_layers: int = flag(2, type=positive, help="simlm-pretrain: the shallow decoder's layers")
 
 
 class SimLMPretrain(Recipe):

@@ -8,13 +8,14 @@ import torch
 from ...errors import InputError
 from ..losses import margin_mse
 from .base import Recipe, TeacherOptions, flag
+from ...arg_types import non_negative_real, positive
 
 
 @dataclass
 class TasbOptions(TeacherOptions):
     clusters: str | None = flag(None, help="tasb: query topic clusters (python -m pyserini_dr.train.clusters)")
-    margin_bins: int = flag(10, type=int, help="tasb: teacher-margin bins of the balanced sampling")
-    in_batch_weight: float = flag(0.75, type=float, help="tasb: weight of the in-batch Margin-MSE term "
+    margin_bins: int = flag(10, type=positive, help="tasb: teacher-margin bins of the balanced sampling")
+    in_batch_weight: float = flag(0.75, type=non_negative_real, help="tasb: weight of the in-batch Margin-MSE term "
                                   "(matchmaker's in_batch_neg_lambda)")
 
 

@@ -63,6 +63,14 @@ def atomic_directory(final: str) -> Iterator[str]:
     """A fresh ``final + '.saving'`` folder to write into, put at ``final`` (``replace_directory``) once the block
     ends without an error: an error or a crash while writing leaves the old directory (an error removes the
     unfinished folder too)."""
+    with _saving_folder(final) as tmp:
+        yield tmp
+    replace_directory(tmp, final)
+
+
+@contextlib.contextmanager
+def _saving_folder(final: str) -> Iterator[str]:
+    """A fresh, empty ``final + '.saving'``, removed if the block raises."""
     if os.path.exists(final) and not os.path.isdir(final):  # found before writing, not when renaming at the end
         raise InputError(f"{final} is a file, not a directory to write")
     tmp = final.rstrip("/") + ".saving"
@@ -73,7 +81,6 @@ def atomic_directory(final: str) -> Iterator[str]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # an error while writing leaves nothing half-written behind
         raise
-    replace_directory(tmp, final)
 
 
 @contextlib.contextmanager
@@ -82,16 +89,8 @@ def staged_directory(final: str, last: str) -> Iterator[str]:
     its other entries kept) once the block ends without an error, ``last`` (the file marking it complete) last.
     An error removes the folder: nothing half-written appears in ``final``. For a ``final`` that may hold entries
     of its own (a torchrun output's ``shards/``), where ``atomic_directory`` would replace them."""
-    if os.path.exists(final) and not os.path.isdir(final):
-        raise InputError(f"{final} is a file, not a directory to write")
-    tmp = final.rstrip("/") + ".saving"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    try:
+    with _saving_folder(final) as tmp:
         yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     os.makedirs(final, exist_ok=True)
     for name in sorted(os.listdir(tmp), key=lambda n: n == last):
         os.replace(os.path.join(tmp, name), os.path.join(final, name))

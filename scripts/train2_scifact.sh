@@ -14,11 +14,12 @@
 #     TEACHER_PAIRS    its scores of every train.jsonl pair;  TEACHER_BM25  its scores of bm25.train.txt's top 100
 #   optional, GPL-style in-domain distillation first (scripts/distill_inputs_scifact.sh makes both):
 #     PSEUDO           pseudo-labelled title queries (pseudo.titles.jsonl.gz);  PSEUDO_TEACHER  the teacher's scores
-# knobs: CE_EPOCHS (10), EPOCHS (10), PRETRAIN_EPOCHS (3), PSEUDO_EPOCHS (2), KL_WEIGHT (0.2), TRAIN_FLAGS (last on
+# knobs: CE_EPOCHS (10), EPOCHS (10), PRETRAIN_EPOCHS (3), PSEUDO_EPOCHS (2), KL_WEIGHT (unset: the recipe's
+#   reference 1.0 beside contrastive 0.2; before 2026-12-05 this chain passed 0.2), TRAIN_FLAGS (last on
 #   every training line), ENCODE_FLAGS, STEPS (default "tasb pair simlm": the students to train)
 set -euo pipefail
 : "${MODEL:?MODEL=the starting checkpoint}" "${TRAIN:?TRAIN=dir with the CPU-made inputs}" "${OUT:?OUT=dir}"
-CE_EPOCHS=${CE_EPOCHS:-10}; EPOCHS=${EPOCHS:-10}; PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-3}; KL_WEIGHT=${KL_WEIGHT:-0.2}
+CE_EPOCHS=${CE_EPOCHS:-10}; EPOCHS=${EPOCHS:-10}; PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-3}; KL=(${KL_WEIGHT:+--kl-weight "$KL_WEIGHT"})
 PSEUDO_EPOCHS=${PSEUDO_EPOCHS:-2}
 PY=${PYTHON:-python}
 work=$OUT/work; mkdir -p "$work"
@@ -61,15 +62,15 @@ fi
 if [[ $STEPS == *" simlm "* ]]; then
 train simlm-pretrain simlm-pretrain "$MODEL" "$PRETRAIN_EPOCHS" --batch-size 64 --lr 1e-4
 train simlm simlm "$work/simlm-pretrain/model" "$EPOCHS" "${students[@]}" --negatives 7 \
-    --kl-weight "$KL_WEIGHT" --teacher-scores "$teacher_pairs";                                         search simlm
+    "${KL[@]}" --teacher-scores "$teacher_pairs";                                         search simlm
 train simlm-finetune simlm "$MODEL" "$EPOCHS" "${students[@]}" --negatives 7 \
-    --kl-weight "$KL_WEIGHT" --teacher-scores "$teacher_pairs";                                         search simlm-finetune
+    "${KL[@]}" --teacher-scores "$teacher_pairs";                                         search simlm-finetune
 fi
 
 if [ -n "${PSEUDO:-}" ]; then  # the teacher's title-query labels, then the labelled fine-tuning with distillation
   : "${PSEUDO_TEACHER:?PSEUDO_TEACHER=the teacher scores of the PSEUDO groups}"
   train gpl simlm "$MODEL" "$PSEUDO_EPOCHS" --train-data "$PSEUDO" --batch-size 64 --negatives 7 \
-      --kl-weight "$KL_WEIGHT" --teacher-scores "$PSEUDO_TEACHER";                          search gpl
+      "${KL[@]}" --teacher-scores "$PSEUDO_TEACHER";                          search gpl
   train gpl-simlm simlm "$work/gpl/model" "$EPOCHS" "${students[@]}" --negatives 7 \
-      --kl-weight "$KL_WEIGHT" --teacher-scores "$teacher_pairs";                  search gpl-simlm
+      "${KL[@]}" --teacher-scores "$teacher_pairs";                  search gpl-simlm
 fi

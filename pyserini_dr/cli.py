@@ -8,8 +8,10 @@ from typing import Callable
 from .arg_types import finite, fraction, non_negative, non_negative_real, positive, positive_real
 from .errors import InputError
 
-# the value types are defined in arg_types (layer 0, for library modules too) and offered here to every command
-VALUE_TYPES = (finite, fraction, non_negative, non_negative_real, positive, positive_real)
+# the value types live in arg_types (layer 0, so library modules use them too); commands take them from here
+__all__ = ["EXIT_USAGE", "run_main", "options_from", "ArgumentParser", "PyseriniRefused", "PyseriniOnly",
+           "PyseriniNoOp", "pyserini_flags", "output_file", "device", "finite", "fraction", "non_negative",
+           "non_negative_real", "positive", "positive_real"]
 
 EXIT_USAGE = 2
 
@@ -77,8 +79,6 @@ class ArgumentParser(argparse.ArgumentParser):
                                          "replaced; write to another file")
 
 
-
-
 # Pyserini's flags (issue 19): a command accepts each flag of its Pyserini counterpart with Pyserini's meaning, or
 # refuses it with one line naming it. `scripts/pyserini_flags.py` reads these actions to write
 # docs/pyserini_flags.md.
@@ -139,8 +139,6 @@ def pyserini_flags(parser: argparse.ArgumentParser, *, refused: dict[str, str] =
     for flag, (nargs, note) in dict(no_op).items():
         if flag not in have:
             parser.add_argument(*spellings(flag), action=PyseriniNoOp, nargs=nargs, note=note)
-
-
 
 
 def output_file(text: str) -> str:

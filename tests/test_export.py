@@ -94,7 +94,8 @@ def test_export_refuses_a_folder_that_holds_files(tmp_path, capsys, mirror):
     with pytest.raises(SystemExit) as e:
         run_main(export_main, ["--topics", SCIFACT_TEST, "--output", str(tmp_path / "old")])
     assert e.value.code == 2
-    assert capsys.readouterr().err == f"error: {tmp_path / 'old'} exists and is not an empty folder; pick a new --output\n"
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'old'} exists and is not empty (not written by this "
+                                       "command): remove it or pick another --output\n")
     assert (tmp_path / "old" / "keep.txt").read_text() == "mine"
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from ..errors import InputError, refuse_spaced_id, where
-from .lines import json_lines
+from .lines import json_lines, numbered_lines
 
 
 def flat_text(title: str, text: str) -> str:
@@ -58,8 +58,6 @@ def corpus_files(path) -> list[str]:
 def _documents(path) -> Iterator[tuple[int, dict]]:
     """(line, object) of a JSON-lines file, or (element, object) of a .json file holding one JSON array of
     documents, which Anserini's JsonCollection also reads."""
-    from .lines import numbered_lines
-
     array = path.endswith((".json", ".json.gz")) and next(numbered_lines(path), (0, ""))[1].lstrip().startswith("[")
     if not array:
         yield from json_lines(path)

@@ -20,14 +20,13 @@ from ..errors import InputError
 def export_dataset(topics_name: str, output: str, *, corpus_name: str | None = None,
                    multifield: bool = False) -> dict[str, int]:
     """Write the folder; returns counts of queries, judgements and documents."""
-    from ..files import atomic_directory
+    from ..files import atomic_directory, refuse_foreign_directory
     from .corpus import iter_corpus, write_json_collection
     from .qrels import read_qrels, write_trec_qrels
     from .registry import resolve_corpus, resolve_qrels, resolve_topics
     from .topics import write_topics_tsv
 
-    if os.path.exists(output) and (not os.path.isdir(output) or os.listdir(output)):
-        raise InputError(f"{output} exists and is not an empty folder; pick a new --output")
+    refuse_foreign_directory(output)  # atomic_directory would replace it whole
     topics = resolve_topics(topics_name)
     qrels = read_qrels(resolve_qrels(topics_name))
     corpus = resolve_corpus(corpus_name) if corpus_name else None

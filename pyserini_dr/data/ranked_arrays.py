@@ -20,8 +20,8 @@ class RankedArrays:
     def __init__(self, qids: list[str], docids: np.ndarray, rows: np.ndarray, scores: np.ndarray,
                  keep: np.ndarray | None = None):
         self.qids, self.docids = qids, docids
-        self.keep = rows >= 0 if keep is None else keep & (rows >= 0)
-        self.rows, self.scores = _order_ties(docids, rows, scores, self.keep)
+        keep = rows >= 0 if keep is None else keep & (rows >= 0)
+        self.rows, self.scores, self.keep = _order_ties(docids, rows, scores, keep)
 
     def hits(self, i: int) -> tuple[list[str], np.ndarray]:
         keep = self.keep[i]
@@ -61,12 +61,11 @@ def _order_ties(docids: np.ndarray, rows: np.ndarray, scores: np.ndarray, keep: 
     """The backends sort by score only; a query whose kept hits hold equal scores gets those re-ordered by docid
     (rare: whole-array checks find them, Python touches only those queries)."""
     if rows.size == 0:
-        return rows, scores
+        return rows, scores, keep
     valid = np.where(keep, scores, -np.inf)
     if np.any(valid[:, 1:] > valid[:, :-1]):  # not sorted by score: a backend that returns unsorted hits
         order = np.argsort(-valid, axis=1, kind="stable")
-        rows, scores = np.take_along_axis(rows, order, 1), np.take_along_axis(scores, order, 1)
-        keep[:] = np.take_along_axis(keep, order, 1)
+        rows, scores, keep = (np.take_along_axis(a, order, 1) for a in (rows, scores, keep))
         valid = np.where(keep, scores, -np.inf)
     tied = np.flatnonzero(np.any((valid[:, 1:] == valid[:, :-1]) & keep[:, 1:], axis=1))
     if len(tied):
@@ -76,4 +75,4 @@ def _order_ties(docids: np.ndarray, rows: np.ndarray, scores: np.ndarray, keep: 
             order = sorted(range(len(k)), key=lambda j: (-float(scores[i, k[j]]), docids[rows[i, k[j]]]))
             rows[i, k] = rows[i, k][order]
             scores[i, k] = scores[i, k][order]
-    return rows, scores
+    return rows, scores, keep

@@ -40,7 +40,7 @@ def import_jsonl_vectors(source_dir: str, output_dir: str) -> dict:
     --input`` reads): its .jsonl files in name order, every line checked (id, a list of numbers of one length, no
     id twice). No encoder is recorded (Pyserini writes none): a search names it with ``--encoder``."""
     from ..data.lines import json_lines
-    from ..errors import where
+    from ..errors import refuse_spaced_id, where
 
     refuse_foreign_output(output_dir)
     files = sorted(os.path.join(source_dir, n) for n in os.listdir(source_dir) if n.endswith(".jsonl"))
@@ -52,8 +52,9 @@ def import_jsonl_vectors(source_dir: str, output_dir: str) -> dict:
             for path in files:
                 for no, obj in json_lines(path):
                     docid, vector = obj.get("id"), obj.get("vector")
-                    if docid is None or str(docid) == "" or any(c.isspace() for c in str(docid)):
-                        raise InputError(f"{where(path, no)}: a vector line needs an id without whitespace")
+                    if docid is None or str(docid) == "":
+                        raise InputError(f"{where(path, no)}: a vector line needs an id")
+                    refuse_spaced_id(str(docid), "document", where(path, no))
                     if str(docid) in seen:
                         raise InputError(f"{where(path, no)}: duplicate id {docid!r}")
                     try:

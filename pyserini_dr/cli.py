@@ -10,7 +10,7 @@ from .errors import InputError
 
 # the value types live in arg_types (layer 0, so library modules use them too); commands take them from here
 __all__ = ["EXIT_USAGE", "run_main", "options_from", "ArgumentParser", "PyseriniRefused", "PyseriniOnly",
-           "PyseriniNoOp", "pyserini_flags", "output_file", "device", "finite", "fraction", "non_negative",
+           "PyseriniNoOp", "pyserini_flags", "split_sections", "output_file", "device", "finite", "fraction", "non_negative",
            "non_negative_real", "positive", "positive_real"]
 
 EXIT_USAGE = 2
@@ -139,6 +139,27 @@ def pyserini_flags(parser: argparse.ArgumentParser, *, refused: dict[str, str] =
     for flag, (nargs, note) in dict(no_op).items():
         if flag not in have:
             parser.add_argument(*spellings(flag), action=PyseriniNoOp, nargs=nargs, note=note)
+
+
+def split_sections(argv: list[str], sections: tuple[str, ...], required: tuple[str, ...],
+                   usage: str) -> dict[str, list[str]]:
+    """Pyserini's sectioned command lines (``search.hybrid``'s ``dense ... sparse ... fusion ... run ...``,
+    ``encode``'s ``input ... output ... encoder ...``) -> {section: its arguments}, in any order, each once."""
+    parts: dict[str, list[str]] = {}
+    current = None
+    for token in argv:
+        if token in sections:
+            if token in parts:
+                raise InputError(f"section {token!r} given twice")
+            current = parts.setdefault(token, [])
+        elif current is None:
+            raise InputError(f"expected a section ({', '.join(sections)}) before {token!r}")
+        else:
+            current.append(token)
+    missing = [s for s in required if s not in parts]
+    if missing:
+        raise InputError(f"missing section(s): {', '.join(missing)} (usage: {usage})")
+    return parts
 
 
 def output_file(text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from ..cli import ArgumentParser, PyseriniNoOp, device, non_negative, positive, pyserini_flags
+from ..cli import ArgumentParser, PyseriniNoOp, device, non_negative, positive, pyserini_flags, split_sections
 from .families import CLASS_ALIASES, FAMILIES
 
 
@@ -172,18 +172,7 @@ def parse_pyserini_sections(argv: list[str], flat: argparse.ArgumentParser) -> a
     """Pyserini's ``input ... output ... encoder ...`` -> the namespace ``flat`` (our flat parser) would give."""
     from ..errors import InputError
 
-    parts: dict[str, list[str]] = {}
-    current = None
-    for token in argv:
-        if token in PYSERINI_SECTIONS:
-            if token in parts:
-                raise InputError(f"section {token!r} given twice")
-            current = parts.setdefault(token, [])
-        else:
-            current.append(token)
-    missing = [s for s in PYSERINI_SECTIONS if s not in parts]
-    if missing:
-        raise InputError(f"missing section(s): {', '.join(missing)} (usage: input ... output ... encoder ...)")
+    parts = split_sections(argv, PYSERINI_SECTIONS, PYSERINI_SECTIONS, "input ... output ... encoder ...")
     args = flat.parse_args(["--corpus", "-", "--output", "-", "--encoder", "-"])  # our defaults
     for name, parser in pyserini_section_parsers().items():
         parser.parse_args(parts[name], namespace=args)

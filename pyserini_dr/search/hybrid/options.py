@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from ...errors import InputError
 from ..faiss.options import add_dense_args
 from ..lucene.options import PYSERINI_LUCENE_FLAGS, add_bm25_args
 from ..options import add_output_args
 from . import FUSION_METHODS
 from ...cli import ArgumentParser, finite, non_negative, positive, pyserini_flags
+from ...cli import split_sections as cli_split_sections
 
 SECTIONS = ("dense", "sparse", "fusion", "run")
 
@@ -46,19 +46,6 @@ def section_parsers() -> dict[str, argparse.ArgumentParser]:
 
 def split_sections(argv: list[str]) -> dict[str, list[str]]:
     """argv -> {section: its arguments}; every section but fusion is required, in any order."""
-    parts: dict[str, list[str]] = {}
-    current = None
-    for token in argv:
-        if token in SECTIONS:
-            if token in parts:
-                raise InputError(f"section {token!r} given twice")
-            current = parts.setdefault(token, [])
-        elif current is None:
-            raise InputError(f"expected a section ({', '.join(SECTIONS)}) before {token!r}")
-        else:
-            current.append(token)
-    missing = [s for s in ("dense", "sparse", "run") if s not in parts]
-    if missing:
-        raise InputError(f"missing section(s): {', '.join(missing)} (usage: dense ... sparse ... fusion ... run ...)")
+    parts = cli_split_sections(argv, SECTIONS, ("dense", "sparse", "run"), "dense ... sparse ... fusion ... run ...")
     parts.setdefault("fusion", [])
     return parts

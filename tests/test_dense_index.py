@@ -328,6 +328,42 @@ def test_resume_after_the_corpus_changed_is_refused(small, encoder, monkeypatch,
     assert not (out / "meta.json").exists()
 
 
+def test_one_shard_reads_the_corpus_once_and_blank_lines_are_given_back(small, flat, encoder, monkeypatch,
+                                                                       tmp_path):
+    """One shard reads the corpus once (no counting pass: documents are validated as they are encoded); the room
+    reserved for its lines is cut to the documents read, so blank lines change nothing in the index."""
+    import pyserini_dr.encode.corpus as corpus_module
+    from pyserini_dr.encode.corpus import CorpusEncoder
+
+    lines = small.corpus.read_text(encoding="utf-8").splitlines()
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n\n".join(lines) + "\n  \n", encoding="utf-8")
+    reads = []
+    real = corpus_module.iter_corpus
+    monkeypatch.setattr(corpus_module, "iter_corpus", lambda *a, **k: reads.append(a) or real(*a, **k))
+    out = tmp_path / "out"
+    CorpusEncoder(encoder, chunk_size=CHUNK).encode(str(corpus), str(out))
+    assert len(reads) == 1
+    assert (out / "embeddings.f32").stat().st_size == N_DOCS * 384 * 4
+    assert (out / "index").read_bytes() == (flat / "index").read_bytes()
+    assert read_meta(out)["count"] == read_meta(out)["documents"] == N_DOCS
+
+
+def test_a_bad_document_met_late_leaves_no_directory(small, encoder, tmp_path):
+    """A duplicate id after the first chunks: one error, and the fresh run's directory is removed (no unfinished
+    index a rerun would resume from)."""
+    from pyserini_dr.encode.corpus import CorpusEncoder
+    from pyserini_dr.errors import InputError
+
+    lines = small.corpus.read_text(encoding="utf-8").splitlines()
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(lines + [lines[0]]) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match=f"{corpus}:{N_DOCS + 1}: duplicate document id"):
+        CorpusEncoder(encoder, chunk_size=CHUNK).encode(str(corpus), str(out))
+    assert not out.exists()
+
+
 def test_encode_never_writes_over_a_pyserini_layout_index(small, tmp_path):
     target = tmp_path / "pyserini-index"
     target.mkdir()

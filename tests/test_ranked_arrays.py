@@ -42,3 +42,17 @@ def test_kept_mask_and_unsorted_input(tmp_path):
     write_run(expected, tmp_path / "a.txt")
     ranked.write(tmp_path / "b.txt")
     assert (tmp_path / "a.txt").read_bytes() == (tmp_path / "b.txt").read_bytes()
+
+
+def test_ties_ordered_alike_with_and_without_gaps_in_one_call(tmp_path):
+    """The vectorized tie ordering (queries whose kept hits are a prefix) and the Python one (a --remove-query gap)
+    side by side in one call: the same bytes as write_run."""
+    qids, docids, rows, scores = random_hits(seed=3, queries=60)
+    keep = np.ones(rows.shape, bool)
+    keep[::5, 3] = False  # every fifth query lost a hit to --remove-query
+    ranked = RankedArrays(qids, docids, rows, scores, keep)
+    expected = {q: [(docids[r], float(s)) for j, (r, s) in enumerate(zip(rows[i], scores[i]))
+                    if r >= 0 and keep[i, j]] for i, q in enumerate(qids)}
+    write_run(expected, tmp_path / "a.txt")
+    ranked.write(tmp_path / "b.txt")
+    assert (tmp_path / "a.txt").read_bytes() == (tmp_path / "b.txt").read_bytes()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -38,6 +39,8 @@ class CorpusStats:
     def __str__(self):
         return f"{self.documents:,} documents ({self.empty:,} with empty text, kept)"
 
+
+_has_whitespace = re.compile(r"\s").search  # refuse_spaced_id's test, without its message built per document
 
 CORPUS_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz")
 
@@ -91,27 +94,54 @@ def iter_corpus(path, stats: CorpusStats | None = None) -> Iterator[Document]:
 
 def _file_documents(path, seen: set[str], stats: CorpusStats | None) -> Iterator[Document]:
     for no, obj in _documents(path):
-        docid = obj.get("_id", obj.get("id", obj.get("docid")))
-        if docid is None or str(docid) == "":
+        docid = obj["_id"] if "_id" in obj else obj.get("id", obj.get("docid"))
+        if type(docid) is not str:
+            docid = None if docid is None else str(docid)
+        if not docid:
             raise InputError(f"{where(path, no)}: document has no _id (or id)")
-        docid = str(docid)
-        refuse_spaced_id(docid, "document", where(path, no))
+        if _has_whitespace(docid):
+            refuse_spaced_id(docid, "document", where(path, no))
         if docid in seen:
             raise InputError(f"{where(path, no)}: duplicate document id {docid!r}")
         seen.add(docid)
-        for key in ("title", "text", "contents"):
-            if isinstance(obj.get(key), (list, dict)):  # str() would index its Python repr
-                raise InputError(f"{where(path, no)}: document {docid}: {key} is a JSON {type(obj[key]).__name__}, "
-                                 "not text")
-        if "contents" in obj and "text" not in obj:
-            title, text = str(obj.get("title") or ""), str(obj["contents"] or "")
-        else:
-            title, text = str(obj.get("title") or ""), str(obj.get("text") or "")
+        title, text, contents = obj.get("title"), obj.get("text"), obj.get("contents")
+        if not (type(title) is str and type(text) is str and contents is None):  # the BEIR shape read directly
+            title, text = _title_and_text(obj, docid, where(path, no))
         if stats is not None:
             stats.documents += 1
             stats.empty += not (title.strip() or text.strip())
             stats.empty_text += not text.strip()
         yield Document(docid, title, text)
+
+
+def _title_and_text(obj: dict, docid: str, at: str) -> tuple[str, str]:
+    """Title and text of any other shape of document: JsonCollection's ``contents``, missing or null fields,
+    numbers; a list or object as text is refused (str() would index its Python repr)."""
+    for key in ("title", "text", "contents"):
+        if isinstance(obj.get(key), (list, dict)):
+            raise InputError(f"{at}: document {docid}: {key} is a JSON {type(obj[key]).__name__}, not text")
+    if "contents" in obj and "text" not in obj:
+        return str(obj.get("title") or ""), str(obj["contents"] or "")
+    return str(obj.get("title") or ""), str(obj.get("text") or "")
+
+
+def document_bound(corpus_path: str) -> int:
+    """At least the corpus's documents, read fast: the lines of a JSON-lines file (each document is one
+    non-blank line), counted as bytes; the documents themselves (``count_documents``) for any other corpus."""
+    path = os.fspath(corpus_path)
+    if os.path.isdir(path) or not path.endswith(".jsonl") or not os.path.isfile(path):
+        return count_documents(path)
+    lines, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while block := f.read(1 << 24):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n")
+
+
+def count_documents(corpus_path: str) -> int:
+    """Documents in the corpus, each line validated (ids, JSON) before any encoding starts."""
+    return sum(1 for _ in iter_corpus(corpus_path))
 
 
 def read_corpus(path, stats: CorpusStats | None = None) -> list[Document]:

@@ -67,12 +67,26 @@ def _order_ties(docids: np.ndarray, rows: np.ndarray, scores: np.ndarray, keep: 
         order = np.argsort(-valid, axis=1, kind="stable")
         rows, scores, keep = (np.take_along_axis(a, order, 1) for a in (rows, scores, keep))
         valid = np.where(keep, scores, -np.inf)
-    tied = np.flatnonzero(np.any((valid[:, 1:] == valid[:, :-1]) & keep[:, 1:], axis=1))
-    if len(tied):
-        rows, scores = rows.copy(), scores.copy()
-        for i in tied:
-            k = np.flatnonzero(keep[i])
-            order = sorted(range(len(k)), key=lambda j: (-float(scores[i, k[j]]), docids[rows[i, k[j]]]))
-            rows[i, k] = rows[i, k][order]
-            scores[i, k] = scores[i, k][order]
+    tied = np.any((valid[:, 1:] == valid[:, :-1]) & keep[:, 1:], axis=1)
+    if not tied.any():
+        return rows, scores, keep
+    rows, scores = rows.copy(), scores.copy()
+    # queries whose kept hits are a prefix (all but those --remove-query dropped a hit from): only the tied hits
+    # are re-ordered, by one lexsort over all such queries
+    prefix = tied & ~np.any(keep[:, 1:] & ~keep[:, :-1], axis=1)
+    pair = (valid[:, 1:] == valid[:, :-1]) & keep[:, 1:] & prefix[:, None]
+    member = np.zeros_like(keep)
+    member[:, 1:] |= pair
+    member[:, :-1] |= pair
+    qi, pos = np.nonzero(member)  # row-major: each query's tied hits in rank order, so in score order
+    if len(qi):
+        names = docids[rows[qi, pos]].astype(str)
+        order = np.lexsort((names, -scores[qi, pos], qi))
+        rows[qi, pos] = rows[qi[order], pos[order]]
+        scores[qi, pos] = scores[qi[order], pos[order]]
+    for i in np.flatnonzero(tied & ~prefix):  # a gap among the kept hits: rare, sorted in Python
+        k = np.flatnonzero(keep[i])
+        order = sorted(range(len(k)), key=lambda j: (-float(scores[i, k[j]]), docids[rows[i, k[j]]]))
+        rows[i, k] = rows[i, k][order]
+        scores[i, k] = scores[i, k][order]
     return rows, scores, keep

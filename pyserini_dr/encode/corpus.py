@@ -9,10 +9,12 @@ identical to an uninterrupted run. At the end: ``docid``, the faiss ``index`` (w
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import os
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
@@ -22,7 +24,7 @@ import torch
 
 from ..files import atomic_write
 from ..progress import progress
-from ..data.corpus import iter_corpus
+from ..data.corpus import document_bound, count_documents, iter_corpus
 from ..errors import InputError
 from ..index.dense import EMBEDDINGS_FILE, refuse_foreign_output, write_dense_index
 from .encoder import DenseEncoder
@@ -35,11 +37,6 @@ BATCH_TOKENS = 131072    # token budget of one padded batch (a BERT-base batch i
 CPU_BATCH_TOKENS = 8192  # on a CPU, small batches that stay in cache (CPU figures: eval/results/encode_cpu.txt)
 FIRST_SLICE = 16         # documents in the first tokenized slice: the device starts after a short tokenization
 WIDTH_DROP = 0.1         # a batch ends before a passage 10% shorter than its width (once it holds budget / 8)
-
-
-def count_documents(corpus_path: str) -> int:
-    """Documents in the corpus, each line validated (ids, JSON) before any encoding starts."""
-    return sum(1 for _ in iter_corpus(corpus_path))
 
 
 def chunk_digest(chunk) -> str:
@@ -214,14 +211,20 @@ class CorpusEncoder:
 
     def encode(self, corpus_path: str, output_dir: str, *, shard_id: int = 0, shard_num: int = 1,
                corpus_name: str | None = None) -> dict:
-        """Encode (this shard of) the corpus into ``output_dir``; returns the meta written."""
+        """Encode (this shard of) the corpus into ``output_dir``; returns the meta written. One shard reads the
+        corpus once, validating each document as it is encoded (a fresh run that meets a bad one leaves nothing
+        behind); several shards count the documents first, for Pyserini's split."""
         refuse_foreign_output(output_dir, resumable=PROGRESS_FILE)
-        total = count_documents(corpus_path)
-        start, end = shard_range(total, shard_id, shard_num)
-        count = end - start
-        if count == 0:
+        if shard_num > 1:
+            start, end = shard_range(count_documents(corpus_path), shard_id, shard_num)
+            count = room = end - start
+        else:
+            shard_range(1, shard_id, shard_num)  # refuses a --shard-id beyond the one shard
+            start, count, room = 0, None, document_bound(corpus_path)
+        if room == 0:
             raise InputError(f"shard {shard_id}/{shard_num} of {corpus_path} has no documents")
         dim = self.encoder.dimension
+        fresh = not os.path.exists(output_dir)
         os.makedirs(output_dir, exist_ok=True)
         plan = {"corpus": os.path.abspath(corpus_path), "shard": [shard_id, shard_num], "start": start,
                 "count": count, "dimension": dim, "chunk_size": self.chunk_size, "batch_tokens": self.batch_tokens,
@@ -229,18 +232,49 @@ class CorpusEncoder:
                 "cuda_graphs": self.cuda_graphs, "width_drop": self.width_drop,
                 "encoder": self.encoder.describe()}
         digests = self._resume_point(output_dir, plan)  # one per chunk done: what each chunk held
+        resumed = bool(digests)
+        started = time.time()
+        try:
+            docids, empty = self._encode_chunks(corpus_path, output_dir, plan, digests, room)
+        except InputError:  # a bad document or vector met by a fresh run: no unfinished directory is left
+            if not resumed:
+                if fresh:
+                    shutil.rmtree(output_dir, ignore_errors=True)
+                else:
+                    for name in (EMBEDDINGS_FILE, PROGRESS_FILE):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.remove(os.path.join(output_dir, name))
+            raise
+        if count is not None and len(docids) != count:
+            raise InputError(f"{corpus_path} changed while encoding: expected {count} documents, read {len(docids)}")
+        encode_seconds = time.time() - started
+        meta = {**plan, "count": len(docids), "corpus": corpus_name or plan["corpus"], "documents": len(docids),
+                "empty_documents": empty, "encode_seconds": round(encode_seconds, 2)}
+        # how the vectors were computed, not what they are: not in meta.json
+        for key in ("chunk_size", "batch_tokens", "sort_slice", "first_slice", "compiled", "cuda_graphs",
+                    "width_drop"):
+            meta.pop(key)
+        meta = write_dense_index(output_dir, docids, meta)
+        os.remove(os.path.join(output_dir, PROGRESS_FILE))
+        return meta
+
+    def _encode_chunks(self, corpus_path: str, output_dir: str, plan: dict, digests: list[str],
+                       room: int) -> tuple[list[str], int]:
+        """Encodes the chunks after those in ``digests`` (checking that the corpus still holds those) into the
+        vectors file, sized for ``room`` documents and cut to those read at the end; returns the docids and the
+        count of empty documents."""
         done_chunks = len(digests)
         if done_chunks == 0:  # the plan is on disk before any vector: a run killed in chunk 0 resumes too
             self._save_progress(output_dir, plan, digests)
+        dim, start = plan["dimension"], plan["start"]
         emb_path = os.path.join(output_dir, EMBEDDINGS_FILE)
-        preallocate(emb_path, count * dim * 4)
-        vectors = np.memmap(emb_path, dtype=np.float32, mode="r+" if done_chunks else "w+", shape=(count, dim))
-
+        preallocate(emb_path, room * dim * 4)
+        vectors = np.memmap(emb_path, dtype=np.float32, mode="r+" if done_chunks else "w+", shape=(room, dim))
+        end = None if plan["count"] is None else start + plan["count"]
         docs = islice(iter_corpus(corpus_path), start, end)
         docids: list[str] = []
         empty = 0
-        started = time.time()
-        bar = progress(total=count, initial=min(done_chunks * self.chunk_size, count), unit="doc", desc="encode")
+        bar = progress(total=room, initial=min(done_chunks * self.chunk_size, room), unit="doc", desc="encode")
 
         def chunks():
             nonlocal empty
@@ -260,6 +294,9 @@ class CorpusEncoder:
                                          f"documents on, its chunk {n} differs): remove {output_dir} and encode again")
                     continue
                 row = n * self.chunk_size
+                if row + len(chunk) > room:  # more documents than lines when the run started
+                    raise InputError(f"{corpus_path} changed while encoding: it holds more documents than when "
+                                     "the run started")
                 block = self.encode_pairs([(d.title, d.text) for d in chunk], bar.update)
                 refuse_non_finite(block, chunk)
                 vectors[row:row + len(chunk)] = block
@@ -269,18 +306,11 @@ class CorpusEncoder:
         bar.close()
         vectors.flush()
         del vectors
-        if len(docids) != count:
-            raise InputError(f"{corpus_path} changed while encoding: expected {count} documents, read {len(docids)}")
-        encode_seconds = time.time() - started
-        meta = {**plan, "corpus": corpus_name or plan["corpus"], "documents": count,
-                "empty_documents": empty, "encode_seconds": round(encode_seconds, 2)}
-        # how the vectors were computed, not what they are: not in meta.json
-        for key in ("chunk_size", "batch_tokens", "sort_slice", "first_slice", "compiled", "cuda_graphs",
-                    "width_drop"):
-            meta.pop(key)
-        meta = write_dense_index(output_dir, docids, meta)
-        os.remove(os.path.join(output_dir, PROGRESS_FILE))
-        return meta
+        if not docids:
+            raise InputError(f"{corpus_path} has no documents")
+        with open(emb_path, "r+b") as f:  # the room reserved for blank lines given back
+            f.truncate(len(docids) * dim * 4)
+        return docids, empty
 
     @staticmethod
     def _save_progress(output_dir: str, plan: dict, digests: list[str]) -> None:

@@ -7,9 +7,9 @@ returns in worker processes, owned (started and closed) by whoever makes it.
 from __future__ import annotations
 
 from .passages import PassageTokenizer
-from .workers import TokenizerProcesses
+from .workers import TokenizerProcesses, default_processes
 
-__all__ = ["PassageTokenizer", "TokenizerProcesses", "passage_tokenizer"]
+__all__ = ["PassageTokenizer", "TokenizerProcesses", "default_processes", "passage_tokenizer"]
 
 
 def passage_tokenizer(tokenizer, max_length: int) -> PassageTokenizer | None:

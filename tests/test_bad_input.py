@@ -154,7 +154,6 @@ def world(tmp_path_factory) -> Path:
 
     shutil.copytree(w / "dense", w / "nan-dense")  # vectors a broken model gave (nan), written by hand: we refuse
     nan = np.full((len(docids), meta["dimension"]), np.nan, dtype=np.float32)
-    nan.tofile(w / "nan-dense" / "embeddings.f32")
     flat = faiss.IndexFlatIP(meta["dimension"])
     flat.add(nan)
     faiss.write_index(flat, str(w / "nan-dense" / "index"))
@@ -597,7 +596,7 @@ EXPECTED = {
     "lucene-corpus-truncated-gzip": "error: {w}/bad/corpus-truncated.jsonl.gz:",
     "lucene-threads-0": "error: argument --threads/-threads: must be 1 or more, got 0",
     "lucene-dense-nan": "error: {w}/nan-dense: vector of 'd0' has length nan; Lucene dense indexes (DOT",
-    "lucene-dense-fewer-docids": "error: {w}/short-dense: embeddings.f32 holds 8 vectors of 32 dimensions, docid",
+    "lucene-dense-fewer-docids": "error: {w}/short-dense: index holds 8 vectors of 32 dimensions, docid 7 ids",
     "lucene-dense-output-pyserini": "error: index directory {w}/pyserini exists and is not empty; remove it or pick",
     "lucene-dense-M-0": "error: argument -M/--M: must be 1 or more, got 0",
     "lucene-dense-shards-0": "error: argument --shards: must be 1 or more, got 0",
@@ -804,7 +803,7 @@ def test_encode_interrupted_then_resumed_on_a_changed_corpus_is_refused(world, t
     monkeypatch.setattr(CorpusEncoder, "_save_progress", staticmethod(interrupt_after_first_chunk))
     code, _, err = call(ENCODE, argv, capsys)
     assert (code, err) == (130, "interrupted\n")
-    assert sorted(os.listdir(out)) == [".progress.json", "embeddings.f32"]
+    assert sorted(os.listdir(out)) == [".index.partial", ".progress.json"]
     monkeypatch.setattr(CorpusEncoder, "_save_progress", staticmethod(saved))
 
     write(corpus, jsonl([{**DOCS[0], "text": "changed"}] + DOCS[1:]))
@@ -914,7 +913,6 @@ def test_fetch_refuses_an_archive_whose_files_disagree(world, tmp_path, capsys, 
 
     packed = tmp_path / "packed"
     shutil.copytree(world / "short-dense", packed)
-    os.remove(packed / "embeddings.f32")
     tarball = tmp_path / "www" / "short.tar.gz"
     tarball.parent.mkdir()
     pack(str(packed), "short", str(tarball))

@@ -74,8 +74,15 @@ def read_meta(directory: Path) -> dict:
     return json.loads((directory / "meta.json").read_text())
 
 
+def raw(directory: Path) -> bytes:
+    """The vectors' bytes in the flat faiss ``index`` (after its header): what meta.json's checksum covers."""
+    from pyserini_dr.index.flat_file import HEADER_BYTES
+
+    return (directory / "index").read_bytes()[HEADER_BYTES:]
+
+
 def embeddings(directory: Path, dim: int = 384) -> np.ndarray:
-    return np.fromfile(directory / "embeddings.f32", dtype=np.float32).reshape(-1, dim)
+    return np.frombuffer(raw(directory), dtype=np.float32).reshape(-1, dim)
 
 
 def docids(directory: Path) -> list[str]:
@@ -174,10 +181,10 @@ def dense_searcher(directory: Path, encoder, **kwargs):
 def test_encode_writes_a_pyserini_dense_index(small, flat):
     import faiss
 
-    assert sorted(p.name for p in flat.iterdir()) == ["docid", "embeddings.f32", "index", "meta.json"]
+    assert sorted(p.name for p in flat.iterdir()) == ["docid", "index", "meta.json"]  # one copy of the vectors
     meta = read_meta(flat)
     assert meta["documents"] == N_DOCS and meta["count"] == N_DOCS and meta["dimension"] == 384
-    assert meta["checksum"] == "sha256:" + sha256(flat / "embeddings.f32")
+    assert meta["checksum"] == "sha256:" + hashlib.sha256(raw(flat)).hexdigest()
     assert (meta["index_type"], meta["metric"], meta["shard"], meta["start"]) == ("Flat", "inner_product", [0, 1], 0)
     enc = meta["encoder"]
     assert (enc["model"], enc["family"], enc["pooling"], enc["l2_norm"]) == (small.model, "auto", "mean", True)
@@ -288,7 +295,7 @@ def test_encode_interrupted_in_its_first_chunk_resumes(small, flat, encoder, mon
         m.setattr(CorpusEncoder, "encode_pairs", dies)
         with pytest.raises(KeyboardInterrupt):
             CorpusEncoder(encoder, chunk_size=CHUNK).encode(str(small.corpus), str(out))
-    assert calls == [CHUNK] and (out / "embeddings.f32").exists()
+    assert calls == [CHUNK] and (out / ".index.partial").exists() and not (out / "index").exists()
     assert json.loads((out / ".progress.json").read_text())["chunks_done"] == 0
     cli(small.workdir, "pyserini_dr.encode", *encode_args(small, out)).ok()
     assert read_meta(out)["checksum"] == read_meta(flat)["checksum"]
@@ -344,7 +351,7 @@ def test_one_shard_reads_the_corpus_once_and_blank_lines_are_given_back(small, f
     out = tmp_path / "out"
     CorpusEncoder(encoder, chunk_size=CHUNK).encode(str(corpus), str(out))
     assert len(reads) == 1
-    assert (out / "embeddings.f32").stat().st_size == N_DOCS * 384 * 4
+    assert len(raw(out)) == N_DOCS * 384 * 4
     assert (out / "index").read_bytes() == (flat / "index").read_bytes()
     assert read_meta(out)["count"] == read_meta(out)["documents"] == N_DOCS
 
@@ -514,7 +521,7 @@ def test_two_shards_merge_into_the_single_run_index(small, flat):
     np.testing.assert_allclose(embeddings(merged), embeddings(flat), rtol=0, atol=1e-6)
     meta = read_meta(merged)
     assert (meta["documents"], meta["dimension"], meta["shard"], meta["start"]) == (N_DOCS, 384, None, 0)
-    assert meta["checksum"] == "sha256:" + sha256(merged / "embeddings.f32")
+    assert meta["checksum"] == "sha256:" + hashlib.sha256(raw(merged)).hexdigest()
     assert meta["merged_from"] == [str(s) for s in shards]
     assert meta["encoder"] == read_meta(flat)["encoder"]
     index = faiss.read_index(str(merged / "index"))
@@ -656,6 +663,33 @@ def test_index_faiss_never_writes_over_a_pyserini_layout_index(small, flat, comm
     assert sorted(p.name for p in target.iterdir()) == ["docid", "index"]
 
 
+def test_a_run_killed_while_finishing_finishes_on_resume(small, flat, encoder, monkeypatch):
+    """Killed after the vectors became ``index`` but before ``docid`` and ``meta.json``: the resumed run takes that
+    file back (no chunk encoded again) and finishes it into the same index."""
+    from pyserini_dr.encode.corpus import CorpusEncoder
+    from pyserini_dr.index import dense
+
+    out = small.workdir / "killed-finishing"
+    real = dense.atomic_write
+
+    def dies(path, *a, **k):
+        if os.path.basename(path) == "docid":
+            raise KeyboardInterrupt
+        return real(path, *a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(dense, "atomic_write", dies)
+        with pytest.raises(KeyboardInterrupt):
+            CorpusEncoder(encoder, chunk_size=CHUNK).encode(str(small.corpus), str(out))
+    assert sorted(p.name for p in out.iterdir()) == [".progress.json", "index"]
+    with monkeypatch.context() as m:
+        m.setattr(CorpusEncoder, "encode_pairs", lambda *a, **k: pytest.fail("a finished chunk encoded again"))
+        CorpusEncoder(encoder, chunk_size=CHUNK).encode(str(small.corpus), str(out))
+    assert sorted(p.name for p in out.iterdir()) == ["docid", "index", "meta.json"]
+    assert (out / "index").read_bytes() == (flat / "index").read_bytes()
+    assert read_meta(out)["checksum"] == read_meta(flat)["checksum"]
+
+
 def test_an_index_whose_vectors_and_docids_disagree_is_refused(flat, tmp_path):
     import shutil
 
@@ -668,7 +702,7 @@ def test_an_index_whose_vectors_and_docids_disagree_is_refused(flat, tmp_path):
     (copy / "docid").write_text("".join(ids[:-1]))   # one id fewer than vectors: every later row would shift
     with pytest.raises(InputError) as e:
         DenseIndex(str(copy)).vectors()
-    assert str(e.value) == f"{copy}: embeddings.f32 holds {N_DOCS} vectors of 384 dimensions, docid {N_DOCS - 1} ids"
+    assert str(e.value) == f"{copy}: index holds {N_DOCS} vectors of 384 dimensions, docid {N_DOCS - 1} ids"
 
 
 def test_non_finite_vectors_are_refused(small, encoder, monkeypatch, tmp_path):

@@ -1,11 +1,11 @@
 """Corpus -> vectors -> a Pyserini dense index directory, resumable and shardable.
 
 The corpus is cut into fixed chunks of documents (in corpus order). Each chunk is tokenized once, sorted by token
-length and encoded in batches under a token budget (little padding), and its vectors are written into a float32
-memmap (``embeddings.f32``). After each chunk a progress file records how many are done, so a killed run resumes
-at the next chunk; since chunk boundaries and batches do not depend on when the run started, the result is
-identical to an uninterrupted run. At the end: ``docid``, the faiss ``index`` (when faiss is installed) and
-``meta.json``, whose presence marks the directory complete.
+length and encoded in batches under a token budget (little padding), and its vectors are written through a memmap
+into what becomes the flat faiss ``index`` (``index.flat_file``: its vectors at a fixed offset). After each chunk a
+progress file records how many are done, so a killed run resumes at the next chunk; since chunk boundaries and
+batches do not depend on when the run started, the result is identical to an uninterrupted run. At the end:
+``index``, ``docid`` and ``meta.json``, whose presence marks the directory complete.
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ from ..files import atomic_write
 from ..progress import progress
 from ..data.corpus import document_bound, count_documents, iter_corpus
 from ..errors import InputError
-from ..index.dense import EMBEDDINGS_FILE, refuse_foreign_output, write_dense_index
+from ..index import flat_file
+from ..index.dense import FAISS_FILE, PARTIAL_FILE, refuse_foreign_output, write_dense_index
 from .encoder import DenseEncoder
 from .forward import EagerForward, GraphedForward, graphs_supported
 from .tokenize import TokenizerProcesses
@@ -241,7 +242,7 @@ class CorpusEncoder:
                 if fresh:
                     shutil.rmtree(output_dir, ignore_errors=True)
                 else:
-                    for name in (EMBEDDINGS_FILE, PROGRESS_FILE):
+                    for name in (PARTIAL_FILE, PROGRESS_FILE):
                         with contextlib.suppress(FileNotFoundError):
                             os.remove(os.path.join(output_dir, name))
             raise
@@ -267,9 +268,14 @@ class CorpusEncoder:
         if done_chunks == 0:  # the plan is on disk before any vector: a run killed in chunk 0 resumes too
             self._save_progress(output_dir, plan, digests)
         dim, start = plan["dimension"], plan["start"]
-        emb_path = os.path.join(output_dir, EMBEDDINGS_FILE)
-        preallocate(emb_path, room * dim * 4)
-        vectors = np.memmap(emb_path, dtype=np.float32, mode="r+" if done_chunks else "w+", shape=(room, dim))
+        emb_path = os.path.join(output_dir, PARTIAL_FILE)
+        if done_chunks and not os.path.isfile(emb_path):
+            if not os.path.isfile(os.path.join(output_dir, FAISS_FILE)):
+                raise InputError(f"{output_dir} holds an unfinished run whose vectors are gone: remove it and "
+                                 "encode again")
+            os.replace(os.path.join(output_dir, FAISS_FILE), emb_path)  # killed while finishing: finish again
+        preallocate(emb_path, flat_file.HEADER_BYTES + room * dim * 4)
+        vectors = flat_file.vectors(emb_path, dim, room, mode="r+")
         end = None if plan["count"] is None else start + plan["count"]
         docs = islice(iter_corpus(corpus_path), start, end)
         docids: list[str] = []
@@ -308,9 +314,7 @@ class CorpusEncoder:
         del vectors
         if not docids:
             raise InputError(f"{corpus_path} has no documents")
-        with open(emb_path, "r+b") as f:  # the room reserved for blank lines given back
-            f.truncate(len(docids) * dim * 4)
-        return docids, empty
+        return docids, empty  # write_dense_index gives back the room reserved for blank lines
 
     @staticmethod
     def _save_progress(output_dir: str, plan: dict, digests: list[str]) -> None:

@@ -11,8 +11,9 @@ import numpy as np
 from ..files import atomic_write, staged_directory
 from ..progress import progress
 from ..errors import InputError
-from .dense import (DOCID_FILE, EMBEDDINGS_FILE, FAISS_FILE, META_FILE, DenseIndex, have_faiss,
-                    refuse_foreign_output, write_dense_index, write_faiss_index)
+from .dense import (DOCID_FILE, FAISS_FILE, META_FILE, PARTIAL_FILE, DenseIndex, have_faiss, refuse_foreign_output,
+                    write_dense_index, write_faiss_index)
+from .flat_file import FlatWriter
 
 
 def new_index(factory: str, dim: int):
@@ -48,7 +49,7 @@ def import_jsonl_vectors(source_dir: str, output_dir: str) -> dict:
     seen: set[str] = set()
     dim = None
     with staged_directory(output_dir, last=META_FILE) as tmp:
-        with open(os.path.join(tmp, EMBEDDINGS_FILE), "wb") as out:
+        with FlatWriter(os.path.join(tmp, PARTIAL_FILE)) as out:
             for path in files:
                 for no, obj in json_lines(path):
                     docid, vector = obj.get("id"), obj.get("vector")
@@ -67,7 +68,7 @@ def import_jsonl_vectors(source_dir: str, output_dir: str) -> dict:
                     dim = row.size
                     seen.add(str(docid))
                     docids.append(str(docid))
-                    out.write(row.tobytes())
+                    out.append(row[None])
         if not docids:
             raise InputError(f"{source_dir}: no vectors in its .jsonl files")
         return write_dense_index(tmp, docids, {"dimension": dim, "documents": len(docids),
@@ -126,8 +127,9 @@ def merge_shards(shard_dirs: list[str], output_dir: str) -> dict:
     shards = [DenseIndex(d) for d in shard_dirs]
     for shard in shards:
         shard.verify()
-        if not os.path.isfile(os.path.join(shard.directory, EMBEDDINGS_FILE)):
-            raise InputError(f"{shard.directory} has no raw vectors ({EMBEDDINGS_FILE}): merge the encoded shards")
+        if shard.raw_vectors() is None:
+            raise InputError(f"{shard.directory} holds a {shard.meta.get('index_type', 'non-flat')} faiss index, not "
+                             "the raw vectors: merge the encoded shards")
     dims = {s.dimension for s in shards}
     if len(dims) != 1:
         raise InputError(f"shards have different dimensions: {sorted(map(str, dims))}")
@@ -138,10 +140,11 @@ def merge_shards(shard_dirs: list[str], output_dir: str) -> dict:
     if len(set(docids)) != len(docids):
         raise InputError("the shards share document ids: were they cut from the same corpus twice?")
     with staged_directory(output_dir, last=META_FILE) as tmp:  # appears complete or not at all
-        with open(os.path.join(tmp, EMBEDDINGS_FILE), "wb") as out:
+        with FlatWriter(os.path.join(tmp, PARTIAL_FILE)) as out:
             for shard in shards:
-                with open(os.path.join(shard.directory, EMBEDDINGS_FILE), "rb") as f:
-                    shutil.copyfileobj(f, out, 1 << 24)
+                vectors = shard.raw_vectors()
+                for start in range(0, len(vectors), 1 << 18):  # a memmap is never read into RAM whole
+                    out.append(vectors[start:start + (1 << 18)])
         return write_dense_index(tmp, docids, _merged_meta(shards, shard_dirs, docids))
 
 

@@ -744,3 +744,17 @@ def test_non_finite_query_vectors_are_refused(small, flat, encoder, monkeypatch)
         searcher.batch_search(small.topics, hits=10)
     assert str(e.value) == (f"the query encoder gave non-finite vectors (nan or inf) for 1 queries, e.g. {qids[2]}: "
                             "a broken checkpoint?")
+
+
+def test_worker_processes_by_default_only_for_a_large_corpus_on_a_gpu_host(monkeypatch):
+    import torch
+
+    from pyserini_dr.encode.tokenize.workers import WORKERS_MIN_DOCUMENTS, default_processes
+
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert default_processes(cuda, 1, WORKERS_MIN_DOCUMENTS) == 12
+    assert default_processes(cuda, 1, None) == 12
+    assert default_processes(cuda, 1, 5183) == 0          # SciFact: the thread is done before 12 workers start
+    assert default_processes(cuda, 2, 10 ** 7) == 4         # two ranks share the 16 cores
+    assert default_processes(cpu, 1, 10 ** 7) == 0

@@ -55,3 +55,16 @@ def test_other_indexes_and_damaged_files(tmp_path):
         flat_file.layout(str(tmp_path / "short"))
     assert str(e.value) == (f"{tmp_path / 'short'}: a flat faiss index of 3 vectors of 8 dimensions, but "
                             f"{len(data) - 4} bytes long (cut short or damaged)")
+
+
+def test_rows_of_the_unaligned_memmap_are_aligned_copies(tmp_path):
+    rows = np.random.default_rng(2).standard_normal((50, 6)).astype(np.float32)
+    flat_file.write(str(tmp_path / "index"), rows)
+    mapped = flat_file.vectors(str(tmp_path / "index"), 6, 50)
+    assert not mapped.flags.aligned  # the vectors start at byte 45
+    for start, end in ((0, 50), (7, 19), (45, 80)):
+        got = flat_file.rows(mapped, start, end)
+        assert got.flags.aligned and got.flags.writeable and got.dtype == np.float32
+        np.testing.assert_array_equal(got, rows[start:end])
+    np.testing.assert_array_equal(flat_file.rows(rows, 3, 5), rows[3:5])
+

@@ -37,7 +37,6 @@ def main(argv=None) -> int:
     from ..index.dense import META_FILE
     from .corpus import CHUNK_SIZE, CorpusEncoder
     from .distributed import distributed_shard, merge_after_ranks
-    from .tokenize import default_processes
 
     corpus = resolve_corpus(args.dataset or args.corpus)
     if getattr(args, "pyserini_text_only", False) and has_titles(corpus):
@@ -61,12 +60,10 @@ def main(argv=None) -> int:
     elif os.path.isfile(os.path.join(output, META_FILE)):
         raise InputError(f"{output} already holds a finished index; remove it or pick another --output")
     encoder = build_encoder(options_from(args, EncoderOptions), corpus=True)
-    processes = args.tokenizer_processes
-    if processes is None:
-        processes = default_processes(encoder.device, world)
     corpus_encoder = CorpusEncoder(encoder, chunk_size=args.chunk_size or CHUNK_SIZE,
                                    batch_tokens=args.batch_tokens, compile=args.compile,
-                                   tokenizer_processes=processes, cuda_graphs=not args.no_cuda_graphs)
+                                   tokenizer_processes=args.tokenizer_processes, ranks=world,
+                                   cuda_graphs=not args.no_cuda_graphs)
     meta = corpus_encoder.encode(corpus, output, shard_id=shard_id, shard_num=shard_num,
                                  corpus_name=args.dataset or corpus)
     docs_per_s = meta["documents"] / max(meta["encode_seconds"], 1e-9)

@@ -30,7 +30,7 @@ from ..index import flat_file
 from ..index.dense import FAISS_FILE, PARTIAL_FILE, refuse_foreign_output, write_dense_index
 from .encoder import DenseEncoder
 from .forward import EagerForward, GraphedForward, graphs_supported
-from .tokenize import TokenizerProcesses
+from .tokenize import TokenizerProcesses, default_processes
 
 PROGRESS_FILE = ".progress.json"
 CHUNK_SIZE = 16384       # documents per resumable chunk
@@ -83,14 +83,15 @@ def shard_range(total: int, shard_id: int, shard_num: int) -> tuple[int, int]:
 class CorpusEncoder:
     def __init__(self, encoder: DenseEncoder, *, chunk_size: int = CHUNK_SIZE, batch_tokens: int | None = None,
                  max_batch: int = 4096, sort_slice: int = 1024, first_slice: int | None = None,
-                 compile: bool = False, tokenizer_processes: int = 0, cuda_graphs: bool = True,
-                 width_drop: float = WIDTH_DROP):
+                 compile: bool = False, tokenizer_processes: int | None = 0, cuda_graphs: bool = True,
+                 width_drop: float = WIDTH_DROP, ranks: int = 1):
         """``sort_slice`` documents are tokenized together (on a background thread, or in ``tokenizer_processes``
         worker processes, while the device encodes the previous slice), sorted by length and batched; the first
         slice holds ``first_slice`` documents and each next one doubles. ``cuda_graphs`` replays the model's forward
         from CUDA graphs on a GPU (``GraphedForward``); ``width_drop`` closes a batch early where the next passage is
         that fraction shorter than the batch's width (once the batch holds an eighth of the token budget);
-        ``compile`` runs the model through torch.compile instead of graphs.
+        ``compile`` runs the model through torch.compile instead of graphs. ``tokenizer_processes=None``: as many
+        as ``default_processes`` gives for the device, the ``ranks`` sharing the host and the corpus's size.
 
         The defaults (graphs, width_drop, first_slice) were chosen with scripts/bench_encode.py, and worker
         processes tokenize faster than the thread on many-core GPU hosts (eval/results/bench_encode.*). Workers stay
@@ -114,6 +115,7 @@ class CorpusEncoder:
                                              else CPU_BATCH_TOKENS)
         self.max_batch = max_batch
         self.tokenizer_processes = tokenizer_processes
+        self._auto_processes, self.ranks = tokenizer_processes is None, ranks
         self._workers = None  # the TokenizerProcesses, started at the first slice and closed by ``close``
         self._open = 0        # ``with`` blocks open on this encoder: the workers stop when the outermost one ends
 
@@ -138,7 +140,7 @@ class CorpusEncoder:
         """``encoder.passage_ids(passages)`` as a future: from ``tokenizer_processes`` worker processes (started at
         the first call) or, where that is 0 or the tokenizer is a slow one, on ``thread`` (an executor)."""
         backend = self.encoder.rust_tokenizer()
-        if self.tokenizer_processes <= 0 or backend is None or not self.encoder.settings.pair_segments or \
+        if not self.tokenizer_processes or backend is None or not self.encoder.settings.pair_segments or \
                 self.encoder.settings.title == "titled-pair":
             return thread.submit(self.encoder.passage_ids, passages)
         if self._workers is None:
@@ -225,6 +227,8 @@ class CorpusEncoder:
         if room == 0:
             raise InputError(f"shard {shard_id}/{shard_num} of {corpus_path} has no documents")
         dim = self.encoder.dimension
+        if self._auto_processes:  # for this machine and this corpus
+            self.tokenizer_processes = default_processes(self.encoder.device, self.ranks, room)
         fresh = not os.path.exists(output_dir)
         os.makedirs(output_dir, exist_ok=True)
         plan = {"corpus": os.path.abspath(corpus_path), "shard": [shard_id, shard_num], "start": start,

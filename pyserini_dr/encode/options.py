@@ -127,9 +127,9 @@ def add_corpus_encoding_args(parser: argparse.ArgumentParser) -> None:
                         help="torch.compile the model (each batch shape compiles anew)")
     parser.add_argument("--tokenizer-processes", type=non_negative, default=None,
                         help="tokenize in N worker processes instead of a background thread (0); default: on a GPU "
-                             "host of 8 cores or more, the cores less 4 (at most 12), else 0 (eval/results/"
-                             "bench_encode.*; with (cores - 2) / N <= 4 Rust threads each, BERT WordPiece models "
-                             "tokenize in Python, exactly)")
+                             "host of 8 cores or more, for a corpus of 1M documents or more, the cores less 4 (at "
+                             "most 12), else 0 (eval/results/bench_encode.*; with (cores - 2) / N <= 4 Rust threads "
+                             "each, BERT WordPiece models tokenize in Python, exactly)")
     parser.add_argument("--no-cuda-graphs", action="store_true",
                         help="run the model's forward eagerly on a GPU instead of replaying CUDA graphs")
 

@@ -83,7 +83,7 @@ def write_dense_index(directory: str, docids: list[str], meta: dict) -> dict:
     digest = hashlib.sha256()
     vectors = flat_file.vectors(partial, dim, len(docids))
     for start in range(0, len(docids), 1 << 18):  # a memmap is never read into RAM whole
-        block = np.array(vectors[start:start + (1 << 18)])
+        block = flat_file.rows(vectors, start, start + (1 << 18))
         refuse_non_finite(block, docids, start, directory)
         digest.update(block.tobytes())
     del vectors
@@ -137,7 +137,7 @@ class DenseIndex:
             return
         digest = hashlib.sha256()
         for start in range(0, len(vectors), 1 << 18):
-            block = np.array(vectors[start:start + (1 << 18)])
+            block = flat_file.rows(vectors, start, start + (1 << 18))
             refuse_non_finite(block, self.docids, start, self.directory)
             digest.update(block.tobytes())
         recorded = self.meta.get("checksum")

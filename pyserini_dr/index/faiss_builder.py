@@ -13,6 +13,7 @@ from ..progress import progress
 from ..errors import InputError
 from .dense import (DOCID_FILE, FAISS_FILE, META_FILE, PARTIAL_FILE, DenseIndex, have_faiss, refuse_foreign_output,
                     write_dense_index, write_faiss_index)
+from . import flat_file
 from .flat_file import FlatWriter
 
 
@@ -108,7 +109,7 @@ def build_index(source_dir: str, output_dir: str, factory: str, *, train_size: i
             raise InputError(f"faiss cannot train {factory!r} on {len(rows):,} vectors: {reason}") from None
     step = 1 << 16
     for start in progress(range(0, len(vectors), step), desc=f"add {factory}", unit="block"):
-        index.add(np.ascontiguousarray(vectors[start:start + step], dtype=np.float32))
+        index.add(flat_file.rows(vectors, start, start + step))
     with staged_directory(output_dir, last=META_FILE) as tmp:  # appears complete or not at all
         write_faiss_index(index, os.path.join(tmp, FAISS_FILE))
         shutil.copyfile(os.path.join(source_dir, DOCID_FILE), os.path.join(tmp, DOCID_FILE))
@@ -144,7 +145,7 @@ def merge_shards(shard_dirs: list[str], output_dir: str) -> dict:
             for shard in shards:
                 vectors = shard.raw_vectors()
                 for start in range(0, len(vectors), 1 << 18):  # a memmap is never read into RAM whole
-                    out.append(vectors[start:start + (1 << 18)])
+                    out.append(flat_file.rows(vectors, start, start + (1 << 18)))
         return write_dense_index(tmp, docids, _merged_meta(shards, shard_dirs, docids))
 
 

@@ -48,6 +48,15 @@ def vectors(path: str, dim: int, rows: int, mode: str = "r") -> np.memmap:
     return np.memmap(path, dtype=np.float32, mode=mode, offset=HEADER_BYTES, shape=(rows, dim))
 
 
+def rows(vectors: np.ndarray, start: int, end: int) -> np.ndarray:
+    """An aligned float32 copy of ``vectors[start:end]``. The vectors of a flat file start at byte 45, so its memmap is
+    unaligned, and numpy copies unaligned float32 at half the speed of bytes: such rows are copied as bytes."""
+    block = vectors[start:end]
+    if block.flags.aligned or not block.flags.c_contiguous or block.dtype != np.float32:
+        return np.array(block, dtype=np.float32)
+    return np.array(block.view(np.uint8)).view(np.float32)
+
+
 def finish(path: str, dim: int, count: int, metric: str = "inner_product") -> None:
     """A file whose first ``count`` rows are written (room for more reserved) cut to them, its header written."""
     with open(path, "r+b") as f:

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ...errors import InputError
+from ...index import flat_file
 
 
 class FaissBackend:
@@ -89,7 +90,7 @@ class TorchBackend:
             self.vectors = torch.zeros((padded, d), dtype=self.dtype, device=self.device)
             step = 1 << 20
             for start in range(0, n, step):  # a memmap is never read into host RAM whole
-                part = torch.from_numpy(np.array(vectors[start:start + step], dtype=np.float32))  # a copy: memmaps are read-only
+                part = torch.from_numpy(flat_file.rows(vectors, start, start + step))  # a copy: memmaps are read-only
                 self.vectors[start:start + len(part)] = part.to(self.device).to(self.dtype)
         self.valid = n
         self.select_vectors = self._fp8_copy() if fp8_select else None

@@ -1,7 +1,7 @@
 """End-to-end scale benchmark of the CLIs as users type them: encode, then search.faiss, on an MS MARCO-sized corpus.
 
     python scripts/bench_scale.py --model DIR --work DIR [--docs 8841823] [--corpus FILE] [--table FILE]
-        [--queries msmarco-passage-dev-subset] [--hits 1000] [--encode-flags "..."] [--search-flags "..."]
+        [--queries msmarco-passage-dev-subset] [--hits 1000] [--encode-flags="--bf16 ..."] [--search-flags="..."]
 
 Without ``--corpus``, makes the synthetic corpus of issue 24 in ``--work``: ``--docs`` passages (ids 0..N-1, as
 MS MARCO's), each 1-3 sentences drawn at random (seed 0) from the SciFact abstracts, no title. The queries are

@@ -35,7 +35,7 @@ from .tokenize import TokenizerProcesses, default_processes
 PROGRESS_FILE = ".progress.json"
 CHUNK_SIZE = 16384       # documents per resumable chunk
 BATCH_TOKENS = 131072    # token budget of one padded batch (a BERT-base batch in bf16 fits easily on a GPU)
-CPU_BATCH_TOKENS = 8192  # on a CPU, small batches that stay in cache (CPU figures: eval/results/encode_cpu.txt)
+CPU_BATCH_TOKENS = 2048  # on a CPU, small batches that stay in cache (CPU figures: eval/results/encode_cpu.txt)
 FIRST_SLICE = 16         # documents in the first tokenized slice: the device starts after a short tokenization
 WIDTH_DROP = 0.1         # a batch ends before a passage 10% shorter than its width (once it holds budget / 8)
 

@@ -122,7 +122,7 @@ def add_corpus_encoding_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard-num", type=positive, default=None)
     parser.add_argument("--chunk-size", type=positive, default=None, help="documents per resumable chunk (16384)")
     parser.add_argument("--batch-tokens", type=positive, default=None,
-                        help="token budget of one padded batch (131072 on a GPU, 8192 on a CPU)")
+                        help="token budget of one padded batch (131072 on a GPU, 2048 on a CPU)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (each batch shape compiles anew)")
     parser.add_argument("--tokenizer-processes", type=non_negative, default=None,

@@ -52,13 +52,18 @@ def _quiet_jvm_logging() -> None:
         jnius_config._pyserini_dr_logging = True
 
 
-@functools.lru_cache(maxsize=None)
-def pyserini():
-    """Boot Java 21 and import pyserini's Lucene and dense modules; returns a namespace of what we use."""
+def setup_java() -> None:
+    """Java 21, the fatjar and pyserini's start-up fixes, before any of pyserini's modules is imported."""
     java_home()
     anserini_jar()
     java_setup.install()
     _quiet_jvm_logging()
+
+
+@functools.lru_cache(maxsize=None)
+def pyserini():
+    """Boot Java 21 and import pyserini's Lucene and dense modules; returns a namespace of what we use."""
+    setup_java()
     from pyserini.search.lucene import LuceneSearcher
     from pyserini.search.faiss import FaissSearcher
     from pyserini.search.hybrid import HybridSearcher
@@ -71,6 +76,52 @@ def pyserini():
 
 def lucene_searcher(index_dir: str):
     return pyserini().LuceneSearcher(index_dir)
+
+
+class AnseriniSearcher:
+    """Anserini's SimpleSearcher driven as pyserini's LuceneSearcher drives it (pyserini/search/lucene/_searcher.py:
+    ``set_bm25``, ``batch_search``, ``search``, ``num_docs``, ``doc``), the same Java calls with the same arguments,
+    so the same hits. Why not LuceneSearcher itself: importing pyserini.search.lucene imports pyserini.encode and with
+    it torch, transformers and scikit-learn (about 5 s per command here), and LuceneSearcher opens a second index
+    reader; a BM25 command needs neither. ``doc`` gives Lucene's Document (``.get("raw")``) or None."""
+
+    def __init__(self, index_dir: str):
+        self.object = anserini_class("io.anserini.search.SimpleSearcher")(index_dir)
+        self.num_docs = self.object.get_total_num_docs()
+
+    def set_bm25(self, k1: float = 0.9, b: float = 0.4) -> None:
+        self.object.set_bm25(float(k1), float(b))
+
+    def batch_search(self, queries, qids, k: int = 10, threads: int = 1, fields=None) -> dict:
+        args = (java_string_list(queries), java_string_list(qids), int(k), int(threads))
+        results = (self.object.batch_search_fields(*args, java_boosts(fields)) if fields
+                   else self.object.batch_search(*args))
+        return {entry.getKey(): entry.getValue() for entry in results.entrySet().toArray()}
+
+    def search(self, query: str, k: int = 10, fields=None):
+        if fields:
+            return self.object.search_fields(query, java_boosts(fields), int(k))
+        return self.object.search(query, int(k))
+
+    def doc(self, docid: str):
+        return self.object.doc(docid)
+
+
+def anserini_class(name: str):
+    """A Java class of the Anserini fatjar (Lucene's, Anserini's), with the JVM set up as ``pyserini`` does it but
+    without importing pyserini's Python modules."""
+    setup_java()
+    from pyserini.pyclass import autoclass  # configures pyserini's class path and starts the JVM
+
+    return autoclass(name)
+
+
+def java_boosts(fields: dict[str, float]):
+    """A field -> boost map as pyserini passes it to Anserini (a HashMap of java.lang.Float)."""
+    boosts, boxed = anserini_class("java.util.HashMap")(), anserini_class("java.lang.Float")
+    for field, boost in fields.items():
+        boosts.put(field, boxed(boost))
+    return boosts
 
 
 def lucene_index_reader(index_dir: str):
@@ -137,12 +188,9 @@ def build_lucene_dense_index(parquet_dir: str, index_dir: str, *, hnsw: bool, m:
 
 def lucene_vector_facts(index_dir: str) -> tuple[int, int | None]:
     """(documents, dimension of the ``vector`` field or None) of a Lucene index, read through Lucene itself."""
-    pyserini()
-    from jnius import autoclass
-
-    paths = autoclass("java.nio.file.Paths")
-    reader = autoclass("org.apache.lucene.index.DirectoryReader").open(
-        autoclass("org.apache.lucene.store.FSDirectory").open(paths.get(index_dir)))
+    paths = anserini_class("java.nio.file.Paths")
+    reader = anserini_class("org.apache.lucene.index.DirectoryReader").open(
+        anserini_class("org.apache.lucene.store.FSDirectory").open(paths.get(index_dir)))
     try:
         dims = set()
         for leaf in reader.leaves().toArray():
@@ -159,16 +207,13 @@ def lucene_vector_facts(index_dir: str) -> tuple[int, int | None]:
 def lucene_dense_searcher(index_dir: str, *, hnsw: bool, ef_search: int = 100):
     """Anserini's HnswDenseSearcher or FlatDenseSearcher on ``index_dir``, without an encoder: queries are given as
     JSON vectors (Anserini's VectorQueryGenerator), quiet."""
-    pyserini()
-    from jnius import autoclass
-
     name = "HnswDenseSearcher" if hnsw else "FlatDenseSearcher"
-    args = autoclass(f"io.anserini.search.{name}$Args")()
+    args = anserini_class(f"io.anserini.search.{name}$Args")()
     args.index = index_dir
     args.quiet = True
     if hnsw:
         args.efSearch = int(ef_search)
-    return autoclass(f"io.anserini.search.{name}")(args)
+    return anserini_class(f"io.anserini.search.{name}")(args)
 
 
 def java_string_list(values):
@@ -184,7 +229,7 @@ def java_string_list(values):
 def pyserini_prebuilt_indexes() -> dict[str, dict]:
     """Pyserini's prebuilt-index tables by our registry kind: ``lucene`` (its TF indexes), ``impact``,
     ``lucene-hnsw``, ``lucene-flat`` and ``dense`` (faiss); each maps an index name to Pyserini's entry."""
-    pyserini()
+    setup_java()
     from pyserini import prebuilt_index_info as info
 
     return {"lucene": info.TF_INDEX_INFO, "impact": info.IMPACT_INDEX_INFO, "lucene-hnsw": info.LUCENE_HNSW_INDEX_INFO,

@@ -64,7 +64,8 @@ def test_scifact_flat_index_content(scifact_flat, data_dir):
     searcher = BM25Searcher(str(scifact_flat.index)).searcher
     assert searcher.num_docs == 5183
     doc = first_line(data_dir / "scifact" / "corpus.jsonl")
-    assert json.loads(searcher.doc(doc["_id"]).raw()) == {"id": doc["_id"], "contents": f"{doc['title']} {doc['text']}"}
+    assert json.loads(searcher.doc(doc["_id"]).get("raw")) == {"id": doc["_id"],
+                                                               "contents": f"{doc['title']} {doc['text']}"}
 
 
 def test_scifact_multifield_index_content(scifact_multifield, data_dir):
@@ -72,7 +73,7 @@ def test_scifact_multifield_index_content(scifact_multifield, data_dir):
     searcher = BM25Searcher(str(scifact_multifield.index)).searcher
     assert searcher.num_docs == 5183
     doc = first_line(data_dir / "scifact" / "corpus.jsonl")
-    assert json.loads(searcher.doc(doc["_id"]).raw()) == {"id": doc["_id"], "contents": doc["text"],
+    assert json.loads(searcher.doc(doc["_id"]).get("raw")) == {"id": doc["_id"], "contents": doc["text"],
                                                           "title": doc["title"]}
     # the title is a field of its own: a title-only search finds the document by its exact title
     title_only = BM25Searcher(str(scifact_multifield.index), fields={"title": 1.0})
@@ -136,7 +137,7 @@ def test_search_tiny_index_exact_ranking(tmp_path):
     assert {d for d, _ in run["q2"]} == {"b", "c"}
     assert run["q3"] == []
     assert searcher.search("apple", hits=10) == run["q1"]
-    assert json.loads(searcher.searcher.doc("a").raw()) == {"id": "a", "contents": "Fruit apple banana"}
+    assert json.loads(searcher.searcher.doc("a").get("raw")) == {"id": "a", "contents": "Fruit apple banana"}
 
 
 def test_index_refuses_a_non_empty_directory(tmp_path):

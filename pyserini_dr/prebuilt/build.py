@@ -67,7 +67,7 @@ def lucene_facts(index_dir: str) -> dict:
 
     if not is_lucene_index(index_dir):
         raise InputError(f"{index_dir} is not a Lucene index directory")
-    return {"type": "lucene", "documents": int(_pyserini.lucene_searcher(index_dir).num_docs)}
+    return {"type": "lucene", "documents": int(_pyserini.AnseriniSearcher(index_dir).num_docs)}
 
 
 def _normalized(info: tarfile.TarInfo) -> tarfile.TarInfo:

@@ -1,4 +1,4 @@
-"""BM25 over a Lucene index through pyserini's LuceneSearcher."""
+"""BM25 over a Lucene index through Anserini's SimpleSearcher, called as pyserini's LuceneSearcher calls it."""
 from __future__ import annotations
 
 from ... import _pyserini
@@ -7,7 +7,8 @@ from ...errors import InputError
 
 
 class BM25Searcher:
-    """Pyserini's LuceneSearcher with BM25 (k1, b) and optional multifield boosts; returns runs as dicts."""
+    """Anserini's SimpleSearcher (``_pyserini.AnseriniSearcher``) with BM25 (k1, b) and optional multifield boosts;
+    returns runs as dicts."""
 
     def __init__(self, index_dir: str, k1: float = 0.9, b: float = 0.4, fields: dict[str, float] | None = None):
         import os
@@ -21,7 +22,7 @@ class BM25Searcher:
             dense = any(os.path.isfile(os.path.join(index_dir, f)) for f in (FAISS_FILE, META_FILE))
             raise InputError(f"{index_dir} is no Lucene index (no segments_N file)" +
                              (": it is a dense index, searched by python -m pyserini_dr.search.faiss" if dense else ""))
-        self.searcher = _pyserini.lucene_searcher(index_dir)
+        self.searcher = _pyserini.AnseriniSearcher(index_dir)
         self.searcher.set_bm25(k1, b)
         self.fields = fields or {}
 

@@ -96,7 +96,7 @@ def build_encoder(options: EncoderOptions, model: str | None = None, settings=No
     index's recorded EncoderSettings), the options override those instead of the family's.
 
     ``corpus``: for encoding a corpus, where no precision flag is given, a CPU with bfloat16 instructions runs in
-    bfloat16 autocast (2.1x float32 for MiniLM on this project's machine, cosine >= 0.99997); meta.json records it.
+    bfloat16 autocast (speed and closeness to float32: eval/results/encode_cpu.txt); meta.json records it.
     Queries stay float32 unless a flag says otherwise: they are few."""
     import torch
 

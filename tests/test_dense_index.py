@@ -682,12 +682,18 @@ def test_a_run_killed_while_finishing_finishes_on_resume(small, flat, encoder, m
         with pytest.raises(KeyboardInterrupt):
             CorpusEncoder(encoder, chunk_size=CHUNK).encode(str(small.corpus), str(out))
     assert sorted(p.name for p in out.iterdir()) == [".progress.json", "index"]
+    finished = (out / "index").read_bytes()
     with monkeypatch.context() as m:
         m.setattr(CorpusEncoder, "encode_pairs", lambda *a, **k: pytest.fail("a finished chunk encoded again"))
         CorpusEncoder(encoder, chunk_size=CHUNK).encode(str(small.corpus), str(out))
     assert sorted(p.name for p in out.iterdir()) == ["docid", "index", "meta.json"]
-    assert (out / "index").read_bytes() == (flat / "index").read_bytes()
-    assert read_meta(out)["checksum"] == read_meta(flat)["checksum"]
+    assert (out / "index").read_bytes() == finished  # the same file, taken back, not rewritten
+    assert (out / "docid").read_bytes() == (flat / "docid").read_bytes()
+    # the same vectors as the uninterrupted CLI run, to float32 rounding: MKL's float32 products may round the last
+    # bit differently in another process (memory alignment), so bytes are compared within this process only
+    start = dense.flat_file.HEADER_BYTES
+    ours, theirs = (np.frombuffer((d / "index").read_bytes()[start:], dtype=np.float32) for d in (out, flat))
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
 
 
 def test_an_index_whose_vectors_and_docids_disagree_is_refused(flat, tmp_path):

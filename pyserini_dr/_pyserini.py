@@ -52,8 +52,10 @@ def _quiet_jvm_logging() -> None:
         jnius_config._pyserini_dr_logging = True
 
 
+@functools.lru_cache(maxsize=None)
 def setup_java() -> None:
-    """Java 21, the fatjar and pyserini's start-up fixes, before any of pyserini's modules is imported."""
+    """Java 21, the fatjar and pyserini's start-up fixes, before any of pyserini's modules is imported (once per
+    process: ``anserini_class`` calls it for every class it loads)."""
     java_home()
     anserini_jar()
     java_setup.install()
@@ -72,10 +74,6 @@ def pyserini():
 
     return types.SimpleNamespace(LuceneSearcher=LuceneSearcher, FaissSearcher=FaissSearcher,
                                  HybridSearcher=HybridSearcher, LuceneIndexReader=LuceneIndexReader)
-
-
-def lucene_searcher(index_dir: str):
-    return pyserini().LuceneSearcher(index_dir)
 
 
 class AnseriniSearcher:

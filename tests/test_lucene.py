@@ -74,7 +74,7 @@ def test_scifact_multifield_index_content(scifact_multifield, data_dir):
     assert searcher.num_docs == 5183
     doc = first_line(data_dir / "scifact" / "corpus.jsonl")
     assert json.loads(searcher.doc(doc["_id"]).get("raw")) == {"id": doc["_id"], "contents": doc["text"],
-                                                          "title": doc["title"]}
+                                                               "title": doc["title"]}
     # the title is a field of its own: a title-only search finds the document by its exact title
     title_only = BM25Searcher(str(scifact_multifield.index), fields={"title": 1.0})
     assert doc["_id"] in [d for d, _ in title_only.search(doc["title"], hits=3)]
